@@ -1,0 +1,40 @@
+# Thin wrapper: the real build is CMake in build/. See README.md.
+#   make        install missing Debian packages, build build/vsmp-vmm
+#   make check  every test: unit + integration, ASan/UBSan unit tests, fuzzers (bounded)
+#   make demo   the main job
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+CTEST   := ctest --output-on-failure --no-tests=error
+
+.PHONY: all deps build check check-unit check-sanitize check-fuzz demo stress bench clean
+
+all: build
+
+deps:
+	@.ci/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+check: build check-sanitize check-fuzz
+	cd $(BUILD) && $(CTEST) -j 1
+
+check-sanitize: deps
+	@cmake -S . -B $(BUILD)-asan -DVSMP_SANITIZE=address,undefined >/dev/null
+	@cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && $(CTEST) -L unit
+
+check-fuzz: deps
+	@cmake -S . -B $(BUILD)-fuzz -DVSMP_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(BUILD)-fuzz -j $(JOBS)
+	cd $(BUILD)-fuzz && $(CTEST) -L fuzz
+
+demo: build
+	$(BUILD)/vsmp-vmm --config configs/local-1node.toml
+
+bench: build
+	$(BUILD)/vsmp-vmm bench exits
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

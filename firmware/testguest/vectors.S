@@ -1,0 +1,56 @@
+/* Interrupt and exception entry stubs (ring 0, which is emulated and slow here: the hot ones are
+ * a handful of instructions). The timer and IPI handlers bump a counter in the CPU's block, found
+ * by masking RSP (interrupts from ring 3 arrive on the block's stack through TSS.RSP0), write the
+ * LAPIC EOI and return. Exceptions are fatal: they hand their frame to exception_report. */
+#include "firmware/testguest/layout.h"
+
+	.section .text, "ax"
+	.code64
+
+.macro COUNTING_HANDLER name, counter, eoi
+	.globl \name
+\name:
+	push %rax
+	mov %rsp, %rax
+	and $-KSTACK_SIZE, %rax
+	incq \counter(%rax)
+	.if \eoi
+	mov $LAPIC_EOI, %eax
+	movl $0, (%rax)
+	.endif
+	pop %rax
+	iretq
+.endm
+
+	COUNTING_HANDLER timer_isr, KSTACK_TIMER_TICKS, 1
+	COUNTING_HANDLER ipi_isr, KSTACK_IPIS, 1
+	/* A spurious interrupt is not in service: no EOI. */
+	COUNTING_HANDLER spurious_isr, KSTACK_SPURIOUS, 0
+
+/* Stubs push a zero where the CPU pushes no error code, then the vector, so every exception
+ * reaches exception_common with the same frame layout (struct exception_frame). */
+.macro EXCEPTION vector
+exception_\vector:
+	.if !(\vector == 8 || (\vector >= 10 && \vector <= 14) || \vector == 17 || \vector == 21 || \vector == 29 || \vector == 30)
+	pushq $0
+	.endif
+	pushq $\vector
+	jmp exception_common
+.endm
+
+	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	EXCEPTION \v
+	.endr
+
+exception_common:
+	mov %rsp, %rdi
+	and $-16, %rsp
+	call exception_report
+
+	.section .rodata, "a"
+	.balign 8
+	.globl exception_stubs
+exception_stubs:
+	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.quad exception_\v
+	.endr

@@ -1,0 +1,56 @@
+# Shared helpers for the integration tests. Each test is `bash test.sh BUILD_DIR SOURCE_DIR`;
+# exit 0 = pass, 77 = skip (printed with the reason), anything else = fail.
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+SRC=$(cd "$2" && pwd)
+VMM="$BUILD/vsmp-vmm"
+WORK=$(mktemp -d /tmp/vsmp-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+
+need_kvm() {
+	[ -c /dev/kvm ] || skip "/dev/kvm is absent on this host"
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not accessible to $(id -un)"
+}
+
+# run_vmm NAME ARGS...: runs the VMM with a time limit; stdout/stderr in $WORK/NAME.{out,err},
+# status in $status. The limit only turns a hang into a failure: it is not synchronization.
+run_vmm() {
+	local name=$1; shift
+	status=0
+	timeout --kill-after=5 300 "$VMM" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null \
+		|| status=$?
+}
+
+expect_status() {
+	local want=$1 name=$2
+	if [ "$status" -ne "$want" ]; then
+		echo "--- stdout"; cat "$WORK/$name.out"; echo "--- stderr"; cat "$WORK/$name.err"
+		fail "$name: exit status $status, expected $want"
+	fi
+}
+
+expect_line() {
+	local name=$1 pattern=$2
+	grep -Eq -- "$pattern" "$WORK/$name.out" "$WORK/$name.err" || {
+		echo "--- stdout"; cat "$WORK/$name.out"; echo "--- stderr"; cat "$WORK/$name.err"
+		fail "$name: no line matching /$pattern/"
+	}
+}
+
+# testguest_config FILE VCPUS [CMDLINE]
+testguest_config() {
+	cat >"$1" <<EOT
+[cluster]
+name = "test"
+[guest]
+kind = "testguest"
+cmdline = "${3:-}"
+[[node]]
+name = "n0"
+vcpus = $2
+memory_mib = 64
+EOT
+}

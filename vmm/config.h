@@ -1,0 +1,72 @@
+/* The cluster description (cluster.toml, see docs/config.md): the nodes, the mode, the guest and
+ * the devices, validated and with the derived numbers (vCPU ids, memory offsets, totals) worked
+ * out, plus a hash every node can compare to know they all run the same cluster. */
+#ifndef VMM_CONFIG_H
+#define VMM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cluster_mode { CLUSTER_MODE_SYSTEM, CLUSTER_MODE_MEMORY };
+enum guest_kind { GUEST_TESTGUEST, GUEST_LINUX };
+enum unknown_io_policy { UNKNOWN_IO_STOP, UNKNOWN_IO_IGNORE };
+enum device_kind {
+	DEVICE_UART,
+	DEVICE_DEBUG_EXIT,
+	DEVICE_VIRTIO_BLK,
+	DEVICE_VIRTIO_NET,
+	DEVICE_VIRTIO_CONSOLE
+};
+
+struct node_config {
+	char name[32];
+	char host[256]; /* from address; an IPv6 address without its brackets */
+	uint16_t port;
+	unsigned vcpus;
+	unsigned first_vcpu; /* vCPU ids are numbered across nodes in node order */
+	uint64_t memory_bytes;
+	uint64_t memory_offset; /* byte offset of this node's share within guest RAM */
+	int line;
+};
+
+struct device_config {
+	enum device_kind kind;
+	unsigned owner; /* node index */
+	char path[4096];
+	int line; /* 0 for the default devices */
+};
+
+struct guest_config {
+	enum guest_kind kind;
+	char kernel[4096], initrd[4096], cmdline[4096];
+	enum unknown_io_policy unknown_io;
+};
+
+struct cluster_config {
+	char name[64];
+	enum cluster_mode mode;
+	char key_file[4096];
+	struct guest_config guest;
+	struct node_config *nodes;
+	unsigned node_count;
+	struct device_config *devices;
+	unsigned device_count;
+	unsigned total_vcpus;
+	uint64_t total_memory;
+	/* BLAKE2b-256 of what every node must agree on: name, mode, guest kind, cmdline and
+	 * unknown_io, the nodes and the devices. Paths are left out: each node resolves them
+	 * against its own config directory and only their users read the files. */
+	uint8_t hash[32];
+};
+
+/* name is how messages refer to the text ("<name>:<line>: ..."); relative paths are resolved
+ * against base_dir (made absolute against the working directory if it is relative). */
+int config_parse(const char *text, size_t len, const char *name, const char *base_dir,
+		 struct cluster_config *out, char *err, size_t errlen);
+/* Refuses non-regular files and files over 1 MiB. */
+int config_load_file(const char *path, struct cluster_config *out, char *err, size_t errlen);
+void config_free(struct cluster_config *cfg);
+int config_find_node(const struct cluster_config *cfg, const char *name); /* index or -1 */
+const char *device_kind_name(enum device_kind kind);
+
+#endif

@@ -1,0 +1,414 @@
+/* Machine assembly and lifetime.
+ *
+ * Create: KVM VM -> guest RAM (memfd) mapped around the MMIO hole -> interrupt controllers and
+ * device models on the I/O bus -> local vCPUs -> on the boot node, ACPI tables and the kernel (or
+ * test guest) loaded into RAM and the BSP's registers set per the 64-bit boot protocol.
+ * Run: vCPU threads run the guest; the calling thread serves the console input and waits for the
+ * stop event (guest exit, power-off, fault, signal), then stops and joins every vCPU. */
+#include "vmm/machine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/uart8250.h"
+#include "firmware/acpi.h"
+#include "firmware/boot.h"
+#include "vmm/apic_bus.h"
+#include "vmm/ioapic.h"
+#include "vmm/lapic.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+
+#define UART_COM1_PORT 0x3f8
+#define UART_COM1_IRQ  4
+#define IOAPIC_ID      0
+#define TESTGUEST_FILE "testguest.elf"
+
+uint64_t machine_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void machine_stop(struct machine *m, int status, const char *fmt, ...)
+{
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&m->stopping, &expected, true))
+		return;
+	m->exit_status = status;
+	if (status != 0 || log_verbose()) {
+		char reason[512];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+		log_error("%s", reason);
+	}
+	uint64_t one = 1;
+	if (write(m->stop_fd, &one, sizeof(one)) < 0)
+		log_error("stop event: %s", strerror(errno));
+	for (unsigned i = 0; i < m->vcpu_count; i++)
+		vcpu_kick(&m->vcpus[i]);
+}
+
+static void machine_debug_exit(void *ctx, unsigned vcpu, uint8_t status)
+{
+	machine_stop(ctx, status, "vCPU %u: guest exited with status %u (debug port)", vcpu,
+		     status);
+}
+
+static void machine_debug_mark(void *ctx, unsigned vcpu, uint32_t value)
+{
+	struct machine *m = ctx;
+	unsigned slot = atomic_fetch_add(&m->mark_count, 1);
+	if (slot < MACHINE_MAX_MARKS)
+		m->marks[slot] =
+		    (struct bench_mark){.value = value, .vcpu = vcpu, .ns = machine_now_ns()};
+}
+
+static const struct debug_port_ops machine_debug_ops = {
+    .exit = machine_debug_exit,
+    .mark = machine_debug_mark,
+};
+
+static void machine_poweroff(void *ctx)
+{
+	machine_stop(ctx, VMM_EXIT_OK, "guest powered off");
+}
+
+static void uart_output(void *ctx, uint8_t byte)
+{
+	struct machine *m = ctx;
+	if (write(m->console_out, &byte, 1) < 0)
+		return;
+}
+
+static void uart_set_irq(void *ctx, bool level)
+{
+	struct machine *m = ctx;
+	ioapic_set_irq(m->ioapic, UART_COM1_IRQ, level);
+}
+
+static const struct uart8250_ops machine_uart_ops = {
+    .output = uart_output,
+    .set_irq = uart_set_irq,
+};
+
+static void ioapic_to_bus(void *ctx, const struct apic_message *msg)
+{
+	struct machine *m = ctx;
+	apic_bus_route(m->apic_bus, msg);
+}
+
+static const struct ioapic_ops machine_ioapic_ops = {.deliver = ioapic_to_bus};
+
+static int uart_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
+		       bool is_write)
+{
+	struct uart8250 *uart = ctx;
+	if (len != 1)
+		return -1;
+	if (is_write)
+		uart8250_write(uart, (unsigned)offset, data[0]);
+	else
+		data[0] = uart8250_read(uart, (unsigned)offset);
+	return 0;
+}
+
+static int ioapic_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
+			 bool is_write)
+{
+	uint32_t value;
+	if (len != 4)
+		return -1;
+	if (is_write) {
+		memcpy(&value, data, 4);
+		ioapic_mmio_write(ctx, (uint32_t)offset, value);
+	} else {
+		value = ioapic_mmio_read(ctx, (uint32_t)offset);
+		memcpy(data, &value, 4);
+	}
+	return 0;
+}
+
+static bool machine_owns(const struct machine *m, enum device_kind kind)
+{
+	for (unsigned i = 0; i < m->cfg->device_count; i++)
+		if (m->cfg->devices[i].kind == kind && m->cfg->devices[i].owner == m->node)
+			return true;
+	return false;
+}
+
+static int machine_create_devices(struct machine *m, char *err, size_t errlen)
+{
+	m->apic_bus = apic_bus_create(NULL, NULL);
+	m->ioapic = ioapic_create(IOAPIC_ID, &machine_ioapic_ops, m);
+	if (!m->apic_bus || !m->ioapic)
+		goto nomem;
+	if (iobus_register(&m->bus, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000, ioapic_access,
+			   m->ioapic, "ioapic") < 0)
+		goto busy;
+	if (machine_owns(m, DEVICE_UART)) {
+		m->uart = uart8250_create(&machine_uart_ops, m);
+		if (!m->uart)
+			goto nomem;
+		if (iobus_register(&m->bus, IOBUS_PIO, UART_COM1_PORT, 8, uart_access, m->uart,
+				   "uart") < 0)
+			goto busy;
+	}
+	if (machine_owns(m, DEVICE_DEBUG_EXIT)) {
+		m->debug_port = (struct debug_port){.ops = &machine_debug_ops, .ctx = m};
+		if (debug_port_register(&m->debug_port, &m->bus) < 0)
+			goto busy;
+	}
+	m->acpi_sleep = (struct acpi_sleep){.poweroff = machine_poweroff, .ctx = m};
+	if (acpi_sleep_register(&m->acpi_sleep, &m->bus) < 0)
+		goto busy;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory creating devices");
+	return -1;
+busy:
+	snprintf(err, errlen, "device I/O ranges overlap");
+	return -1;
+}
+
+static int machine_map_ram(struct machine *m, char *err, size_t errlen)
+{
+	uint64_t low = m->mem.size < LAYOUT_MMIO_HOLE_START ? m->mem.size : LAYOUT_MMIO_HOLE_START;
+	if (kvm_vm_map(&m->kvm, 0, low, m->mem.host, err, errlen) < 0)
+		return -1;
+	if (m->mem.size > low &&
+	    kvm_vm_map(&m->kvm, 1ULL << 32, m->mem.size - low, m->mem.host + low, err, errlen) < 0)
+		return -1;
+	m->ram = (struct guest_ram){.host = m->mem.host, .size = m->mem.size};
+	return 0;
+}
+
+/* Unknown MSRs exit to us instead of KVM silently injecting #GP, so the policy can apply. */
+static void machine_enable_msr_exits(struct machine *m)
+{
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
+				     .args[0] = KVM_MSR_EXIT_REASON_UNKNOWN};
+	if (ioctl(m->kvm.vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		log_debug("KVM_CAP_X86_USER_SPACE_MSR unavailable: unknown MSRs raise #GP");
+}
+
+static int testguest_path(char *out, size_t outlen, char *err, size_t errlen)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		snprintf(err, errlen, "cannot find my own executable: %s", strerror(errno));
+		return -1;
+	}
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	if ((size_t)snprintf(out, outlen, "%s/%s", exe, TESTGUEST_FILE) >= outlen) {
+		snprintf(err, errlen, "test guest path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* A node's share of RAM as guest-physical ranges for SRAT: split where it crosses the hole. */
+static unsigned node_memory_ranges(const struct node_config *node, unsigned numa_node,
+				   struct acpi_mem_range out[2])
+{
+	uint64_t start = node->memory_offset, end = start + node->memory_bytes;
+	unsigned count = 0;
+	if (start < LAYOUT_MMIO_HOLE_START) {
+		uint64_t low_end = end < LAYOUT_MMIO_HOLE_START ? end : LAYOUT_MMIO_HOLE_START;
+		out[count++] = (struct acpi_mem_range){start, low_end - start, numa_node};
+		start = low_end;
+	}
+	if (start < end)
+		out[count++] = (struct acpi_mem_range){layout_ram_offset_to_gpa(start), end - start,
+						       numa_node};
+	return count;
+}
+
+static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
+{
+	const struct cluster_config *cfg = m->cfg;
+	struct acpi_cpu *cpus = calloc(cfg->total_vcpus, sizeof(*cpus));
+	struct acpi_mem_range *mem = calloc(cfg->node_count * 2, sizeof(*mem));
+	int rc = -1;
+	if (!cpus || !mem) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	unsigned mem_count = 0;
+	for (unsigned n = 0; n < cfg->node_count; n++) {
+		const struct node_config *node = &cfg->nodes[n];
+		for (unsigned i = 0; i < node->vcpus; i++)
+			cpus[node->first_vcpu + i] = (struct acpi_cpu){node->first_vcpu + i, n};
+		mem_count += node_memory_ranges(node, n, mem + mem_count);
+	}
+	struct acpi_machine am = {.cpus = cpus,
+				  .cpu_count = cfg->total_vcpus,
+				  .mem = mem,
+				  .mem_count = mem_count,
+				  .numa_nodes = cfg->node_count,
+				  .ioapic_id = IOAPIC_ID,
+				  .sleep_port = ACPI_SLEEP_PORT};
+	uint64_t rsdp;
+	if (acpi_build(&m->ram, LAYOUT_ACPI_BASE, 0x100000 - LAYOUT_ACPI_BASE, &am, &rsdp, err,
+		       errlen) < 0)
+		goto out;
+
+	struct e820_entry e820[16];
+	char kernel[PATH_MAX];
+	const char *kernel_path = cfg->guest.kernel;
+	if (cfg->guest.kind == GUEST_TESTGUEST) {
+		if (testguest_path(kernel, sizeof(kernel), err, errlen) < 0)
+			goto out;
+		kernel_path = kernel;
+	}
+	struct boot_params_in in = {
+	    .kernel_path = kernel_path,
+	    .initrd_path = cfg->guest.initrd[0] ? cfg->guest.initrd : NULL,
+	    .cmdline = cfg->guest.cmdline,
+	    .acpi_rsdp_gpa = rsdp,
+	    .e820 = e820,
+	    .e820_count = layout_e820(m->mem.size, e820, 16),
+	};
+	struct boot_cpu_state cpu;
+	if (boot_load(&m->ram, &in, &cpu, err, errlen) < 0)
+		goto out;
+	rc = vcpu_set_boot_state(&m->vcpus[0], &cpu, err, errlen);
+out:
+	free(cpus);
+	free(mem);
+	return rc;
+}
+
+static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
+{
+	const struct node_config *node = &m->cfg->nodes[m->node];
+	m->vcpus = calloc(node->vcpus ? node->vcpus : 1, sizeof(*m->vcpus));
+	if (!m->vcpus) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < node->vcpus; i++) {
+		unsigned index = node->first_vcpu + i;
+		m->vcpu_count++;
+		if (vcpu_init(&m->vcpus[i], m, index, index == 0, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node, char *err,
+		   size_t errlen)
+{
+	*m = (struct machine){.cfg = cfg, .node = node, .console_out = STDOUT_FILENO};
+	m->kvm.sys_fd = m->kvm.vm_fd = m->mem.fd = -1;
+	m->start_ns = machine_now_ns();
+	pthread_mutex_init(&m->lock, NULL);
+	m->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (m->stop_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	if (kvm_vm_open(&m->kvm, err, errlen) < 0)
+		return -1;
+	machine_enable_msr_exits(m);
+	if (guest_memory_create(&m->mem, cfg->total_memory, err, errlen) < 0 ||
+	    machine_map_ram(m, err, errlen) < 0 || machine_create_devices(m, err, errlen) < 0 ||
+	    machine_create_vcpus(m, err, errlen) < 0)
+		return -1;
+	if (node == 0 && machine_load_firmware(m, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static void machine_console_input(struct machine *m, struct pollfd *in)
+{
+	uint8_t buf[64];
+	ssize_t n = read(in->fd, buf, sizeof(buf));
+	if (n <= 0) {
+		in->fd = -1; /* EOF or error: the guest just gets no more input */
+		return;
+	}
+	if (m->uart)
+		uart8250_input(m->uart, buf, (size_t)n);
+}
+
+int machine_run(struct machine *m)
+{
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	int sig_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+
+	struct termios saved;
+	bool raw = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (raw) {
+		struct termios t = saved;
+		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		tcsetattr(STDIN_FILENO, TCSANOW, &t);
+	}
+	char err[256];
+	for (unsigned i = 0; i < m->vcpu_count; i++) {
+		if (vcpu_start(&m->vcpus[i], err, sizeof(err)) < 0) {
+			machine_stop(m, VMM_EXIT_HOST_ERROR, "%s", err);
+			break;
+		}
+	}
+	struct pollfd fds[3] = {{.fd = m->stop_fd, .events = POLLIN},
+				{.fd = sig_fd, .events = POLLIN},
+				{.fd = m->uart ? STDIN_FILENO : -1, .events = POLLIN}};
+	while (!atomic_load(&m->stopping)) {
+		if (poll(fds, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN)
+			machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
+		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+			machine_console_input(m, &fds[2]);
+	}
+	for (unsigned i = 0; i < m->vcpu_count; i++)
+		vcpu_join(&m->vcpus[i]);
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	return m->exit_status;
+}
+
+void machine_destroy(struct machine *m)
+{
+	for (unsigned i = 0; i < m->vcpu_count; i++)
+		vcpu_destroy(&m->vcpus[i]);
+	free(m->vcpus);
+	if (m->uart)
+		uart8250_destroy(m->uart);
+	if (m->ioapic)
+		ioapic_destroy(m->ioapic);
+	if (m->apic_bus)
+		apic_bus_destroy(m->apic_bus);
+	guest_memory_destroy(&m->mem);
+	kvm_vm_close(&m->kvm);
+	if (m->stop_fd >= 0)
+		close(m->stop_fd);
+	pthread_mutex_destroy(&m->lock);
+}

@@ -1,0 +1,82 @@
+/* A machine: the part of the guest this VMM process runs. It owns guest RAM, the KVM VM, the
+ * local vCPUs and the device models, builds the firmware tables, and decides when the guest has
+ * stopped and with which exit status. */
+#ifndef VMM_MACHINE_H
+#define VMM_MACHINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/acpi_sleep.h"
+#include "devices/debug_port.h"
+#include "devices/iobus.h"
+#include "firmware/layout.h"
+#include "vmm/config.h"
+#include "vmm/guest_memory.h"
+#include "vmm/kvm.h"
+
+/* vsmp-vmm's exit statuses (a guest's debug-exit value passes through as it is). */
+enum vmm_status {
+	VMM_EXIT_OK = 0,
+	VMM_EXIT_BAD_INPUT = 2,		/* usage, configuration, kernel file, host resources */
+	VMM_EXIT_GUEST_UNSUPPORTED = 3, /* the guest did something the VMM does not support */
+	VMM_EXIT_GUEST_RESET = 4,   /* triple fault, reset request, or every vCPU halted for good */
+	VMM_EXIT_HOST_ERROR = 5,    /* a KVM or host call failed underneath a running guest */
+	VMM_EXIT_INTERRUPTED = 130, /* SIGINT / SIGTERM */
+};
+
+#define MACHINE_MAX_MARKS 64
+
+struct bench_mark {
+	uint32_t value;
+	unsigned vcpu;
+	uint64_t ns; /* CLOCK_MONOTONIC */
+};
+
+struct vcpu;
+struct lapic;
+struct ioapic;
+struct apic_bus;
+struct uart8250;
+
+struct machine {
+	const struct cluster_config *cfg;
+	unsigned node;
+	struct kvm_vm kvm;
+	struct guest_memory mem;
+	struct guest_ram ram;
+	struct iobus bus;
+	struct apic_bus *apic_bus;
+	struct ioapic *ioapic;
+	struct uart8250 *uart;
+	struct debug_port debug_port;
+	struct acpi_sleep acpi_sleep;
+	struct vcpu *vcpus;
+	unsigned vcpu_count;
+	int console_out; /* fd the UART writes to */
+
+	atomic_bool stopping;
+	int exit_status;
+	int stop_fd; /* eventfd: becomes readable once the machine stops */
+	pthread_mutex_t lock;
+	unsigned halted_for_good; /* vCPUs in hlt with interrupts disabled */
+
+	struct bench_mark marks[MACHINE_MAX_MARKS];
+	atomic_uint mark_count;
+	uint64_t start_ns;
+};
+
+int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node, char *err,
+		   size_t errlen);
+/* Starts the vCPUs, serves the console until the guest stops, returns the exit status. */
+int machine_run(struct machine *m);
+void machine_destroy(struct machine *m);
+
+/* Any thread: the first call decides the exit status; the reason is logged unless status is 0. */
+void machine_stop(struct machine *m, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+uint64_t machine_now_ns(void);
+
+#endif

@@ -1,0 +1,142 @@
+/* vsmp-vmm's command line: parse arguments, load and validate the configuration, then either
+ * run this node's part of the guest or a benchmark. Exit statuses are listed in --help. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/bench.h"
+#include "vmm/config.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+static const char usage_text[] =
+    "usage: vsmp-vmm --config FILE [--node NAME] [--check-config] [--verbose]\n"
+    "       vsmp-vmm bench exits [--iters N]\n"
+    "       vsmp-vmm --help | --version\n"
+    "\n"
+    "Runs one guest across the nodes described by a cluster.toml (see docs/config.md).\n"
+    "\n"
+    "  -c, --config FILE   the cluster description (TOML)\n"
+    "  -n, --node NAME     which node of the configuration this process is (default: the\n"
+    "                      first node; required when the configuration has several)\n"
+    "      --check-config  validate the configuration and exit (0 valid, 2 invalid)\n"
+    "  -v, --verbose       log VMM internals (exits ignored by policy, SIPIs, ...)\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "  bench exits         time to the first guest instruction, the PIO exit round trip and\n"
+    "                      the IPI latency between two vCPUs, each against bare KVM measured\n"
+    "                      in the same run (docs/benchmarks.md)\n"
+    "\n"
+    "The guest's console (its UART) is this process's stdin/stdout; diagnostics go to stderr.\n"
+    "Exit status: the guest's own (debug-exit port value; 0 after an ACPI power-off),\n"
+    "  2 bad input (usage, configuration, kernel file, /dev/kvm, host memory),\n"
+    "  3 the guest did something unsupported (unknown port/MMIO/MSR with unknown_io = \"stop\",\n"
+    "    an instruction neither KVM nor vsmp-vmm can emulate),\n"
+    "  4 the guest reset (triple fault) or halted every vCPU with interrupts disabled,\n"
+    "  5 a host/KVM error while running, 130 interrupted by SIGINT/SIGTERM.\n";
+
+struct cli_options {
+	const char *config;
+	const char *node;
+	bool check_only;
+};
+
+static int cli_usage_error(const char *msg)
+{
+	fprintf(stderr, "vsmp-vmm: %s\n(try 'vsmp-vmm --help')\n", msg);
+	return VMM_EXIT_BAD_INPUT;
+}
+
+static int cli_parse(int argc, char **argv, struct cli_options *opt)
+{
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"node", required_argument, NULL, 'n'},
+						 {"check-config", no_argument, NULL, 'C'},
+						 {"verbose", no_argument, NULL, 'v'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"version", no_argument, NULL, 'V'},
+						 {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:n:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 'n':
+			opt->node = optarg;
+			break;
+		case 'C':
+			opt->check_only = true;
+			break;
+		case 'v':
+			log_set_verbose(true);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'V':
+			puts("vsmp-vmm " VSMP_VERSION);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int run_config(const struct cli_options *opt)
+{
+	struct cluster_config cfg;
+	char err[1024];
+	if (config_load_file(opt->config, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vsmp-vmm: %s\n", err);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	int node = 0;
+	if (opt->node && (node = config_find_node(&cfg, opt->node)) < 0) {
+		fprintf(stderr, "vsmp-vmm: %s: no node named '%s'\n", opt->config, opt->node);
+		config_free(&cfg);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	if (opt->check_only) {
+		printf("%s: valid: %u node(s), %u vCPU(s), %llu MiB\n", opt->config, cfg.node_count,
+		       cfg.total_vcpus, (unsigned long long)(cfg.total_memory >> 20));
+		config_free(&cfg);
+		return 0;
+	}
+	if (cfg.node_count > 1) {
+		fprintf(stderr,
+			"vsmp-vmm: %s: %u nodes: running a guest across nodes is not implemented "
+			"yet\n",
+			opt->config, cfg.node_count);
+		config_free(&cfg);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	log_set_node(cfg.nodes[node].name);
+	struct machine m;
+	int status;
+	if (machine_create(&m, &cfg, (unsigned)node, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		status = VMM_EXIT_BAD_INPUT;
+	} else {
+		status = machine_run(&m);
+	}
+	machine_destroy(&m);
+	config_free(&cfg);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "bench") == 0)
+		return bench_main(argc - 1, argv + 1);
+	struct cli_options opt = {0};
+	if (cli_parse(argc, argv, &opt) < 0)
+		return cli_usage_error("invalid arguments");
+	if (optind < argc)
+		return cli_usage_error("unexpected argument");
+	if (!opt.config)
+		return cli_usage_error("--config FILE is required");
+	return run_config(&opt);
+}
