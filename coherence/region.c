@@ -1,0 +1,219 @@
+/* userfaultfd on a memfd mapping, as DESIGN.md section 3 describes.
+ *
+ * Registration covers the whole mapping in MISSING and WP modes. Dropping a page punches a hole in
+ * the memfd, which unmaps it from every mapping (KVM follows through its MMU notifier), so the next
+ * access is a MISSING fault. UFFDIO_COPY fills a hole and maps it, optionally write-protected;
+ * UFFDIO_WRITEPROTECT flips protection on a present page. Reading for the network uses pread on
+ * the memfd: it never goes through the registered mapping, so it cannot fault into ourselves.
+ *
+ * One fault thread reads fault messages and hands each to the engine. Several threads touching the
+ * same page produce several messages; the engine coalesces them. Resolving a page wakes all of
+ * its waiters at once. */
+#include "coherence/region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define REGION_FAULT_BATCH 64
+
+struct region {
+	uint8_t *host;
+	int memfd;
+	uint64_t size;
+	int uffd;
+	int stop_fd;
+	pthread_t thread;
+	bool thread_started;
+	const struct region_ops *ops;
+	void *ctx;
+};
+
+static uint64_t region_addr(const struct region *r, uint64_t page)
+{
+	return (uint64_t)(uintptr_t)r->host + page * REGION_PAGE_SIZE;
+}
+
+static void region_dispatch(struct region *r, const struct uffd_msg *msg)
+{
+	if (msg->event != UFFD_EVENT_PAGEFAULT)
+		return;
+	uint64_t addr = msg->arg.pagefault.address;
+	uint64_t base = (uint64_t)(uintptr_t)r->host;
+	if (addr < base || addr - base >= r->size)
+		return;
+	uint64_t flags = msg->arg.pagefault.flags;
+	bool write = (flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0;
+	r->ops->fault(r->ctx, (addr - base) / REGION_PAGE_SIZE, write);
+}
+
+static void *region_fault_thread(void *arg)
+{
+	struct region *r = arg;
+	struct pollfd fds[2] = {{.fd = r->uffd, .events = POLLIN},
+				{.fd = r->stop_fd, .events = POLLIN}};
+	struct uffd_msg msgs[REGION_FAULT_BATCH];
+	for (;;) {
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			break;
+		ssize_t n = read(r->uffd, msgs, sizeof(msgs));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
+			region_dispatch(r, &msgs[i]);
+	}
+	return NULL;
+}
+
+static int region_open_uffd(struct region *r, char *err, size_t errlen)
+{
+	r->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (r->uffd < 0) {
+		snprintf(err, errlen, "userfaultfd: %s%s", strerror(errno),
+			 errno == EPERM ? " (needs CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)"
+					: "");
+		return -1;
+	}
+	struct uffdio_api api = {.api = UFFD_API,
+				 .features =
+				     UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM};
+	if (ioctl(r->uffd, UFFDIO_API, &api) < 0) {
+		snprintf(err, errlen,
+			 "userfaultfd: shared-memory missing and write-protect faults "
+			 "are not supported by this kernel (%s)",
+			 strerror(errno));
+		return -1;
+	}
+	struct uffdio_register reg = {
+	    .range = {.start = (uint64_t)(uintptr_t)r->host, .len = r->size},
+	    .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP};
+	if (ioctl(r->uffd, UFFDIO_REGISTER, &reg) < 0) {
+		snprintf(err, errlen, "userfaultfd register: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct region *region_create(uint8_t *host, int memfd, uint64_t size, const struct region_ops *ops,
+			     void *ctx, char *err, size_t errlen)
+{
+	if (size == 0 || size % REGION_PAGE_SIZE || (uintptr_t)host % REGION_PAGE_SIZE) {
+		snprintf(err, errlen, "region: size and address must be page-aligned");
+		return NULL;
+	}
+	struct region *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*r = (struct region){
+	    .host = host, .memfd = memfd, .size = size, .uffd = -1, .ops = ops, .ctx = ctx};
+	r->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->stop_fd < 0 || region_open_uffd(r, err, errlen) < 0)
+		goto fail;
+	if (pthread_create(&r->thread, NULL, region_fault_thread, r) != 0) {
+		snprintf(err, errlen, "region: cannot start the fault thread");
+		goto fail;
+	}
+	r->thread_started = true;
+	return r;
+fail:
+	region_destroy(r);
+	return NULL;
+}
+
+void region_destroy(struct region *r)
+{
+	if (!r)
+		return;
+	if (r->thread_started) {
+		uint64_t one = 1;
+		if (write(r->stop_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(r->thread, NULL);
+	}
+	if (r->uffd >= 0)
+		close(r->uffd); /* unregisters: waiting threads retry their access */
+	if (r->stop_fd >= 0)
+		close(r->stop_fd);
+	free(r);
+}
+
+static bool region_page_valid(const struct region *r, uint64_t page)
+{
+	return page < r->size / REGION_PAGE_SIZE;
+}
+
+int region_install(struct region *r, uint64_t page, const void *data, bool writable)
+{
+	if (!region_page_valid(r, page))
+		return -1;
+	struct uffdio_copy copy = {.dst = region_addr(r, page),
+				   .src = (uint64_t)(uintptr_t)data,
+				   .len = REGION_PAGE_SIZE,
+				   .mode = writable ? 0 : UFFDIO_COPY_MODE_WP};
+	if (ioctl(r->uffd, UFFDIO_COPY, &copy) == 0)
+		return 0;
+	return errno == EEXIST ? region_wake(r, page) : -1;
+}
+
+static int region_write_protect(struct region *r, uint64_t page, bool protect)
+{
+	if (!region_page_valid(r, page))
+		return -1;
+	struct uffdio_writeprotect wp = {
+	    .range = {.start = region_addr(r, page), .len = REGION_PAGE_SIZE},
+	    .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+	return ioctl(r->uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+int region_unprotect(struct region *r, uint64_t page)
+{
+	return region_write_protect(r, page, false);
+}
+
+int region_protect(struct region *r, uint64_t page)
+{
+	return region_write_protect(r, page, true);
+}
+
+int region_drop(struct region *r, uint64_t page)
+{
+	if (!region_page_valid(r, page))
+		return -1;
+	return fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t)(page * REGION_PAGE_SIZE), REGION_PAGE_SIZE);
+}
+
+int region_read(struct region *r, uint64_t page, void *buf)
+{
+	if (!region_page_valid(r, page))
+		return -1;
+	ssize_t n = pread(r->memfd, buf, REGION_PAGE_SIZE, (off_t)(page * REGION_PAGE_SIZE));
+	return n == REGION_PAGE_SIZE ? 0 : -1;
+}
+
+int region_wake(struct region *r, uint64_t page)
+{
+	if (!region_page_valid(r, page))
+		return -1;
+	struct uffdio_range range = {.start = region_addr(r, page), .len = REGION_PAGE_SIZE};
+	return ioctl(r->uffd, UFFDIO_WAKE, &range);
+}
+
+uint64_t region_page_count(const struct region *r)
+{
+	return r->size / REGION_PAGE_SIZE;
+}

@@ -1,0 +1,40 @@
+/* A coherent region's local end: memory (a memfd-backed shared mapping) whose accesses the engine
+ * intercepts with userfaultfd. A missing page, or a write to a write-protected one, suspends the
+ * touching thread - a vCPU inside KVM_RUN or any VMM thread alike - and reports the fault; the
+ * engine resolves it by installing the page, which wakes every thread waiting on it. */
+#ifndef COHERENCE_REGION_H
+#define COHERENCE_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REGION_PAGE_SIZE 4096u
+
+struct region;
+
+struct region_ops {
+	/* Runs on the region's fault thread. The engine must later install or wake the page. */
+	void (*fault)(void *ctx, uint64_t page, bool write);
+};
+
+struct region *region_create(uint8_t *host, int memfd, uint64_t size, const struct region_ops *ops,
+			     void *ctx, char *err, size_t errlen);
+/* Stops the fault thread; threads still waiting are woken (their access retries). */
+void region_destroy(struct region *r);
+
+/* Maps `data` into a missing page, writable or read-only; wakes its waiters. */
+int region_install(struct region *r, uint64_t page, const void *data, bool writable);
+/* Makes a present read-only page writable; wakes its waiters. */
+int region_unprotect(struct region *r, uint64_t page);
+/* Makes a present page read-only: the next write faults. */
+int region_protect(struct region *r, uint64_t page);
+/* Drops the local copy: the next access faults as missing. */
+int region_drop(struct region *r, uint64_t page);
+/* Copies the local bytes of a page without touching the mapping (no fault, even if missing). */
+int region_read(struct region *r, uint64_t page, void *buf);
+/* Wakes threads waiting on a page whose fault turned out to be already satisfied. */
+int region_wake(struct region *r, uint64_t page);
+uint64_t region_page_count(const struct region *r);
+
+#endif

@@ -1,0 +1,141 @@
+/* The region's fault capture on real userfaultfd: missing and write-protect faults reach the
+ * callback with the right page and access, and each resolution wakes the faulting thread. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "coherence/region.h"
+
+#define PAGES 16
+
+struct fault_log {
+	struct region *r;
+	atomic_int faults, write_faults;
+	atomic_long last_page;
+	uint8_t fill;
+	bool present[PAGES]; /* what the engine would know: is there a local copy */
+};
+
+static void on_fault(void *ctx, uint64_t page, bool write)
+{
+	struct fault_log *log = ctx;
+	atomic_fetch_add(&log->faults, 1);
+	atomic_store(&log->last_page, (long)page);
+	if (write)
+		atomic_fetch_add(&log->write_faults, 1);
+	if (log->present[page] && write) {
+		region_unprotect(log->r, page);
+		return;
+	}
+	uint8_t data[REGION_PAGE_SIZE];
+	memset(data, log->fill, sizeof(data));
+	region_install(log->r, page, data, write);
+	log->present[page] = true;
+}
+
+static const struct region_ops ops = {.fault = on_fault};
+
+struct fixture {
+	int memfd;
+	uint8_t *mem;
+	struct fault_log log;
+};
+
+static void fixture_init(struct fixture *f)
+{
+	*f = (struct fixture){0};
+	f->memfd = memfd_create("test-region", MFD_CLOEXEC);
+	cr_assert_geq(f->memfd, 0);
+	cr_assert_eq(ftruncate(f->memfd, PAGES * REGION_PAGE_SIZE), 0);
+	f->mem =
+	    mmap(NULL, PAGES * REGION_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+	cr_assert_neq(f->mem, MAP_FAILED);
+	char err[256];
+	f->log.fill = 0x5a;
+	f->log.r = region_create(f->mem, f->memfd, PAGES * REGION_PAGE_SIZE, &ops, &f->log, err,
+				 sizeof(err));
+	cr_assert_not_null(f->log.r, "%s", err);
+}
+
+static void fixture_fini(struct fixture *f)
+{
+	region_destroy(f->log.r);
+	munmap(f->mem, PAGES * REGION_PAGE_SIZE);
+	close(f->memfd);
+}
+
+Test(region, read_miss_installs_read_only_copy)
+{
+	struct fixture f;
+	fixture_init(&f);
+	cr_assert_eq(f.mem[3 * REGION_PAGE_SIZE + 17], 0x5a);
+	cr_assert_eq(atomic_load(&f.log.faults), 1);
+	cr_assert_eq(atomic_load(&f.log.last_page), 3);
+	cr_assert_eq(atomic_load(&f.log.write_faults), 0);
+	/* The copy is write-protected: a write faults once more, as a write. */
+	f.mem[3 * REGION_PAGE_SIZE] = 1;
+	cr_assert_eq(atomic_load(&f.log.write_faults), 1);
+	cr_assert_eq(f.mem[3 * REGION_PAGE_SIZE], 1);
+	fixture_fini(&f);
+}
+
+Test(region, write_miss_installs_writable_copy)
+{
+	struct fixture f;
+	fixture_init(&f);
+	f.mem[5 * REGION_PAGE_SIZE + 1] = 7;
+	cr_assert_eq(atomic_load(&f.log.faults), 1);
+	cr_assert_eq(atomic_load(&f.log.write_faults), 1);
+	cr_assert_eq(f.mem[5 * REGION_PAGE_SIZE], 0x5a);
+	cr_assert_eq(f.mem[5 * REGION_PAGE_SIZE + 1], 7);
+	f.mem[5 * REGION_PAGE_SIZE + 2] = 8; /* already writable: no new fault */
+	cr_assert_eq(atomic_load(&f.log.faults), 1);
+	fixture_fini(&f);
+}
+
+Test(region, drop_makes_next_access_fault_and_read_does_not)
+{
+	struct fixture f;
+	fixture_init(&f);
+	f.mem[2 * REGION_PAGE_SIZE] = 9;
+	uint8_t buf[REGION_PAGE_SIZE];
+	cr_assert_eq(region_read(f.log.r, 2, buf), 0);
+	cr_assert_eq(buf[0], 9);
+	cr_assert_eq(region_drop(f.log.r, 2), 0);
+	f.log.present[2] = false;
+	cr_assert_eq(region_read(f.log.r, 2, buf), 0); /* a hole reads as zeros, no fault */
+	cr_assert_eq(buf[0], 0);
+	int before = atomic_load(&f.log.faults);
+	f.log.fill = 0x33;
+	cr_assert_eq(f.mem[2 * REGION_PAGE_SIZE], 0x33);
+	cr_assert_eq(atomic_load(&f.log.faults), before + 1);
+	fixture_fini(&f);
+}
+
+Test(region, protect_turns_writes_into_faults)
+{
+	struct fixture f;
+	fixture_init(&f);
+	f.mem[0] = 1;
+	cr_assert_eq(region_protect(f.log.r, 0), 0);
+	int before = atomic_load(&f.log.write_faults);
+	f.mem[1] = 2;
+	cr_assert_eq(atomic_load(&f.log.write_faults), before + 1);
+	cr_assert_eq(f.mem[0], 1);
+	cr_assert_eq(f.mem[1], 2);
+	fixture_fini(&f);
+}
+
+Test(region, out_of_range_pages_are_refused)
+{
+	struct fixture f;
+	fixture_init(&f);
+	uint8_t buf[REGION_PAGE_SIZE] = {0};
+	cr_assert_eq(region_install(f.log.r, PAGES, buf, true), -1);
+	cr_assert_eq(region_drop(f.log.r, PAGES), -1);
+	cr_assert_eq(region_read(f.log.r, UINT64_MAX, buf), -1);
+	fixture_fini(&f);
+}
