@@ -32,21 +32,21 @@
 
 /* Each CPU's ring-0 block: its interrupt counters at the bottom, its stack growing down from the
  * top. Blocks are KSTACK_SIZE-aligned, so a handler finds its counters by masking RSP. */
-#define KSTACK_SHIFT	     13
-#define KSTACK_SIZE	     (1 << KSTACK_SHIFT)
-#define KSTACK_TIMER_TICKS   0
-#define KSTACK_IPIS	     8
-#define KSTACK_SPURIOUS	     16
-#define KSTACK_CPU	     24
-#define KSTACK_TSS	     64
+#define KSTACK_SHIFT	   13
+#define KSTACK_SIZE	   (1 << KSTACK_SHIFT)
+#define KSTACK_TIMER_TICKS 0
+#define KSTACK_IPIS	   8
+#define KSTACK_SPURIOUS	   16
+#define KSTACK_CPU	   24
+#define KSTACK_TSS	   64
 
 #define USTACK_SHIFT 14
 #define USTACK_SIZE  (1 << USTACK_SHIFT)
 
 /* Debug ports of the VMM. */
-#define PORT_EXIT  0x501
-#define PORT_MARK  0x502
-#define PORT_NULL  0x503
-#define PORT_COM1  0x3f8
+#define PORT_EXIT 0x501
+#define PORT_MARK 0x502
+#define PORT_NULL 0x503
+#define PORT_COM1 0x3f8
 
 #endif

@@ -1,7 +1,8 @@
 /* Interrupt and exception entry stubs (ring 0, which is emulated and slow here: the hot ones are
  * a handful of instructions). The timer and IPI handlers bump a counter in the CPU's block, found
  * by masking RSP (interrupts from ring 3 arrive on the block's stack through TSS.RSP0), write the
- * LAPIC EOI and return. Exceptions are fatal: they hand their frame to exception_report. */
+ * LAPIC EOI and return. Exceptions are fatal: they hand their frame to exception_report; the one
+ * exception is ring0_call's ud2. */
 #include "firmware/testguest/layout.h"
 
 	.section .text, "ax"
@@ -38,9 +39,37 @@ exception_\vector:
 	jmp exception_common
 .endm
 
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.irp v, 0,1,2,3,4,5,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	EXCEPTION \v
 	.endr
+
+/* ring0_call(fn, arg), called from ring 3, runs fn(arg) in ring 0 with interrupts enabled and
+ * returns. PVM gives guest ring 3 no working gate into ring 0 (int n raises #UD, sysret faults),
+ * but it does deliver faults: the call is a ud2 at a known address, which the #UD handler
+ * recognises. Caller-saved registers are clobbered, as by any call. */
+	.globl ring0_call
+ring0_call:
+	ud2
+ring0_call_return:
+	ret
+
+exception_6:
+	push %rax
+	lea ring0_call(%rip), %rax
+	cmp %rax, 8(%rsp) /* the faulting RIP */
+	pop %rax
+	jne 1f
+	movq $ring0_call_return, (%rsp)
+	mov %rdi, %rax
+	mov %rsi, %rdi
+	sti
+	sub $8, %rsp /* the CPU pushed 5 words onto a 16-byte aligned stack */
+	call *%rax
+	add $8, %rsp
+	iretq
+1:	pushq $0
+	pushq $6
+	jmp exception_common
 
 exception_common:
 	mov %rsp, %rdi

@@ -1,0 +1,158 @@
+/* A careful reader of the three ACPI tables the guest needs (ACPI 6.x, sections 5.2.5 RSDP,
+ * 5.2.8 XSDT, 5.2.12 MADT). The tables come from the VMM and are treated as hostile: every
+ * address must lie inside our identity map, every length inside its table, every checksum must
+ * hold, and no entry may run past its table's end. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "firmware/testguest/acpi.h"
+#include "firmware/testguest/console.h"
+#include "firmware/testguest/lib.h"
+
+#define MAPPED_LIMIT	    (1ull << 32)
+#define RSDP_V1_LEN	    20
+#define RSDP_V2_LEN	    36
+#define RSDP_REVISION	    15
+#define RSDP_LENGTH	    20
+#define RSDP_XSDT	    24
+#define HEADER_LEN	    36
+#define HEADER_LENGTH	    4
+#define TABLE_MAX_LEN	    (1u << 20)
+#define MADT_ENTRIES	    44
+#define MADT_LOCAL_APIC	    0
+#define MADT_LOCAL_APIC_LEN 8
+#define LOCAL_APIC_ID	    3
+#define LOCAL_APIC_FLAGS    4
+#define LOCAL_APIC_ENABLED  1
+
+static bool mapped(uint64_t addr, uint64_t len)
+{
+	return addr != 0 && len <= MAPPED_LIMIT && addr <= MAPPED_LIMIT - len;
+}
+
+static bool sums_to_zero(const uint8_t *bytes, uint32_t len)
+{
+	uint8_t sum = 0;
+	for (uint32_t i = 0; i < len; i++)
+		sum += bytes[i];
+	return sum == 0;
+}
+
+/* The table with signature `sig` at `addr`, checked; NULL with a message otherwise. */
+static const uint8_t *table_at(uint64_t addr, const char *sig, uint32_t *len, char *err,
+			       size_t errlen)
+{
+	if (!mapped(addr, HEADER_LEN)) {
+		snformat(err, errlen, "%s address 0x%lx is outside the 4 GiB identity map", sig,
+			 addr);
+		return NULL;
+	}
+	const uint8_t *table = (const uint8_t *)(uintptr_t)addr;
+	if (memcmp(table, sig, 4) != 0) {
+		snformat(err, errlen, "no %s signature at 0x%lx", sig, addr);
+		return NULL;
+	}
+	*len = load_le32(table + HEADER_LENGTH);
+	if (*len < HEADER_LEN || *len > TABLE_MAX_LEN || !mapped(addr, *len)) {
+		snformat(err, errlen, "%s at 0x%lx has a bad length %u", sig, addr, *len);
+		return NULL;
+	}
+	if (!sums_to_zero(table, *len)) {
+		snformat(err, errlen, "%s at 0x%lx has a bad checksum", sig, addr);
+		return NULL;
+	}
+	return table;
+}
+
+static int xsdt_from_rsdp(uint64_t rsdp_addr, uint64_t *xsdt, char *err, size_t errlen)
+{
+	if (!mapped(rsdp_addr, RSDP_V2_LEN)) {
+		snformat(err, errlen, "RSDP address 0x%lx is missing or unmapped", rsdp_addr);
+		return -1;
+	}
+	const uint8_t *rsdp = (const uint8_t *)(uintptr_t)rsdp_addr;
+	if (memcmp(rsdp, "RSD PTR ", 8) != 0 || !sums_to_zero(rsdp, RSDP_V1_LEN)) {
+		snformat(err, errlen, "no valid RSDP at 0x%lx", rsdp_addr);
+		return -1;
+	}
+	uint32_t len = load_le32(rsdp + RSDP_LENGTH);
+	if (rsdp[RSDP_REVISION] < 2 || len < RSDP_V2_LEN || len > TABLE_MAX_LEN ||
+	    !mapped(rsdp_addr, len) || !sums_to_zero(rsdp, len)) {
+		snformat(err, errlen, "RSDP at 0x%lx is not a valid ACPI 2.0+ RSDP", rsdp_addr);
+		return -1;
+	}
+	*xsdt = load_le64(rsdp + RSDP_XSDT);
+	return 0;
+}
+
+static const uint8_t *find_madt(uint64_t xsdt_addr, uint32_t *len, char *err, size_t errlen)
+{
+	uint32_t xsdt_len;
+	const uint8_t *xsdt = table_at(xsdt_addr, "XSDT", &xsdt_len, err, errlen);
+	if (!xsdt)
+		return NULL;
+	for (uint32_t off = HEADER_LEN; off + 8 <= xsdt_len; off += 8) {
+		uint64_t addr = load_le64(xsdt + off);
+		if (mapped(addr, HEADER_LEN) &&
+		    memcmp((const void *)(uintptr_t)addr, "APIC", 4) == 0)
+			return table_at(addr, "APIC", len, err, errlen);
+	}
+	snformat(err, errlen, "the XSDT lists no MADT (APIC)");
+	return NULL;
+}
+
+static int add_apic_id(uint8_t id, uint8_t *ids, unsigned *count, unsigned max, char *err,
+		       size_t errlen)
+{
+	for (unsigned i = 0; i < *count; i++) {
+		if (ids[i] == id) {
+			snformat(err, errlen, "MADT lists APIC ID %u twice", id);
+			return -1;
+		}
+	}
+	if (*count == max) {
+		snformat(err, errlen, "MADT lists more than %u enabled CPUs", max);
+		return -1;
+	}
+	ids[(*count)++] = id;
+	return 0;
+}
+
+int acpi_enabled_apic_ids(uint64_t rsdp_addr, uint8_t *ids, unsigned max, char *err, size_t errlen)
+{
+	uint64_t xsdt;
+	if (xsdt_from_rsdp(rsdp_addr, &xsdt, err, errlen) < 0)
+		return -1;
+	uint32_t len;
+	const uint8_t *madt = find_madt(xsdt, &len, err, errlen);
+	if (!madt)
+		return -1;
+	unsigned count = 0;
+	uint32_t off = MADT_ENTRIES;
+	while (off + 2 <= len) {
+		uint8_t type = madt[off], entry_len = madt[off + 1];
+		if (entry_len < 2 || entry_len > len - off) {
+			snformat(err, errlen, "MADT entry at offset %u has a bad length %u", off,
+				 entry_len);
+			return -1;
+		}
+		const uint8_t *entry = madt + off;
+		if (type == MADT_LOCAL_APIC) {
+			if (entry_len < MADT_LOCAL_APIC_LEN) {
+				snformat(err, errlen, "MADT local APIC entry at offset %u is short",
+					 off);
+				return -1;
+			}
+			if ((load_le32(entry + LOCAL_APIC_FLAGS) & LOCAL_APIC_ENABLED) &&
+			    add_apic_id(entry[LOCAL_APIC_ID], ids, &count, max, err, errlen) < 0)
+				return -1;
+		}
+		off += entry_len;
+	}
+	if (count == 0) {
+		snformat(err, errlen, "MADT lists no enabled CPU");
+		return -1;
+	}
+	return (int)count;
+}

@@ -1,0 +1,24 @@
+/* The guest's command-line options:
+ *   tg.run=<name>[,<name>...]  workloads to run (default: all)
+ *   tg.bench=pio|ipi           run a benchmark instead of the workloads
+ *   tg.iters=<n>               benchmark iterations (default 10000)
+ * Other tokens are ignored. */
+#ifndef TESTGUEST_OPTIONS_H
+#define TESTGUEST_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum bench_mode { BENCH_NONE, BENCH_PIO, BENCH_IPI };
+
+struct options {
+	uint32_t workload_mask; /* bit i selects names[i] */
+	enum bench_mode bench;
+	uint32_t iters;
+};
+
+/* `names` are the workloads in table order (at most 32). Returns 0, or -1 with a message. */
+int options_parse(const char *cmdline, const char *const *names, unsigned count,
+		  struct options *opts, char *err, size_t errlen);
+
+#endif
