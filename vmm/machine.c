@@ -199,11 +199,13 @@ static int machine_map_ram(struct machine *m, char *err, size_t errlen)
 	return 0;
 }
 
-/* Unknown MSRs exit to us instead of KVM silently injecting #GP, so the policy can apply. */
+/* Unknown or invalid MSR accesses exit to us instead of KVM silently injecting #GP, so the
+ * unknown_io policy applies to them too. */
 static void machine_enable_msr_exits(struct machine *m)
 {
 	struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
-				     .args[0] = KVM_MSR_EXIT_REASON_UNKNOWN};
+				     .args[0] =
+					 KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_INVAL};
 	if (ioctl(m->kvm.vm_fd, KVM_ENABLE_CAP, &cap) < 0)
 		log_debug("KVM_CAP_X86_USER_SPACE_MSR unavailable: unknown MSRs raise #GP");
 }

@@ -93,7 +93,8 @@ static void vcpu_exit_mmio(struct vcpu *v)
 	vcpu_bus_access(v, IOBUS_MMIO, addr, run->mmio.data, len, run->mmio.is_write);
 }
 
-/* Only MSRs KVM itself does not implement come here (KVM_MSR_EXIT_REASON_UNKNOWN). */
+/* MSR accesses KVM does not implement or would answer with #GP come here (exit reasons
+ * UNKNOWN and INVAL): "stop" ends the guest, "ignore" lets KVM inject the #GP. */
 static void vcpu_exit_msr(struct vcpu *v, bool is_write)
 {
 	struct kvm_run *run = v->run;

@@ -9,6 +9,7 @@
 #include "firmware/testguest/bootinfo.h"
 #include "firmware/testguest/console.h"
 #include "firmware/testguest/lapic.h"
+#include "firmware/testguest/misbehave.h"
 #include "firmware/testguest/options.h"
 #include "firmware/testguest/ring0.h"
 #include "firmware/testguest/smp.h"
@@ -64,6 +65,8 @@ __attribute__((noreturn)) static void bsp_main(void)
 	read_options();
 	if (options.bench == BENCH_PIO)
 		bench_pio(options.iters);
+	if (options.fault != FAULT_NONE)
+		misbehave(options.fault);
 	lapic_enable();
 	smp_discover(boot.rsdp);
 	say("start vcpus=%u bsp_apic_id=%u ram_mib=%lu", ncpus, cpus[0].apic_id,

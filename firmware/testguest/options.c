@@ -91,6 +91,23 @@ static int parse_bench(struct slice value, enum bench_mode *bench, char *err, si
 	return 0;
 }
 
+static int parse_fault(struct slice value, enum fault_mode *fault, char *err, size_t errlen)
+{
+	char buf[32];
+	if (equals(value, "port"))
+		*fault = FAULT_PORT;
+	else if (equals(value, "msr"))
+		*fault = FAULT_MSR;
+	else if (equals(value, "triple"))
+		*fault = FAULT_TRIPLE;
+	else {
+		snformat(err, errlen, "tg.fault: '%s' is not port, msr or triple",
+			 shown(value, buf, sizeof(buf)));
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_iters(struct slice value, uint32_t *iters, char *err, size_t errlen)
 {
 	uint64_t n = 0;
@@ -116,6 +133,8 @@ static int parse_token(struct slice token, const char *const *names, unsigned co
 		return parse_run(value, names, count, &opts->workload_mask, err, errlen);
 	if (value_of(token, "tg.bench=", &value))
 		return parse_bench(value, &opts->bench, err, errlen);
+	if (value_of(token, "tg.fault=", &value))
+		return parse_fault(value, &opts->fault, err, errlen);
 	if (value_of(token, "tg.iters=", &value))
 		return parse_iters(value, &opts->iters, err, errlen);
 	return 0;
@@ -128,6 +147,7 @@ int options_parse(const char *cmdline, const char *const *names, unsigned count,
 	    .workload_mask = count >= 32 ? UINT32_MAX : (1u << count) - 1,
 	    .bench = BENCH_NONE,
 	    .iters = DEFAULT_ITERS,
+	    .fault = FAULT_NONE,
 	};
 	const char *p = cmdline;
 	for (;;) {

@@ -2,6 +2,7 @@
  *   tg.run=<name>[,<name>...]  workloads to run (default: all)
  *   tg.bench=pio|ipi           run a benchmark instead of the workloads
  *   tg.iters=<n>               benchmark iterations (default 10000)
+ *   tg.fault=port|msr|triple   misbehave on purpose (the VMM must stop the guest cleanly)
  * Other tokens are ignored. */
 #ifndef TESTGUEST_OPTIONS_H
 #define TESTGUEST_OPTIONS_H
@@ -10,11 +11,13 @@
 #include <stdint.h>
 
 enum bench_mode { BENCH_NONE, BENCH_PIO, BENCH_IPI };
+enum fault_mode { FAULT_NONE, FAULT_PORT, FAULT_MSR, FAULT_TRIPLE };
 
 struct options {
 	uint32_t workload_mask; /* bit i selects names[i] */
 	enum bench_mode bench;
 	uint32_t iters;
+	enum fault_mode fault;
 };
 
 /* `names` are the workloads in table order (at most 32). Returns 0, or -1 with a message. */

@@ -1,0 +1,10 @@
+/* Deliberate misbehaviour (tg.fault=...): the guest does something the VMM does not support, so
+ * the tests can check that the VMM stops it cleanly with the right exit status and message. */
+#ifndef TESTGUEST_MISBEHAVE_H
+#define TESTGUEST_MISBEHAVE_H
+
+#include "firmware/testguest/options.h"
+
+__attribute__((noreturn)) void misbehave(enum fault_mode mode);
+
+#endif
