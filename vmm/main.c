@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "vmm/bench.h"
+#include "vmm/cmd_cluster.h"
+#include "vmm/cmd_memtest.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -131,6 +133,10 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "bench") == 0)
 		return bench_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "memtest") == 0)
+		return cmd_memtest_main(argc, argv);
+	if (argc >= 2 && cmd_cluster_handles(argv[1]))
+		return cmd_cluster_main(argc, argv);
 	struct cli_options opt = {0};
 	if (cli_parse(argc, argv, &opt) < 0)
 		return cli_usage_error("invalid arguments");

@@ -5,7 +5,7 @@ BUILD=$(cd "$1" && pwd)
 SRC=$(cd "$2" && pwd)
 VMM="$BUILD/vsmp-vmm"
 WORK=$(mktemp -d /tmp/vsmp-test.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
@@ -53,4 +53,15 @@ name = "n0"
 vcpus = $2
 memory_mib = 64
 EOT
+}
+
+# cluster_config FILE NODES FIRST_PORT: a key in $WORK and NODES nodes on 127.0.0.1 from FIRST_PORT.
+cluster_config() {
+	local file=$1 nodes=$2 port=$3
+	[ -f "$WORK/cluster.key" ] || "$VMM" keygen "$WORK/cluster.key" >/dev/null
+	printf '[cluster]\nname = "test"\nkey_file = "%s"\n' "$WORK/cluster.key" >"$file"
+	for ((i = 0; i < nodes; i++)); do
+		printf '[[node]]\nname = "n%d"\naddress = "127.0.0.1:%d"\nvcpus = 1\nmemory_mib = 16\n' \
+			"$i" $((port + i)) >>"$file"
+	done
 }

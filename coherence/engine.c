@@ -1,0 +1,211 @@
+/* Engine glue. Order of creation matters: the protocol exists before the transport connects (a
+ * peer may send a request as soon as it is connected), and the region (faults) comes last, once
+ * messages can flow both ways. Callbacks from the protocol run under its page lock and never
+ * block: transport_send copies the message and returns.
+ *
+ * The engine remembers which pages are mapped locally (a bit per page), because installing "the
+ * bytes already there" means flipping protection on a mapped page but filling a zero page into a
+ * missing one. */
+#include "coherence/engine.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coherence/cluster.h"
+#include "coherence/protocol.h"
+#include "coherence/region.h"
+#include "coherence/transport.h"
+
+struct engine {
+	struct engine_params params;
+	struct coh *coh;
+	struct transport *_Atomic transport;
+	struct region *region;
+	_Atomic uint64_t *mapped; /* bit per page */
+	atomic_bool failed;
+	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
+};
+
+static const uint8_t zero_page[REGION_PAGE_SIZE] __attribute__((aligned(4096)));
+
+static void engine_fail(struct engine *e, const char *why)
+{
+	bool expected = false;
+	if (atomic_compare_exchange_strong(&e->failed, &expected, true) && e->params.fatal)
+		e->params.fatal(e->params.ctx, why);
+}
+
+static bool page_mapped(struct engine *e, uint64_t page)
+{
+	return (atomic_load(&e->mapped[page / 64]) >> (page % 64)) & 1;
+}
+
+static void page_set_mapped(struct engine *e, uint64_t page, bool mapped)
+{
+	uint64_t bit = 1ULL << (page % 64);
+	if (mapped)
+		atomic_fetch_or(&e->mapped[page / 64], bit);
+	else
+		atomic_fetch_and(&e->mapped[page / 64], ~bit);
+}
+
+static void engine_send(void *ctx, uint32_t node, const struct coh_msg *msg)
+{
+	struct engine *e = ctx;
+	uint8_t buf[COH_MSG_MAX_SIZE];
+	size_t len;
+	char err[128];
+	struct transport *t = atomic_load(&e->transport);
+	if (coh_msg_encode(msg, buf, sizeof(buf), &len, err, sizeof(err)) < 0 || !t ||
+	    transport_send(t, node, msg->type, buf, len) < 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "coherence: cannot send %s for page %llu to node %u",
+			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, node);
+		engine_fail(e, why);
+		return;
+	}
+	atomic_fetch_add(&e->messages_out, 1);
+}
+
+static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool writable)
+{
+	struct engine *e = ctx;
+	int rc;
+	if (!data && page_mapped(e, page)) {
+		rc = writable ? region_unprotect(e->region, page) : region_protect(e->region, page);
+	} else {
+		if (data && page_mapped(e, page))
+			region_drop(e->region, page);
+		rc = region_install(e->region, page, data ? data : zero_page, writable);
+		page_set_mapped(e, page, true);
+	}
+	if (rc < 0)
+		engine_fail(e, "coherence: installing a page failed");
+}
+
+static void engine_drop(void *ctx, uint64_t page)
+{
+	struct engine *e = ctx;
+	page_set_mapped(e, page, false);
+	if (region_drop(e->region, page) < 0)
+		engine_fail(e, "coherence: dropping a page failed");
+}
+
+static void engine_downgrade(void *ctx, uint64_t page)
+{
+	struct engine *e = ctx;
+	if (page_mapped(e, page) && region_protect(e->region, page) < 0)
+		engine_fail(e, "coherence: write-protecting a page failed");
+}
+
+static void engine_read_local(void *ctx, uint64_t page, uint8_t *buf)
+{
+	struct engine *e = ctx;
+	if (region_read(e->region, page, buf) < 0)
+		memset(buf, 0, COH_PAGE_SIZE);
+}
+
+static void engine_complete(void *ctx, uint64_t page)
+{
+	struct engine *e = ctx;
+	region_wake(e->region, page);
+}
+
+static const struct coh_ops engine_coh_ops = {
+    .send = engine_send,
+    .install = engine_install,
+    .drop = engine_drop,
+    .downgrade = engine_downgrade,
+    .read_local = engine_read_local,
+    .complete = engine_complete,
+};
+
+static void engine_fault(void *ctx, uint64_t page, bool write)
+{
+	struct engine *e = ctx;
+	char err[256];
+	atomic_fetch_add(&e->faults, 1);
+	if (write)
+		atomic_fetch_add(&e->write_faults, 1);
+	if (coh_fault(e->coh, page, write, err, sizeof(err)) < 0)
+		engine_fail(e, err);
+}
+
+static const struct region_ops engine_region_ops = {.fault = engine_fault};
+
+static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_t type,
+			   const void *payload, size_t len)
+{
+	struct engine *e = ctx;
+	struct transport *none = NULL;
+	atomic_compare_exchange_strong(&e->transport, &none, t);
+	atomic_fetch_add(&e->messages_in, 1);
+	struct coh_msg msg;
+	char err[256];
+	if (coh_msg_decode(type, payload, len, e->params.size / REGION_PAGE_SIZE, &msg, err,
+			   sizeof(err)) < 0 ||
+	    coh_receive(e->coh, src, &msg, err, sizeof(err)) < 0) {
+		char why[400];
+		snprintf(why, sizeof(why), "coherence: node %u broke the protocol: %s", src, err);
+		engine_fail(e, why);
+	}
+}
+
+struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	uint64_t pages = params->size / REGION_PAGE_SIZE;
+	if (!e || !(e->mapped = calloc((pages + 63) / 64, sizeof(*e->mapped)))) {
+		snprintf(err, errlen, "out of memory");
+		free(e);
+		return NULL;
+	}
+	e->params = *params;
+	struct coh_config cfg = {.page_count = pages,
+				 .node_count = cluster_node_count(params->cluster),
+				 .self = cluster_self(params->cluster),
+				 .homes = params->homes,
+				 .ops = &engine_coh_ops,
+				 .ctx = e};
+	e->coh = coh_create(&cfg, err, errlen);
+	if (!e->coh)
+		goto fail;
+	struct transport *t = transport_create(params->cluster, engine_receive, e, err, errlen);
+	if (!t)
+		goto fail;
+	atomic_store(&e->transport, t);
+	e->region = region_create(params->host, params->memfd, params->size, &engine_region_ops, e,
+				  err, errlen);
+	if (!e->region)
+		goto fail;
+	return e;
+fail:
+	engine_destroy(e);
+	return NULL;
+}
+
+void engine_destroy(struct engine *e)
+{
+	if (!e)
+		return;
+	region_destroy(e->region);
+	if (atomic_load(&e->transport))
+		transport_destroy(atomic_load(&e->transport));
+	if (e->coh)
+		coh_destroy(e->coh);
+	free(e->mapped);
+	free(e);
+}
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out)
+{
+	uint64_t writes = atomic_load(&e->write_faults);
+	uint64_t faults = atomic_load(&e->faults);
+	*out = (struct engine_stats){.faults = faults,
+				     .read_faults = faults - writes,
+				     .write_faults = writes,
+				     .messages_in = atomic_load(&e->messages_in),
+				     .messages_out = atomic_load(&e->messages_out)};
+}

@@ -1,0 +1,36 @@
+/* The coherence engine: keeps one region of memory coherent between the nodes of a joined cluster.
+ * It wires three layers together and owns none of their logic: the region (userfaultfd faults
+ * in, page installs out), the protocol (the state machine) and the transport (messages). */
+#ifndef COHERENCE_ENGINE_H
+#define COHERENCE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coherence/directory.h"
+
+struct cluster;
+struct engine;
+
+struct engine_params {
+	uint8_t *host; /* the region: a MAP_SHARED mapping of memfd, page-aligned */
+	int memfd;
+	uint64_t size;
+	struct cluster *cluster; /* joined; outlives the engine */
+	struct coh_home_config homes;
+	/* Called once if the engine can no longer keep the region coherent (a peer broke the
+	 * protocol, or a message could not be sent): the owner must stop using the region. */
+	void (*fatal)(void *ctx, const char *why);
+	void *ctx;
+};
+
+struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen);
+/* Stops fault handling and the transport; the cluster is left to the caller. */
+void engine_destroy(struct engine *e);
+
+struct engine_stats {
+	uint64_t faults, read_faults, write_faults, messages_in, messages_out;
+};
+void engine_get_stats(const struct engine *e, struct engine_stats *out);
+
+#endif

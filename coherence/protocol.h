@@ -1,0 +1,125 @@
+/* The page-coherence protocol: keeps a region of 4 KiB pages coherent between the nodes of a
+ * cluster, single writer / multiple readers, with each page's directory entry at its home node.
+ * It is a pure state machine: no KVM, no userfaultfd, no transport. The engine feeds it local
+ * faults and decoded messages; it answers through the callbacks of struct coh_ops.
+ *
+ * Threading: every coh_* call may come from any thread. Calls are serialized per page by a striped
+ * lock, held for the whole call, callbacks included, so the actions of one page run in order.
+ * Callbacks must not call back into the same struct coh and must not wait for another node (send()
+ * only queues). The engine must not hold, across a coh_* call, a lock its callbacks take.
+ * docs/coherence.md explains the protocol and why this cannot deadlock. */
+#ifndef COHERENCE_PROTOCOL_H
+#define COHERENCE_PROTOCOL_H
+
+#include "coherence/directory.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COH_PAGE_SIZE	    4096u
+#define COH_MSG_VERSION	    1u
+#define COH_MSG_HEADER_SIZE 12u
+#define COH_MSG_MAX_SIZE    (COH_MSG_HEADER_SIZE + COH_PAGE_SIZE)
+
+/* Transport message types; the transport carries {type, payload} between authenticated nodes. */
+enum coh_msg_type {
+	COH_MSG_READ_REQ = 0x100, /* requester -> home: a read-only copy, please */
+	COH_MSG_WRITE_REQ,	/* requester -> home: a writable copy; has_copy: I hold it shared */
+	COH_MSG_READ_DATA,	/* home -> requester: a read-only copy (data) */
+	COH_MSG_WRITE_GRANT,	/* home -> requester: write; data unless its copy is still valid */
+	COH_MSG_INV,		/* home -> sharer: drop your read-only copy */
+	COH_MSG_INV_ACK,	/* sharer -> home: dropped */
+	COH_MSG_FETCH,		/* home -> owner: downgrade to read-only, send me the data */
+	COH_MSG_FETCH_DATA,	/* owner -> home (data) */
+	COH_MSG_FETCH_INV,	/* home -> owner: drop your copy, send me the data */
+	COH_MSG_FETCH_INV_DATA, /* owner -> home (data) */
+	COH_MSG_WRITEBACK,	/* owner -> home: evicting a dirty page (data) */
+	COH_MSG_WB_ACK,		/* home -> former owner: writeback absorbed */
+	COH_MSG_EVICT,		/* sharer -> home: dropped my clean copy */
+	COH_MSG_TYPE_END
+};
+
+struct coh_msg {
+	uint16_t type; /* enum coh_msg_type */
+	uint64_t page;
+	bool has_copy;	     /* COH_MSG_WRITE_REQ only */
+	const uint8_t *data; /* COH_PAGE_SIZE bytes or NULL; borrowed, valid for the call only */
+};
+
+/* Payload: version u8, flags u8 (bit 0 has_copy, bit 1 data follows), reserved u16 = 0,
+ * page u64 little endian, then the page when flagged. Each type allows exactly one shape.
+ * Decoding borrows: msg->data points into `payload`. */
+int coh_msg_encode(const struct coh_msg *msg, uint8_t *buf, size_t buflen, size_t *len, char *err,
+		   size_t errlen);
+int coh_msg_decode(uint16_t type, const uint8_t *payload, size_t len, uint64_t page_count,
+		   struct coh_msg *msg, char *err, size_t errlen);
+const char *coh_msg_type_name(uint16_t type);
+
+/* A node's own copy of a page. Stable: I, S, E. Transient: a request or writeback in flight. */
+enum coh_page_state {
+	COH_I,	  /* no valid copy mapped */
+	COH_S,	  /* read-only copy */
+	COH_E,	  /* the only copy, writable */
+	COH_IS_D, /* I, READ_REQ sent, waiting for READ_DATA */
+	COH_IM_D, /* I, WRITE_REQ sent, waiting for WRITE_GRANT with data */
+	COH_SM_D, /* S, WRITE_REQ(has_copy) sent, waiting for WRITE_GRANT */
+	COH_MI_A, /* was E, WRITEBACK sent, keeps a read-only copy until WB_ACK */
+	COH_II_A, /* was E, WRITEBACK sent, copy already taken by the home, waiting for WB_ACK */
+	COH_PAGE_STATE_COUNT
+};
+
+/* What the protocol asks the engine to do. All are called with the page's lock held. */
+struct coh_ops {
+	/* Queue msg for node; msg->data is only valid during the call. Must not block. */
+	void (*send)(void *ctx, uint32_t node, const struct coh_msg *msg);
+	/* Map the page: write data into it first unless data is NULL (NULL keeps the bytes present,
+	 * zeros for a page never touched), then map it writable or read-only. */
+	void (*install)(void *ctx, uint64_t page, const uint8_t *data, bool writable);
+	/* Invalidate the local copy (unmap / punch the hole): the next access faults. */
+	void (*drop)(void *ctx, uint64_t page);
+	/* Write-protect the local copy: reads still hit, the next write faults. */
+	void (*downgrade)(void *ctx, uint64_t page);
+	/* Copy the page's current local bytes (zeros if never touched) into buf. */
+	void (*read_local)(void *ctx, uint64_t page, uint8_t *buf);
+	/* A request of this node for the page finished: wake the threads that faulted on it; each
+	 * retries its access, which may fault again. */
+	void (*complete)(void *ctx, uint64_t page);
+};
+
+struct coh_config {
+	uint64_t page_count;
+	uint32_t node_count;
+	uint32_t self;
+	struct coh_home_config homes;
+	const struct coh_ops *ops;
+	void *ctx;
+};
+
+struct coh;
+
+struct coh *coh_create(const struct coh_config *cfg, char *err, size_t errlen);
+void coh_destroy(struct coh *c);
+
+/* A thread of this node wants `page` for reading or writing. complete() follows, now or later.
+ * -1 on misuse (page out of range). */
+int coh_fault(struct coh *c, uint64_t page, bool write, char *err, size_t errlen);
+/* A decoded message from node `from`. -1 if it breaks the protocol (state left unchanged for it):
+ * the cluster can no longer be trusted and the engine should stop. */
+int coh_receive(struct coh *c, uint32_t from, const struct coh_msg *msg, char *err, size_t errlen);
+/* Give up this node's copy of a page homed elsewhere (memory budget). Allowed in S (clean, no
+ * reply awaited) and E (written back to the home); -1 in any other state or for a home page. */
+int coh_evict(struct coh *c, uint64_t page, char *err, size_t errlen);
+
+enum coh_page_state coh_page_state(struct coh *c, uint64_t page);
+const char *coh_page_state_name(enum coh_page_state state);
+const struct coh_homes *coh_homes(const struct coh *c);
+/* This node's directory entries (pages homed here); read it only while no call is running. */
+const struct coh_directory *coh_directory(const struct coh *c);
+
+/* The transition tables, rendered as the Markdown rows docs/coherence.md must contain. */
+enum coh_table { COH_TABLE_REQUESTER, COH_TABLE_DIRECTORY };
+size_t coh_table_rows(enum coh_table table);
+void coh_table_row_markdown(enum coh_table table, size_t row, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,476 @@
+/* The data path: UCX (ucp) active messages between the nodes of a joined cluster.
+ *
+ * One ucp context and worker per process, shared by every thread (UCS_THREAD_MODE_MULTI), one
+ * endpoint per peer, created from the worker addresses exchanged over the cluster's control
+ * channel. A message is one active message whose UCX header is the 40-byte wire header and whose
+ * data is the payload; the MAC covers both and uses the pair's transport session key, which only
+ * authenticated peers have, and sequence numbers run per (sender, receiver) pair. Sends force
+ * UCX's eager protocol, so every message arrives whole in the handler (never as a rendezvous
+ * descriptor) and one endpoint's messages are delivered in the order they were sent, which the
+ * strictly increasing sequence check relies on.
+ *
+ * Received messages are not handled inside UCX's handler, which runs under the worker's lock: a
+ * recv callback that replies would take our per-peer send lock there, while a sender holds that
+ * lock and waits for the worker's, a deadlock. So the handler only keeps the message (UCX's
+ * persistent data) in the inbox, and the progress thread authenticates and delivers it once
+ * ucp_worker_progress has returned; lock order is then always send lock, then worker lock.
+ *
+ * The progress thread sleeps on the worker's event fd (ucp_worker_arm + epoll) when idle. Waking
+ * a sleeping thread costs tens of microseconds here (DESIGN.md section 4), more than a shared
+ * memory round trip, so after any activity it keeps polling for POLL_WINDOW_US before sleeping
+ * again, and never sleeps while one of our sends is still in flight.
+ */
+#include "coherence/transport.h"
+
+#include "coherence/cluster.h"
+#include "coherence/wire.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <ucp/api/ucp.h>
+#include <unistd.h>
+
+#define AM_ID		      0x5653 /* our only active message handler */
+#define POLL_WINDOW_US	      200
+#define CLOSE_TIMEOUT_MS      1000
+#define LOGGED_DROPS_PER_PEER 10
+
+struct transport_peer {
+	struct transport *t;
+	unsigned node;
+	ucp_ep_h ep;
+	pthread_mutex_t send_lock; /* next_seq and the order of submission */
+	uint64_t next_seq;
+	struct wire_replay replay;    /* progress thread only */
+	unsigned drops;		      /* progress thread only */
+	_Atomic ucs_status_t failure; /* UCS_OK while the endpoint works */
+	atomic_bool failure_logged;
+	uint8_t key[WIRE_KEY_SIZE];
+};
+
+struct transport {
+	struct cluster *c;
+	unsigned n, self;
+	transport_recv_fn recv;
+	void *recv_ctx;
+	ucp_context_h context;
+	ucp_worker_h worker;
+	int epoll_fd, stop_fd;
+	struct transport_peer *peers;
+	atomic_int in_flight;  /* sends UCX has not completed yet */
+	struct inbound *inbox; /* progress thread only */
+	size_t inbox_count, inbox_cap;
+	atomic_bool stopping;
+	pthread_t thread;
+	bool thread_started;
+};
+
+/* A message UCX has handed over, awaiting delivery; data is UCX's until ucp_am_data_release. */
+struct inbound {
+	uint8_t hdr[WIRE_HEADER_SIZE];
+	void *data;
+	size_t len;
+};
+
+/* Our copy of one message while UCX may still read it. */
+struct send_buffer {
+	struct transport_peer *peer;
+	uint8_t msg[];
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void drop(struct transport *t, unsigned sender, const char *why)
+{
+	struct transport_peer *p = sender < t->n && sender != t->self ? &t->peers[sender] : NULL;
+	if (p && p->drops++ >= LOGGED_DROPS_PER_PEER)
+		return;
+	cluster_log(t->c, "transport: dropped a message claiming to be from %s: %s",
+		    cluster_node_name(t->c, sender), why);
+}
+
+/* UCX's handler, under the worker's lock: keep the message for deliver_inbox. */
+static ucs_status_t on_message(void *arg, const void *header, size_t header_length, void *data,
+			       size_t length, const ucp_am_recv_param_t *param)
+{
+	struct transport *t = arg;
+	if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+		drop(t, t->self, "rendezvous message (senders must use eager)");
+		return UCS_OK;
+	}
+	if (header_length != WIRE_HEADER_SIZE || !(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA)) {
+		drop(t, t->self, "not a wire message");
+		return UCS_OK;
+	}
+	if (t->inbox_count == t->inbox_cap) {
+		size_t cap = t->inbox_cap ? 2 * t->inbox_cap : 64;
+		struct inbound *bigger = realloc(t->inbox, cap * sizeof(*bigger));
+		if (!bigger) {
+			drop(t, t->self, "out of memory");
+			return UCS_OK;
+		}
+		t->inbox = bigger;
+		t->inbox_cap = cap;
+	}
+	struct inbound *m = &t->inbox[t->inbox_count++];
+	memcpy(m->hdr, header, WIRE_HEADER_SIZE);
+	m->data = data;
+	m->len = length;
+	return UCS_INPROGRESS;
+}
+
+static void deliver(struct transport *t, const struct inbound *m)
+{
+	struct wire_header h;
+	char why[128];
+	if (wire_decode_header(m->hdr, WIRE_HEADER_SIZE, &h, why, sizeof(why)) < 0) {
+		drop(t, t->self, why);
+		return;
+	}
+	if (h.sender >= t->n || h.sender == t->self || !wire_type_is_transport(h.type)) {
+		drop(t, h.sender, "not a transport message from a peer");
+		return;
+	}
+	struct transport_peer *p = &t->peers[h.sender];
+	if (wire_authenticate(m->hdr, &h, m->data, m->len, p->key, &p->replay, why, sizeof(why)) <
+	    0) {
+		drop(t, h.sender, why);
+		return;
+	}
+	if (cluster_peer_up(t->c, h.sender))
+		t->recv(t->recv_ctx, t, h.sender, h.type, m->data, m->len);
+}
+
+/* In arrival order, then hands the buffers back to UCX. */
+static void deliver_inbox(struct transport *t, bool discard)
+{
+	for (size_t i = 0; i < t->inbox_count; i++) {
+		if (!discard)
+			deliver(t, &t->inbox[i]);
+		ucp_am_data_release(t->worker, t->inbox[i].data);
+	}
+	t->inbox_count = 0;
+}
+
+static void on_send_done(void *request, ucs_status_t status, void *user_data)
+{
+	struct send_buffer *buf = user_data;
+	struct transport *t = buf->peer->t;
+	if (status != UCS_OK && status != UCS_ERR_CANCELED)
+		cluster_log(t->c, "transport: a send to %s failed: %s",
+			    cluster_node_name(t->c, buf->peer->node), ucs_status_string(status));
+	free(buf);
+	ucp_request_free(request);
+	atomic_fetch_sub(&t->in_flight, 1);
+}
+
+static void on_endpoint_error(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+	struct transport_peer *p = arg;
+	atomic_store(&p->failure, status);
+}
+
+/* A peer whose endpoint failed while the cluster still has it: a peer that is leaving or dying
+ * (the cluster will say which) or a broken path, logged once, when it is next used. */
+static bool endpoint_failed(struct transport_peer *p)
+{
+	ucs_status_t status = atomic_load(&p->failure);
+	if (status == UCS_OK)
+		return false;
+	if (!atomic_exchange(&p->failure_logged, true))
+		cluster_log(p->t->c, "transport: endpoint to %s failed: %s",
+			    cluster_node_name(p->t->c, p->node), ucs_status_string(status));
+	return true;
+}
+
+int transport_send(struct transport *t, unsigned dst, uint16_t type, const void *payload,
+		   size_t len)
+{
+	if (dst >= t->n || dst == t->self || !wire_type_is_transport(type) ||
+	    len > WIRE_MAX_PAYLOAD) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct transport_peer *p = &t->peers[dst];
+	if (!cluster_peer_up(t->c, dst) || endpoint_failed(p)) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	struct send_buffer *buf = malloc(sizeof(*buf) + WIRE_HEADER_SIZE + len);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	buf->peer = p;
+	uint8_t *data = buf->msg + WIRE_HEADER_SIZE;
+	if (len)
+		memcpy(data, payload, len);
+	ucp_request_param_t param = {
+	    .op_attr_mask =
+		UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS,
+	    .flags = UCP_AM_SEND_FLAG_EAGER,
+	    .cb.send = on_send_done,
+	    .user_data = buf,
+	};
+	atomic_fetch_add(&t->in_flight, 1);
+	pthread_mutex_lock(&p->send_lock);
+	wire_seal(buf->msg, type, t->self, p->next_seq++, data, (uint32_t)len, p->key);
+	ucs_status_ptr_t request =
+	    ucp_am_send_nbx(p->ep, AM_ID, buf->msg, WIRE_HEADER_SIZE, data, len, &param);
+	pthread_mutex_unlock(&p->send_lock);
+	if (UCS_PTR_IS_PTR(request)) {
+		ucp_worker_signal(t->worker); /* the progress thread must not sleep on it */
+		return 0;
+	}
+	atomic_fetch_sub(&t->in_flight, 1);
+	free(buf);
+	if (UCS_PTR_IS_ERR(request)) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static void *progress_thread(void *arg)
+{
+	struct transport *t = arg;
+	uint64_t last_activity = now_us();
+	while (!atomic_load(&t->stopping)) {
+		unsigned events = ucp_worker_progress(t->worker);
+		deliver_inbox(t, false);
+		if (events || atomic_load(&t->in_flight) > 0) {
+			last_activity = now_us();
+			continue;
+		}
+		if (now_us() - last_activity < POLL_WINDOW_US)
+			continue;
+		ucs_status_t status = ucp_worker_arm(t->worker);
+		if (status == UCS_ERR_BUSY)
+			continue;
+		if (status != UCS_OK) {
+			cluster_log(t->c, "transport: cannot arm the UCX worker: %s",
+				    ucs_status_string(status));
+			break;
+		}
+		struct epoll_event ev;
+		if (epoll_wait(t->epoll_fd, &ev, 1, -1) < 0 && errno != EINTR)
+			break;
+		last_activity = now_us();
+	}
+	return NULL;
+}
+
+static int fail_ucx(char *err, size_t errlen, const char *what, ucs_status_t status)
+{
+	snprintf(err, errlen, "UCX: %s: %s", what, ucs_status_string(status));
+	return -1;
+}
+
+static int create_worker(struct transport *t, char *err, size_t errlen)
+{
+	ucp_config_t *config;
+	ucs_status_t status = ucp_config_read(NULL, NULL, &config);
+	if (status != UCS_OK)
+		return fail_ucx(err, errlen, "reading the UCX_* configuration", status);
+	ucp_params_t params = {.field_mask = UCP_PARAM_FIELD_FEATURES,
+			       .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP};
+	status = ucp_init(&params, config, &t->context);
+	ucp_config_release(config);
+	if (status != UCS_OK)
+		return fail_ucx(err, errlen, "ucp_init", status);
+	ucp_worker_params_t wparams = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+				       .thread_mode = UCS_THREAD_MODE_MULTI};
+	status = ucp_worker_create(t->context, &wparams, &t->worker);
+	if (status != UCS_OK)
+		return fail_ucx(err, errlen, "ucp_worker_create", status);
+	ucp_am_handler_param_t handler = {
+	    .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_FLAGS |
+			  UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG,
+	    .id = AM_ID,
+	    .flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA,
+	    .cb = on_message,
+	    .arg = t,
+	};
+	status = ucp_worker_set_am_recv_handler(t->worker, &handler);
+	if (status != UCS_OK)
+		return fail_ucx(err, errlen, "setting the active message handler", status);
+	int efd;
+	status = ucp_worker_get_efd(t->worker, &efd);
+	if (status != UCS_OK)
+		return fail_ucx(err, errlen, "ucp_worker_get_efd", status);
+	t->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (t->epoll_fd < 0 || t->stop_fd < 0 || epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, efd, &ev) ||
+	    epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->stop_fd, &ev)) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int exchange_addresses(struct transport *t, char *err, size_t errlen)
+{
+	ucp_address_t *address;
+	size_t len;
+	ucs_status_t status = ucp_worker_get_address(t->worker, &address, &len);
+	if (status != UCS_OK)
+		return fail_ucx(err, errlen, "ucp_worker_get_address", status);
+	int rc = cluster_exchange_addresses(t->c, address, len, err, errlen);
+	ucp_worker_release_address(t->worker, address);
+	return rc;
+}
+
+static int connect_peers(struct transport *t, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < t->n; i++) {
+		struct transport_peer *p = &t->peers[i];
+		if (i == t->self)
+			continue;
+		memcpy(p->key, cluster_transport_key(t->c, i), WIRE_KEY_SIZE);
+		size_t len;
+		ucp_ep_params_t params = {
+		    .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS |
+				  UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+				  UCP_EP_PARAM_FIELD_ERR_HANDLER,
+		    .address = cluster_peer_address(t->c, i, &len),
+		    .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+		    .err_handler = {.cb = on_endpoint_error, .arg = p},
+		};
+		ucs_status_t status = ucp_ep_create(t->worker, &params, &p->ep);
+		if (status != UCS_OK) {
+			p->ep = NULL;
+			snprintf(err, errlen, "UCX: connecting to %s: %s",
+				 cluster_node_name(t->c, i), ucs_status_string(status));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The progress thread takes no signals: they stay with the application's threads. */
+static int start_thread(struct transport *t)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&t->thread, NULL, progress_thread, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	t->thread_started = rc == 0;
+	return rc == 0 ? 0 : -1;
+}
+
+struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx, char *err,
+				   size_t errlen)
+{
+	struct transport *t = calloc(1, sizeof(*t));
+	if (t)
+		t->peers = calloc(cluster_node_count(c), sizeof(*t->peers));
+	if (!t || !t->peers) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->c = c;
+	t->n = cluster_node_count(c);
+	t->self = cluster_self(c);
+	t->recv = recv;
+	t->recv_ctx = ctx;
+	t->epoll_fd = t->stop_fd = -1;
+	for (unsigned i = 0; i < t->n; i++) {
+		t->peers[i].t = t;
+		t->peers[i].node = i;
+		t->peers[i].next_seq = 1;
+		pthread_mutex_init(&t->peers[i].send_lock, NULL);
+	}
+	int rc = create_worker(t, err, errlen);
+	if (rc == 0 && t->n > 1)
+		rc = exchange_addresses(t, err, errlen);
+	if (rc == 0)
+		rc = connect_peers(t, err, errlen);
+	if (rc == 0 && start_thread(t) < 0) {
+		snprintf(err, errlen, "cannot start the transport's progress thread");
+		rc = -1;
+	}
+	if (rc < 0) {
+		transport_destroy(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Flushes the endpoints of live peers (what we sent is delivered), forces the others closed;
+ * bounded, since a peer may die meanwhile. */
+static void close_endpoints(struct transport *t)
+{
+	void *requests[t->n];
+	for (unsigned i = 0; i < t->n; i++) {
+		struct transport_peer *p = &t->peers[i];
+		requests[i] = NULL;
+		if (!p->ep)
+			continue;
+		bool live = cluster_peer_up(t->c, i) && atomic_load(&p->failure) == UCS_OK;
+		ucp_request_param_t param = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+					     .flags = live ? 0 : UCP_EP_CLOSE_FLAG_FORCE};
+		ucs_status_ptr_t request = ucp_ep_close_nbx(p->ep, &param);
+		if (UCS_PTR_IS_PTR(request))
+			requests[i] = request;
+	}
+	uint64_t deadline = now_us() + CLOSE_TIMEOUT_MS * 1000;
+	for (unsigned i = 0; i < t->n; i++) {
+		while (requests[i] && ucp_request_check_status(requests[i]) == UCS_INPROGRESS &&
+		       now_us() < deadline) {
+			ucp_worker_progress(t->worker);
+			deliver_inbox(t, true);
+		}
+		if (requests[i] && ucp_request_check_status(requests[i]) == UCS_INPROGRESS)
+			cluster_log(t->c, "transport: closing the endpoint to %s timed out",
+				    cluster_node_name(t->c, i));
+		if (requests[i])
+			ucp_request_free(requests[i]);
+	}
+}
+
+void transport_destroy(struct transport *t)
+{
+	if (!t)
+		return;
+	if (t->thread_started) {
+		atomic_store(&t->stopping, true);
+		uint64_t one = 1;
+		if (write(t->stop_fd, &one, sizeof(one)) < 0)
+			cluster_log(t->c, "transport: cannot stop the progress thread: %s",
+				    strerror(errno));
+		pthread_join(t->thread, NULL);
+	}
+	if (t->worker) {
+		deliver_inbox(t, true);
+		close_endpoints(t);
+		ucp_worker_destroy(t->worker);
+	}
+	if (t->context)
+		ucp_cleanup(t->context);
+	for (unsigned i = 0; i < t->n; i++)
+		pthread_mutex_destroy(&t->peers[i].send_lock);
+	if (t->epoll_fd >= 0)
+		close(t->epoll_fd);
+	if (t->stop_fd >= 0)
+		close(t->stop_fd);
+	free(t->inbox);
+	free(t->peers);
+	free(t);
+}

@@ -1,0 +1,30 @@
+/* The data path between nodes: UCX active messages, one endpoint per peer, every message sealed
+ * with the wire header (MAC under the pair's transport session key, sequence number). Message
+ * types are opaque here: WIRE_PAYLOAD_FIRST..LAST for the coherence protocol, WIRE_DIAG_FIRST..
+ * LAST for diagnostics. UCX picks TCP or shared memory; UCX_TLS=tcp forces the network path. */
+#ifndef COHERENCE_TRANSPORT_H
+#define COHERENCE_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cluster;
+struct transport;
+
+/* Runs on the transport's progress thread, only for authenticated, well-formed messages from a
+ * peer that is still up; payload is valid until it returns. It may reply with transport_send on
+ * t, which it is given because it can run before transport_create has returned. */
+typedef void (*transport_recv_fn)(void *ctx, struct transport *t, unsigned src_node, uint16_t type,
+				  const void *payload, size_t len);
+
+/* Creates the UCX worker, exchanges worker addresses with every peer over the cluster's control
+ * channel and connects to them. The cluster must stay joined until transport_destroy. */
+struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx, char *err,
+				   size_t errlen);
+/* Any thread. The payload (up to WIRE_MAX_PAYLOAD bytes) is copied before this returns. Returns
+ * -1 with errno EINVAL (bad node, type or length), ENOTCONN (peer lost or left) or EIO. */
+int transport_send(struct transport *t, unsigned dst_node, uint16_t type, const void *payload,
+		   size_t len);
+void transport_destroy(struct transport *t);
+
+#endif

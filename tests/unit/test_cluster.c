@@ -1,0 +1,461 @@
+/* Unit tests for the cluster layer: key files (permissions, formats, keygen), the derivations
+ * (proofs, session keys), and clusters formed inside this process on loopback: a clean join and
+ * leave, a peer with the wrong key or another configuration refused, the join timeout naming the
+ * missing nodes, a forged connection ignored, and transport messages between two nodes. */
+#include "coherence/cluster.h"
+#include "coherence/cluster_key.h"
+#include "coherence/transport.h"
+#include "coherence/wire.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vsmp-key-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static const char *write_key_file(const char *name, const void *data, size_t len, mode_t mode)
+{
+	static char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	cr_assert_eq(chmod(path, mode), 0);
+	return path;
+}
+
+static void expect_load_error(const char *path, const char *expected)
+{
+	uint8_t key[CLUSTER_KEY_SIZE];
+	char err[512] = "";
+	cr_assert_eq(cluster_key_load(path, key, err, sizeof(err)), -1, "%s was accepted", path);
+	cr_assert(strstr(err, expected), "expected \"%s\" in \"%s\"", expected, err);
+}
+
+TestSuite(key, .init = make_dir, .fini = remove_dir);
+
+Test(key, keygen_writes_a_private_hex_key_and_never_overwrites)
+{
+	char path[128], err[512];
+	snprintf(path, sizeof(path), "%s/cluster.key", dir);
+	cr_assert_eq(cluster_key_generate(path, err, sizeof(err)), 0, "%s", err);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(st.st_size, 65);
+	uint8_t key1[CLUSTER_KEY_SIZE], key2[CLUSTER_KEY_SIZE];
+	cr_assert_eq(cluster_key_load(path, key1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cluster_key_generate(path, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "already exists"), "%s", err);
+	cr_assert_eq(cluster_key_load(path, key2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_arr_eq(key1, key2, CLUSTER_KEY_SIZE, "the key changed");
+	char other[128];
+	uint8_t key3[CLUSTER_KEY_SIZE];
+	snprintf(other, sizeof(other), "%s/other.key", dir);
+	cr_assert_eq(cluster_key_generate(other, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cluster_key_load(other, key3, err, sizeof(err)), 0, "%s", err);
+	cr_assert_arr_neq(key1, key3, CLUSTER_KEY_SIZE, "two generated keys are equal");
+}
+
+Test(key, group_or_other_access_is_refused)
+{
+	const char text[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+	const mode_t refused[] = {0644, 0640, 0604, 0660, 0601, 0610};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		const char *path = write_key_file("k", text, sizeof(text) - 1, refused[i]);
+		expect_load_error(path, "group or others");
+		expect_load_error(path, "chmod 600");
+	}
+	uint8_t key[CLUSTER_KEY_SIZE];
+	char err[512];
+	const char *path = write_key_file("k", text, sizeof(text) - 1, 0400);
+	cr_assert_eq(cluster_key_load(path, key, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(key, only_regular_files)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	expect_load_error(path, "not a regular file");
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	expect_load_error(path, "not a regular file");
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	expect_load_error(path, "No such file");
+}
+
+Test(key, content_rules)
+{
+	uint8_t raw[CLUSTER_KEY_FILE_MAX + 1];
+	for (size_t i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)(i * 37 + 200); /* not all hex digits */
+	expect_load_error(write_key_file("k", raw, 31, 0600), "at least 32");
+	expect_load_error(write_key_file("k", "", 0, 0600), "at least 32");
+	expect_load_error(write_key_file("k", raw, sizeof(raw), 0600), "larger than");
+	const char short_hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde";
+	expect_load_error(write_key_file("k", short_hex, sizeof(short_hex) - 1, 0600), "hex");
+	uint8_t key[CLUSTER_KEY_SIZE];
+	char err[512];
+	cr_assert_eq(cluster_key_load(write_key_file("k", raw, 32, 0600), key, err, sizeof(err)), 0,
+		     "%s", err);
+}
+
+Test(key, hex_and_raw_forms_of_the_same_bytes_agree)
+{
+	uint8_t bytes[40], from_raw[CLUSTER_KEY_SIZE], from_hex[CLUSTER_KEY_SIZE];
+	char hex[2 * sizeof(bytes) + 3], err[256];
+	for (size_t i = 0; i < sizeof(bytes); i++) {
+		bytes[i] = (uint8_t)(0x80 + i);
+		snprintf(hex + 2 * i, 3, "%02X", bytes[i]);
+	}
+	strcat(hex, "\r\n");
+	cr_assert_eq(cluster_key_parse(bytes, sizeof(bytes), from_raw, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(cluster_key_parse(hex, strlen(hex), from_hex, err, sizeof(err)), 0, "%s", err);
+	cr_assert_arr_eq(from_raw, from_hex, CLUSTER_KEY_SIZE);
+	bytes[39] ^= 1;
+	cr_assert_eq(cluster_key_parse(bytes, sizeof(bytes), from_raw, err, sizeof(err)), 0);
+	cr_assert_arr_neq(from_raw, from_hex, CLUSTER_KEY_SIZE);
+}
+
+static const uint8_t key_a[CLUSTER_KEY_SIZE] = {0xa};
+static const uint8_t key_b[CLUSTER_KEY_SIZE] = {0xb};
+static const uint8_t nonce_1[32] = {1}, nonce_2[32] = {2};
+
+Test(derive, proofs_bind_key_nonce_and_both_indices)
+{
+	uint8_t proof[CLUSTER_KEY_SIZE];
+	cluster_key_proof(key_a, nonce_1, 2, 0, proof);
+	cr_assert_eq(cluster_key_check_proof(key_a, nonce_1, 2, 0, proof), 0);
+	cr_assert_eq(cluster_key_check_proof(key_b, nonce_1, 2, 0, proof), -1, "other key");
+	cr_assert_eq(cluster_key_check_proof(key_a, nonce_2, 2, 0, proof), -1, "other nonce");
+	cr_assert_eq(cluster_key_check_proof(key_a, nonce_1, 0, 2, proof), -1, "reflected");
+	cr_assert_eq(cluster_key_check_proof(key_a, nonce_1, 1, 0, proof), -1, "other prover");
+	proof[31] ^= 0x80;
+	cr_assert_eq(cluster_key_check_proof(key_a, nonce_1, 2, 0, proof), -1, "flipped bit");
+}
+
+Test(derive, session_keys_are_symmetric_and_separated)
+{
+	uint8_t ab[CLUSTER_KEY_SIZE], ba[CLUSTER_KEY_SIZE], other[CLUSTER_KEY_SIZE];
+	cluster_key_session(key_a, "control", 0, nonce_1, 3, nonce_2, ab);
+	cluster_key_session(key_a, "control", 3, nonce_2, 0, nonce_1, ba);
+	cr_assert_arr_eq(ab, ba, CLUSTER_KEY_SIZE);
+	cluster_key_session(key_a, "transport", 0, nonce_1, 3, nonce_2, other);
+	cr_assert_arr_neq(ab, other, CLUSTER_KEY_SIZE, "channels share a key");
+	cluster_key_session(key_a, "control", 0, nonce_2, 3, nonce_1, other);
+	cr_assert_arr_neq(ab, other, CLUSTER_KEY_SIZE, "swapped nonces give the same key");
+	cluster_key_session(key_b, "control", 0, nonce_1, 3, nonce_2, other);
+	cr_assert_arr_neq(ab, other, CLUSTER_KEY_SIZE, "the key does not matter");
+	cluster_key_handshake(key_a, other);
+	cr_assert_arr_neq(ab, other, CLUSTER_KEY_SIZE);
+}
+
+/* In-process clusters on loopback: one thread per node. */
+
+#define MAX_NODES 3
+
+struct node {
+	struct cluster_params params;
+	uint8_t key[CLUSTER_KEY_SIZE];
+	struct cluster *c;
+	char err[512];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	char log[4096];
+	int left[MAX_NODES];
+};
+
+static const char *const names[MAX_NODES] = {"n0", "n1", "n2"};
+static const char *const hosts[MAX_NODES] = {"127.0.0.1", "127.0.0.1", "127.0.0.1"};
+static uint16_t ports[MAX_NODES];
+static struct node nodes[MAX_NODES];
+
+static uint16_t free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void on_log(void *ctx, const char *msg)
+{
+	struct node *n = ctx;
+	pthread_mutex_lock(&n->lock);
+	size_t used = strlen(n->log);
+	snprintf(n->log + used, sizeof(n->log) - used, "%s\n", msg);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_left(void *ctx, unsigned node)
+{
+	struct node *n = ctx;
+	pthread_mutex_lock(&n->lock);
+	n->left[node]++;
+	pthread_cond_broadcast(&n->changed);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static const struct cluster_ops ops = {.peer_left = on_left, .log = on_log};
+
+static void *join_thread(void *arg)
+{
+	struct node *n = arg;
+	n->c = cluster_join(&n->params, &ops, n, n->err, sizeof(n->err));
+	return NULL;
+}
+
+static void setup_nodes(unsigned count, unsigned timeout_ms)
+{
+	for (unsigned i = 0; i < count; i++)
+		ports[i] = free_port();
+	for (unsigned i = 0; i < count; i++) {
+		struct node *n = &nodes[i];
+		memset(n, 0, sizeof(*n));
+		memcpy(n->key, key_a, sizeof(n->key));
+		n->params = (struct cluster_params){.node_count = count,
+						    .self = i,
+						    .hosts = hosts,
+						    .ports = ports,
+						    .names = names,
+						    .key = n->key,
+						    .join_timeout_ms = timeout_ms};
+		memset(n->params.config_hash, 0x5c, sizeof(n->params.config_hash));
+		pthread_mutex_init(&n->lock, NULL);
+		pthread_cond_init(&n->changed, NULL);
+	}
+}
+
+static void join_all(unsigned count)
+{
+	for (unsigned i = 0; i < count; i++)
+		cr_assert_eq(pthread_create(&nodes[i].thread, NULL, join_thread, &nodes[i]), 0);
+	for (unsigned i = 0; i < count; i++)
+		pthread_join(nodes[i].thread, NULL);
+}
+
+static void leave_all(unsigned count)
+{
+	for (unsigned i = 0; i < count; i++)
+		cluster_leave(nodes[i].c);
+}
+
+static void expect_log(const struct node *n, const char *expected)
+{
+	cr_assert(strstr(n->log, expected), "expected \"%s\" in the log:\n%s", expected, n->log);
+}
+
+Test(cluster, three_nodes_join_and_see_a_leave)
+{
+	setup_nodes(3, 5000);
+	join_all(3);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert_not_null(nodes[i].c, "n%u: %s", i, nodes[i].err);
+		for (unsigned j = 0; j < 3; j++)
+			cr_assert_eq(cluster_peer_up(nodes[i].c, j), i != j);
+		cr_assert_eq(cluster_self(nodes[i].c), i);
+		cr_assert_str_eq(cluster_node_name(nodes[i].c, 2), "n2");
+	}
+	cluster_leave(nodes[2].c);
+	for (unsigned i = 0; i < 2; i++) {
+		struct node *n = &nodes[i];
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 2;
+		pthread_mutex_lock(&n->lock);
+		while (!n->left[2] && pthread_cond_timedwait(&n->changed, &n->lock, &deadline) == 0)
+			;
+		pthread_mutex_unlock(&n->lock);
+		cr_assert_eq(n->left[2], 1, "n%u did not see n2 leave", i);
+		cr_assert_not(cluster_peer_up(n->c, 2));
+		cr_assert(cluster_peer_up(n->c, 1 - i));
+	}
+	nodes[2].c = NULL;
+	leave_all(3);
+}
+
+Test(cluster, a_peer_with_another_key_is_refused)
+{
+	setup_nodes(2, 700);
+	nodes[1].key[0] ^= 1;
+	join_all(2);
+	cr_assert_null(nodes[0].c);
+	cr_assert_null(nodes[1].c);
+	cr_assert(strstr(nodes[0].err, "n1 (127.0.0.1:"), "%s", nodes[0].err);
+	expect_log(&nodes[0], "failed authentication");
+	expect_log(&nodes[1], "failed authentication");
+	cr_assert_null(strstr(nodes[0].log, "authenticated"), "%s", nodes[0].log);
+}
+
+Test(cluster, a_peer_with_another_configuration_is_refused)
+{
+	setup_nodes(2, 700);
+	nodes[1].params.config_hash[31] ^= 1;
+	join_all(2);
+	cr_assert_null(nodes[0].c);
+	cr_assert_null(nodes[1].c);
+	expect_log(&nodes[0], "the configurations differ: n0 has");
+	expect_log(&nodes[0], "n1 has");
+	expect_log(&nodes[1], "the configurations differ: n1 has");
+}
+
+Test(cluster, join_timeout_names_the_missing_nodes)
+{
+	setup_nodes(3, 300);
+	struct timespec start, end;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	join_thread(&nodes[0]);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	cr_assert_null(nodes[0].c);
+	cr_assert(strstr(nodes[0].err, " n1 (127.0.0.1:") &&
+		      strstr(nodes[0].err, " n2 (127.0.0.1:"),
+		  "%s", nodes[0].err);
+	double ms =
+	    (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6;
+	cr_assert(ms >= 295 && ms < 1000, "took %.1f ms", ms);
+}
+
+/* A connection that speaks the protocol with a forged MAC is refused; the real peer still joins. */
+Test(cluster, a_forged_hello_is_ignored)
+{
+	setup_nodes(2, 3000);
+	cr_assert_eq(pthread_create(&nodes[0].thread, NULL, join_thread, &nodes[0]), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(ports[0]),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+	}
+	struct wire_hello hello = {.version = WIRE_VERSION, .node = 1, .name = "n1"};
+	memset(hello.config_hash, 0x5c, sizeof(hello.config_hash));
+	uint8_t msg[WIRE_HEADER_SIZE + WIRE_HELLO_SIZE];
+	wire_hello_encode(&hello, msg + WIRE_HEADER_SIZE);
+	wire_seal(msg, WIRE_HELLO, 1, 1, msg + WIRE_HEADER_SIZE, WIRE_HELLO_SIZE, key_b);
+	cr_assert_eq(write(fd, msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	uint8_t buf[256];
+	while (read(fd, buf, sizeof(buf)) > 0) /* node 0 hangs up on us */
+		;
+	close(fd);
+	cr_assert_eq(pthread_create(&nodes[1].thread, NULL, join_thread, &nodes[1]), 0);
+	pthread_join(nodes[0].thread, NULL);
+	pthread_join(nodes[1].thread, NULL);
+	cr_assert_not_null(nodes[0].c, "%s", nodes[0].err);
+	cr_assert_not_null(nodes[1].c, "%s", nodes[1].err);
+	expect_log(&nodes[0], "its hello failed authentication");
+	leave_all(2);
+}
+
+struct inbox {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	unsigned count;
+	uint16_t type;
+	size_t len;
+	uint8_t first, last;
+};
+
+static void on_message(void *ctx, struct transport *t, unsigned src, uint16_t type,
+		       const void *payload, size_t len)
+{
+	struct inbox *in = ctx;
+	const uint8_t *p = payload;
+	pthread_mutex_lock(&in->lock);
+	in->count++;
+	in->type = type;
+	in->len = len;
+	in->first = len ? p[0] : 0;
+	in->last = len ? p[len - 1] : 0;
+	pthread_cond_broadcast(&in->changed);
+	pthread_mutex_unlock(&in->lock);
+}
+
+struct transport_run {
+	struct cluster *c;
+	struct inbox inbox;
+	struct transport *t;
+	char err[512];
+};
+
+static void *create_transport(void *arg)
+{
+	struct transport_run *r = arg;
+	r->t = transport_create(r->c, on_message, &r->inbox, r->err, sizeof(r->err));
+	return NULL;
+}
+
+Test(transport, messages_arrive_intact_and_bad_sends_are_refused)
+{
+	setup_nodes(2, 5000);
+	join_all(2);
+	struct transport_run runs[2] = {{.c = nodes[0].c}, {.c = nodes[1].c}};
+	pthread_t threads[2];
+	for (int i = 0; i < 2; i++) {
+		cr_assert_not_null(runs[i].c, "%s", nodes[i].err);
+		pthread_mutex_init(&runs[i].inbox.lock, NULL);
+		pthread_cond_init(&runs[i].inbox.changed, NULL);
+		pthread_create(&threads[i], NULL, create_transport, &runs[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(threads[i], NULL);
+		cr_assert_not_null(runs[i].t, "%s", runs[i].err);
+	}
+	static uint8_t big[WIRE_MAX_PAYLOAD];
+	big[0] = 0x11;
+	big[sizeof(big) - 1] = 0x22;
+	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_PAYLOAD_FIRST + 1, big, sizeof(big)), 0);
+	struct inbox *in = &runs[1].inbox;
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 3;
+	pthread_mutex_lock(&in->lock);
+	while (in->count == 0 && pthread_cond_timedwait(&in->changed, &in->lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&in->lock);
+	cr_assert_eq(in->count, 1);
+	cr_assert_eq(in->type, WIRE_PAYLOAD_FIRST + 1);
+	cr_assert_eq(in->len, sizeof(big));
+	cr_assert_eq(in->first, 0x11);
+	cr_assert_eq(in->last, 0x22);
+	errno = 0;
+	cr_assert_eq(transport_send(runs[0].t, 0, WIRE_PAYLOAD_FIRST, big, 1), -1, "to itself");
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(transport_send(runs[0].t, 2, WIRE_PAYLOAD_FIRST, big, 1), -1, "no node 2");
+	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_HEARTBEAT, big, 1), -1, "control type");
+	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_PAYLOAD_FIRST, big, sizeof(big) + 1), -1);
+	cr_assert_eq(errno, EINVAL);
+	for (int i = 0; i < 2; i++)
+		transport_destroy(runs[i].t);
+	leave_all(2);
+}

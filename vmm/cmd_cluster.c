@@ -1,0 +1,519 @@
+/* `vsmp-vmm keygen FILE` and `vsmp-vmm cluster-check`: the cluster layer without a guest.
+ *
+ * cluster-check joins the cluster of a configuration as one node (or, without --node, launches
+ * every node on this host), then checks the transport: every node sends each peer one message
+ * of each size in check_sizes, filled with a pattern derived from sender, receiver and index;
+ * the receiver checks it and echoes it back, and the sender checks the echo. It prints one line
+ * per milestone on stdout for scripts to wait for ("NODE", "CLUSTER UP", "TRANSPORT OK",
+ * "PEER LOST", "PEER LEFT", "RTT"), stays up --seconds, then leaves. With --rtt N node 0 also
+ * times N round trips of a 4 KiB message with every peer, spinning (not sleeping) on the reply.
+ */
+#include "vmm/cmd_cluster.h"
+
+#include "coherence/cluster.h"
+#include "coherence/cluster_key.h"
+#include "coherence/transport.h"
+#include "coherence/wire.h"
+#include "vmm/config.h"
+#include "vmm/launcher.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECK_FAILED	 1
+#define CHECK_TIMEOUT_MS 10000
+#define RTT_BYTES	 4096
+
+enum check_type { CHECK_PING = WIRE_DIAG_FIRST, CHECK_PONG, RTT_PING, RTT_PONG };
+
+static const size_t check_sizes[] = {4, 100, 1500, 4096, 9000, 32768, WIRE_MAX_PAYLOAD};
+#define CHECK_COUNT (sizeof(check_sizes) / sizeof(check_sizes[0]))
+
+static const char usage_text[] =
+    "usage: vsmp-vmm keygen FILE\n"
+    "       vsmp-vmm cluster-check --config FILE [--node NAME] [--seconds S]\n"
+    "                              [--join-timeout S] [--netns] [--rtt N] [--verbose]\n"
+    "\n"
+    "keygen writes a new random cluster key to FILE (mode 0600; never overwrites).\n"
+    "cluster-check forms the cluster of FILE without a guest, checks its transport with\n"
+    "every peer, stays up S seconds (default 0) reporting lost peers, and leaves. Without\n"
+    "--node it starts every node on this host (--netns: each in a network namespace).\n"
+    "--rtt N: node 0 also times N round trips of a 4 KiB message with each peer.\n"
+    "Exit status: 0 ok, 1 the cluster did not form or the transport check failed,\n"
+    "2 bad input, 130 interrupted.\n";
+
+struct check_options {
+	const char *config, *node;
+	unsigned seconds, join_timeout_s, rtt_iters;
+	bool netns;
+};
+
+struct check {
+	unsigned n, self;
+	const char **names;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	unsigned *pings, *pongs; /* per peer: correct messages received so far */
+	char failure[256];
+	atomic_uint rtt_pongs;
+};
+
+/* One write per line, so lines of nodes sharing a terminal or pipe never interleave. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
+	line[len++] = '\n';
+	if (write(STDOUT_FILENO, line, len) < 0)
+		log_error("cannot write to stdout: %s", strerror(errno));
+}
+
+static uint8_t pattern_byte(unsigned index, unsigned from, unsigned to, size_t k)
+{
+	return (uint8_t)(index * 131 + from * 31 + to * 17 + k * 7 + (k >> 8));
+}
+
+static void fill_pattern(uint8_t *buf, size_t len, unsigned index, unsigned from, unsigned to)
+{
+	memcpy(buf, &index, sizeof(index));
+	for (size_t k = sizeof(index); k < len; k++)
+		buf[k] = pattern_byte(index, from, to, k);
+}
+
+/* True if buf is message number `expected` of the from -> to sequence. */
+static bool pattern_ok(const uint8_t *buf, size_t len, unsigned expected, unsigned from,
+		       unsigned to)
+{
+	unsigned index;
+	if (expected >= CHECK_COUNT || len != check_sizes[expected])
+		return false;
+	memcpy(&index, buf, sizeof(index));
+	if (index != expected)
+		return false;
+	for (size_t k = sizeof(index); k < len; k++)
+		if (buf[k] != pattern_byte(index, from, to, k))
+			return false;
+	return true;
+}
+
+static void on_message(void *ctx, struct transport *t, unsigned src, uint16_t type,
+		       const void *payload, size_t len)
+{
+	struct check *ck = ctx;
+	if (type == RTT_PING) {
+		transport_send(t, src, RTT_PONG, payload, len);
+		return;
+	}
+	if (type == RTT_PONG) {
+		atomic_fetch_add(&ck->rtt_pongs, 1);
+		return;
+	}
+	pthread_mutex_lock(&ck->lock);
+	bool ping = type == CHECK_PING;
+	unsigned *count = ping ? &ck->pings[src] : &ck->pongs[src];
+	bool ok = (ping || type == CHECK_PONG) &&
+		  pattern_ok(payload, len, *count, ping ? src : ck->self, ping ? ck->self : src);
+	if (ok)
+		(*count)++;
+	else if (!ck->failure[0])
+		snprintf(ck->failure, sizeof(ck->failure),
+			 "message %u (type 0x%x, %zu bytes) from node %u is not what was sent",
+			 *count, type, len, src);
+	pthread_cond_broadcast(&ck->changed);
+	pthread_mutex_unlock(&ck->lock);
+	if (ok && ping && transport_send(t, src, CHECK_PONG, payload, len) < 0)
+		log_error("cannot echo to node %u: %s", src, strerror(errno));
+}
+
+static void on_peer_lost(void *ctx, unsigned node, const char *why)
+{
+	struct check *ck = ctx;
+	say("PEER LOST %s (%s)", ck->names[node], why);
+}
+
+static void on_peer_left(void *ctx, unsigned node)
+{
+	struct check *ck = ctx;
+	say("PEER LEFT %s", ck->names[node]);
+}
+
+static void on_log(void *ctx, const char *msg)
+{
+	log_info("%s", msg);
+}
+
+static bool exchange_done(const struct check *ck)
+{
+	for (unsigned i = 0; i < ck->n; i++)
+		if (i != ck->self && (ck->pings[i] < CHECK_COUNT || ck->pongs[i] < CHECK_COUNT))
+			return false;
+	return true;
+}
+
+static void describe_missing(const struct check *ck, char *err, size_t errlen)
+{
+	int n = snprintf(err, errlen, "after %d s:", CHECK_TIMEOUT_MS / 1000);
+	for (unsigned i = 0; i < ck->n && n >= 0 && (size_t)n < errlen; i++)
+		if (i != ck->self)
+			n += snprintf(err + n, errlen - (size_t)n,
+				      " %u of %zu messages from %s and %u of %zu echoes;",
+				      ck->pings[i], CHECK_COUNT, ck->names[i], ck->pongs[i],
+				      CHECK_COUNT);
+}
+
+/* Sends the check messages to every peer and waits until all were echoed and all of theirs
+ * arrived. */
+static int check_transport(struct check *ck, struct transport *t, char *err, size_t errlen)
+{
+	static uint8_t buf[WIRE_MAX_PAYLOAD];
+	for (unsigned peer = 0; peer < ck->n; peer++) {
+		for (unsigned i = 0; i < CHECK_COUNT && peer != ck->self; i++) {
+			fill_pattern(buf, check_sizes[i], i, ck->self, peer);
+			if (transport_send(t, peer, CHECK_PING, buf, check_sizes[i]) < 0) {
+				snprintf(err, errlen, "sending to node %u: %s", peer,
+					 strerror(errno));
+				return -1;
+			}
+		}
+	}
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += CHECK_TIMEOUT_MS / 1000;
+	int rc = 0;
+	pthread_mutex_lock(&ck->lock);
+	while (rc == 0 && !ck->failure[0] && !exchange_done(ck))
+		rc = pthread_cond_timedwait(&ck->changed, &ck->lock, &deadline);
+	if (ck->failure[0])
+		snprintf(err, errlen, "%s", ck->failure);
+	else if (rc)
+		describe_missing(ck, err, errlen);
+	pthread_mutex_unlock(&ck->lock);
+	return ck->failure[0] || rc ? -1 : 0;
+}
+
+static double elapsed_us(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e6 + (double)(b->tv_nsec - a->tv_nsec) / 1e3;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Times `iters` ping-pongs of RTT_BYTES with peer (after a tenth as many unmeasured). */
+static int measure_rtt(struct check *ck, struct transport *t, unsigned peer, unsigned iters)
+{
+	static uint8_t payload[RTT_BYTES];
+	double *samples = calloc(iters, sizeof(*samples));
+	if (!samples)
+		return -1;
+	unsigned warmup = iters / 10;
+	for (unsigned i = 0; i < warmup + iters; i++) {
+		struct timespec start, now;
+		unsigned expected = atomic_load(&ck->rtt_pongs) + 1;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		if (transport_send(t, peer, RTT_PING, payload, sizeof(payload)) < 0) {
+			log_error("cannot send to %s: %s", ck->names[peer], strerror(errno));
+			free(samples);
+			return -1;
+		}
+		do {
+			sched_yield(); /* this host has 2 cores for 3 busy threads */
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		} while (atomic_load(&ck->rtt_pongs) < expected && elapsed_us(&start, &now) < 1e6);
+		if (atomic_load(&ck->rtt_pongs) < expected) {
+			log_error("no reply from %s within 1 s", ck->names[peer]);
+			free(samples);
+			return -1;
+		}
+		if (i >= warmup)
+			samples[i - warmup] = elapsed_us(&start, &now);
+	}
+	qsort(samples, iters, sizeof(*samples), compare_doubles);
+	say("RTT %s %d B: median %.1f us, p99 %.1f us, min %.1f us (%u round trips)",
+	    ck->names[peer], RTT_BYTES, samples[iters / 2], samples[iters * 99 / 100], samples[0],
+	    iters);
+	free(samples);
+	return 0;
+}
+
+/* SIGINT/SIGTERM after the join ask for an orderly leave; a second one kills at once
+ * (SA_RESETHAND), so a node that is stuck can still be stopped. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+	if (write(stop_pipe[1], "", 1) < 0)
+		return;
+}
+
+static int catch_stop_signals(void)
+{
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return 0;
+}
+
+/* Waits `seconds` or for a stop signal; true if one came (now or earlier). */
+static bool stay_up(unsigned seconds)
+{
+	struct timespec end, now;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	struct pollfd pfd = {.fd = stop_pipe[0], .events = POLLIN};
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double left_ms = elapsed_us(&now, &end) / 1000;
+		int rc = poll(&pfd, 1, left_ms > 0 ? (int)left_ms : 0);
+		if (rc > 0)
+			return true;
+		if (rc == 0 && left_ms <= 0)
+			return false;
+	}
+}
+
+/* Everything after the join: transport check, round trips, the stay, the leave. */
+static int run_joined(struct check *ck, struct cluster *c, const struct check_options *opt)
+{
+	char err[512];
+	int status = 0;
+	if (catch_stop_signals() < 0) {
+		log_error("pipe: %s", strerror(errno));
+		return CHECK_FAILED;
+	}
+	struct transport *t = transport_create(c, on_message, ck, err, sizeof(err));
+	if (!t) {
+		log_error("%s", err);
+		status = CHECK_FAILED;
+	} else if (check_transport(ck, t, err, sizeof(err)) < 0) {
+		say("TRANSPORT FAILED: %s", err);
+		status = CHECK_FAILED;
+	} else {
+		say("TRANSPORT OK");
+	}
+	for (unsigned peer = 1; status == 0 && ck->self == 0 && opt->rtt_iters && peer < ck->n;
+	     peer++)
+		if (measure_rtt(ck, t, peer, opt->rtt_iters) < 0)
+			status = CHECK_FAILED;
+	if (stay_up(status == 0 ? opt->seconds : 0))
+		status = VMM_EXIT_INTERRUPTED;
+	transport_destroy(t);
+	return status;
+}
+
+static int run_node(const struct cluster_config *cfg, unsigned self,
+		    const struct check_options *opt)
+{
+	unsigned n = cfg->node_count;
+	log_set_node(cfg->nodes[self].name);
+	uint8_t key[CLUSTER_KEY_SIZE];
+	char err[1024];
+	if (!cfg->key_file[0]) {
+		log_error("%s: [cluster] key_file is not set (create a key with 'vsmp-vmm keygen "
+			  "FILE')",
+			  opt->config);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	if (cluster_key_load(cfg->key_file, key, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	const char **hosts = calloc(n, sizeof(*hosts)), **names = calloc(n, sizeof(*names));
+	uint16_t *ports = calloc(n, sizeof(*ports));
+	struct check ck = {.n = n, .self = self, .names = names};
+	ck.pings = calloc(n, sizeof(*ck.pings));
+	ck.pongs = calloc(n, sizeof(*ck.pongs));
+	pthread_mutex_init(&ck.lock, NULL);
+	pthread_cond_init(&ck.changed, NULL);
+	int status = VMM_EXIT_BAD_INPUT;
+	if (hosts && names && ports && ck.pings && ck.pongs) {
+		for (unsigned i = 0; i < n; i++) {
+			hosts[i] = cfg->nodes[i].host;
+			names[i] = cfg->nodes[i].name;
+			ports[i] = cfg->nodes[i].port;
+		}
+		struct cluster_params params = {.node_count = n,
+						.self = self,
+						.hosts = hosts,
+						.ports = ports,
+						.names = names,
+						.key = key,
+						.join_timeout_ms = opt->join_timeout_s * 1000};
+		memcpy(params.config_hash, cfg->hash, sizeof(params.config_hash));
+		const struct cluster_ops ops = {on_peer_lost, on_peer_left, on_log};
+		say("NODE %s pid=%d", names[self], (int)getpid());
+		struct cluster *c = cluster_join(&params, &ops, &ck, err, sizeof(err));
+		sodium_memzero(key, sizeof(key));
+		if (!c) {
+			log_error("%s", err);
+			status = CHECK_FAILED;
+		} else {
+			say("CLUSTER UP nodes=%u", n);
+			status = run_joined(&ck, c, opt);
+			cluster_leave(c);
+		}
+	}
+	pthread_mutex_destroy(&ck.lock);
+	pthread_cond_destroy(&ck.changed);
+	free(ck.pings);
+	free(ck.pongs);
+	free(hosts);
+	free(names);
+	free(ports);
+	return status;
+}
+
+static int parse_count(const char *text, unsigned max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_check_options(int argc, char **argv, struct check_options *opt)
+{
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"node", required_argument, NULL, 'n'},
+						 {"seconds", required_argument, NULL, 's'},
+						 {"join-timeout", required_argument, NULL, 'j'},
+						 {"rtt", required_argument, NULL, 'r'},
+						 {"netns", no_argument, NULL, 'N'},
+						 {"verbose", no_argument, NULL, 'v'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:n:s:vh", longopts, NULL)) != -1) {
+		int rc = 0;
+		switch (ch) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 'n':
+			opt->node = optarg;
+			break;
+		case 's':
+			rc = parse_count(optarg, 86400, &opt->seconds);
+			break;
+		case 'j':
+			rc = parse_count(optarg, 3600, &opt->join_timeout_s);
+			rc = rc == 0 && opt->join_timeout_s == 0 ? -1 : rc;
+			break;
+		case 'r':
+			rc = parse_count(optarg, 10000000, &opt->rtt_iters);
+			break;
+		case 'N':
+			opt->netns = true;
+			break;
+		case 'v':
+			log_set_verbose(true);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+		if (rc < 0) {
+			fprintf(stderr, "vsmp-vmm: invalid number '%s'\n", optarg);
+			return -1;
+		}
+	}
+	if (optind < argc || !opt->config) {
+		fprintf(stderr, "vsmp-vmm: cluster-check needs --config FILE and no other "
+				"arguments\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int cluster_check(int argc, char **argv)
+{
+	struct check_options opt = {.join_timeout_s = 30};
+	if (parse_check_options(argc - 1, argv + 1, &opt) < 0) {
+		fputs(usage_text, stderr);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	struct cluster_config cfg;
+	char err[1024];
+	if (config_load_file(opt.config, &cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	int node = opt.node ? config_find_node(&cfg, opt.node) : 0;
+	int status;
+	if (node < 0) {
+		log_error("%s: no node named '%s'", opt.config, opt.node);
+		status = VMM_EXIT_BAD_INPUT;
+	} else if (!opt.node && cfg.node_count > 1) {
+		status = launcher_run(&cfg, opt.netns, argc, argv);
+	} else if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		status = VMM_EXIT_BAD_INPUT;
+	} else {
+		status = run_node(&cfg, (unsigned)node, &opt);
+	}
+	config_free(&cfg);
+	return status;
+}
+
+static int keygen(int argc, char **argv)
+{
+	char err[512];
+	if (argc != 3 || argv[2][0] == '-') {
+		fputs(usage_text, stderr);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	if (cluster_key_generate(argv[2], err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	printf("wrote a new cluster key to %s\n", argv[2]);
+	return 0;
+}
+
+bool cmd_cluster_handles(const char *subcommand)
+{
+	return strcmp(subcommand, "keygen") == 0 || strcmp(subcommand, "cluster-check") == 0;
+}
+
+int cmd_cluster_main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+		return keygen(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "cluster-check") == 0)
+		return cluster_check(argc, argv);
+	fputs(usage_text, stderr);
+	return VMM_EXIT_BAD_INPUT;
+}

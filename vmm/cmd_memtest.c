@@ -1,0 +1,308 @@
+/* `vsmp-vmm memtest`: one process per node (the launcher starts them all when --node is not
+ * given), each mapping the same MEMTEST_PAGES-page region kept coherent by the engine, with
+ * --threads threads running the workloads in lock step (a barrier in the region between them).
+ * Each thread prints what it checked; the node exits 0 only if every check held. A peer lost
+ * mid-run is reported and ends the node at once: its threads may be waiting on pages that node
+ * held, and nothing can bring those back (docs/coherence.md). */
+#include "vmm/cmd_memtest.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coherence/cluster.h"
+#include "coherence/engine.h"
+#include "vmm/config.h"
+#include "vmm/launcher.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/memtest_workloads.h"
+#include "vmm/node_cluster.h"
+
+#define MEMTEST_FAILED	    1
+#define MEMTEST_MAX_THREADS 64
+
+static const char usage_text[] =
+    "usage: vsmp-vmm memtest --config FILE [--node NAME] [--netns] [--test LIST]\n"
+    "                        [--threads N] [--iters N] [--seed N] [--timeout S]\n"
+    "  Runs coherence litmus tests and a randomized stress on a region shared by every node\n"
+    "  of the configuration (no guest, no KVM). LIST: comma-separated of mp,sb,iriw,corr,stress\n"
+    "  (default all). Without --node, starts every node on this host (--netns: each in its own\n"
+    "  network namespace). Exit status 0 if every check held, 1 if not, 2 on bad input.\n";
+
+struct memtest_options {
+	const char *config, *node, *tests;
+	bool netns;
+	unsigned threads, iters, timeout_s;
+	unsigned long long seed;
+};
+
+struct memtest_run {
+	struct memtest_env env;
+	const char *node_name;
+	unsigned node;
+	uint32_t selected; /* bit per workload */
+	atomic_bool failed;
+};
+
+struct memtest_thread {
+	struct memtest_run *run;
+	unsigned thread; /* global */
+	pthread_t id;
+};
+
+static void memtest_report(struct memtest_run *run, const char *name, unsigned thread, bool ok,
+			   const char *note)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "MEMTEST %s %s node=%s thread=%u %s\n", name,
+			 ok ? "ok" : "FAIL", run->node_name, thread, note);
+	if (n > 0 && write(STDOUT_FILENO, line, (size_t)n) < 0)
+		return;
+}
+
+static void *memtest_thread_main(void *arg)
+{
+	struct memtest_thread *t = arg;
+	struct memtest_run *run = t->run;
+	uint64_t sense = 0;
+	for (unsigned w = 0; w < memtest_workload_count; w++) {
+		const struct memtest_workload *wl = &memtest_workloads[w];
+		if (!(run->selected & (1u << w)))
+			continue;
+		if (run->env.nodes * run->env.threads_per_node < wl->min_threads) {
+			if (t->thread == 0)
+				memtest_report(run, wl->name, 0, true,
+					       "skipped: needs more threads");
+			continue;
+		}
+		if (!memtest_barrier(&run->env, t->thread, &sense)) {
+			memtest_report(run, wl->name, t->thread, false, "barrier timed out");
+			atomic_store(&run->failed, true);
+			return NULL;
+		}
+		char note[256] = "";
+		bool ok = wl->run(&run->env, t->thread, &sense, note, sizeof(note));
+		if (note[0] || !ok)
+			memtest_report(run, wl->name, t->thread, ok, note[0] ? note : "timed out");
+		if (!ok)
+			atomic_store(&run->failed, true);
+	}
+	memtest_barrier(&run->env, t->thread, &sense);
+	return NULL;
+}
+
+static void memtest_peer_lost(void *ctx, unsigned node, const char *why)
+{
+	struct memtest_run *run = ctx;
+	log_error("PEER LOST node %u: %s: stopping", node, why);
+	fprintf(stdout, "MEMTEST FAIL node=%s peer %u lost\n", run->node_name, node);
+	fflush(stdout);
+	_exit(MEMTEST_FAILED);
+}
+
+static void memtest_peer_left(void *ctx, unsigned node)
+{
+	log_debug("peer %u left", node);
+}
+
+static void memtest_fatal(void *ctx, const char *why)
+{
+	struct memtest_run *run = ctx;
+	log_error("%s", why);
+	fprintf(stdout, "MEMTEST FAIL node=%s coherence engine stopped\n", run->node_name);
+	fflush(stdout);
+	_exit(MEMTEST_FAILED);
+}
+
+static int memtest_threads(struct memtest_run *run, unsigned local_threads)
+{
+	struct memtest_thread threads[MEMTEST_MAX_THREADS];
+	for (unsigned i = 0; i < local_threads; i++) {
+		threads[i] =
+		    (struct memtest_thread){.run = run, .thread = run->node * local_threads + i};
+		if (pthread_create(&threads[i].id, NULL, memtest_thread_main, &threads[i]) != 0) {
+			log_error("cannot start memtest thread %u", i);
+			_exit(MEMTEST_FAILED);
+		}
+	}
+	for (unsigned i = 0; i < local_threads; i++)
+		pthread_join(threads[i].id, NULL);
+	return atomic_load(&run->failed) ? MEMTEST_FAILED : 0;
+}
+
+static int memtest_node(const struct cluster_config *cfg, unsigned self,
+			const struct memtest_options *opt, uint32_t selected)
+{
+	log_set_node(cfg->nodes[self].name);
+	struct memtest_run run = {
+	    .env = {.nodes = cfg->node_count,
+		    .threads_per_node = opt->threads,
+		    .iters = opt->iters,
+		    .seed = opt->seed,
+		    .deadline_ns = machine_now_ns() + (uint64_t)opt->timeout_s * 1000000000ULL},
+	    .node_name = cfg->nodes[self].name,
+	    .node = self,
+	    .selected = selected};
+	const struct cluster_ops ops = {.peer_lost = memtest_peer_lost,
+					.peer_left = memtest_peer_left};
+	char err[1024];
+	bool bad_input;
+	struct cluster *c =
+	    node_cluster_join(cfg, self, 30, &ops, &run, &bad_input, err, sizeof(err));
+	if (!c) {
+		log_error("%s", err);
+		return bad_input ? VMM_EXIT_BAD_INPUT : MEMTEST_FAILED;
+	}
+	struct guest_memory mem;
+	int status = MEMTEST_FAILED;
+	if (guest_memory_create(&mem, MEMTEST_PAGES * MEMTEST_PAGE, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		cluster_leave(c);
+		return status;
+	}
+	struct engine_params params = {.host = mem.host,
+				       .memfd = mem.fd,
+				       .size = mem.size,
+				       .cluster = c,
+				       .homes = {.policy = COH_HOME_STRIPED, .stripe_pages = 1},
+				       .fatal = memtest_fatal,
+				       .ctx = &run};
+	struct engine *e = engine_create(&params, err, sizeof(err));
+	if (!e) {
+		log_error("%s", err);
+	} else {
+		run.env.region = mem.host;
+		status = memtest_threads(&run, opt->threads);
+		printf("MEMTEST %s node=%s\n", status == 0 ? "PASS" : "FAIL", run.node_name);
+		fflush(stdout);
+		engine_destroy(e);
+	}
+	cluster_leave(c);
+	guest_memory_destroy(&mem);
+	return status;
+}
+
+static int memtest_select(const char *list, uint32_t *selected)
+{
+	*selected = 0;
+	if (!list) {
+		*selected = (1u << memtest_workload_count) - 1;
+		return 0;
+	}
+	char *copy = strdup(list), *save = NULL;
+	int rc = copy ? 0 : -1;
+	for (char *name = copy ? strtok_r(copy, ",", &save) : NULL; name && rc == 0;
+	     name = strtok_r(NULL, ",", &save)) {
+		rc = -1;
+		for (unsigned w = 0; w < memtest_workload_count; w++) {
+			if (strcmp(memtest_workloads[w].name, name) == 0) {
+				*selected |= 1u << w;
+				rc = 0;
+			}
+		}
+		if (rc < 0)
+			fprintf(stderr, "vsmp-vmm: memtest: unknown test '%s'\n", name);
+	}
+	free(copy);
+	return rc;
+}
+
+static int parse_unsigned(const char *text, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (!*text || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int memtest_parse(int argc, char **argv, struct memtest_options *opt)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},  {"node", required_argument, NULL, 'n'},
+	    {"netns", no_argument, NULL, 'N'},	       {"test", required_argument, NULL, 't'},
+	    {"threads", required_argument, NULL, 'T'}, {"iters", required_argument, NULL, 'i'},
+	    {"seed", required_argument, NULL, 's'},    {"timeout", required_argument, NULL, 'o'},
+	    {"verbose", no_argument, NULL, 'v'},       {NULL, 0, NULL, 0}};
+	int c;
+	unsigned long long v;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:n:t:v", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 'n':
+			opt->node = optarg;
+			break;
+		case 'N':
+			opt->netns = true;
+			break;
+		case 't':
+			opt->tests = optarg;
+			break;
+		case 'v':
+			log_set_verbose(true);
+			break;
+		case 'T':
+		case 'i':
+		case 'o':
+			if (parse_unsigned(optarg, c == 'T' ? MEMTEST_MAX_THREADS : 100000000, &v) <
+				0 ||
+			    v == 0)
+				return -1;
+			*(c == 'T'   ? &opt->threads
+			  : c == 'i' ? &opt->iters
+				     : &opt->timeout_s) = (unsigned)v;
+			break;
+		case 's':
+			if (parse_unsigned(optarg, ~0ULL, &opt->seed) < 0)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return optind == argc && opt->config ? 0 : -1;
+}
+
+int cmd_memtest_main(int argc, char **argv)
+{
+	struct memtest_options opt = {
+	    .threads = 2, .iters = 2000, .timeout_s = 120, .seed = (unsigned long long)time(NULL)};
+	uint32_t selected;
+	if (memtest_parse(argc - 1, argv + 1, &opt) < 0 ||
+	    memtest_select(opt.tests, &selected) < 0) {
+		fputs(usage_text, stderr);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	struct cluster_config cfg;
+	char err[1024];
+	if (config_load_file(opt.config, &cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	int node = opt.node ? config_find_node(&cfg, opt.node) : 0;
+	int status;
+	if (node < 0) {
+		log_error("%s: no node named '%s'", opt.config, opt.node);
+		status = VMM_EXIT_BAD_INPUT;
+	} else if (!opt.node && cfg.node_count > 1) {
+		status = launcher_run(&cfg, opt.netns, argc, argv);
+	} else if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		status = VMM_EXIT_BAD_INPUT;
+	} else {
+		status = memtest_node(&cfg, (unsigned)node, &opt, selected);
+	}
+	config_free(&cfg);
+	return status;
+}

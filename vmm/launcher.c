@@ -1,0 +1,315 @@
+/* The local launcher: one VMM process per node of a configuration, all on this host.
+ *
+ * Each node is this same binary (/proc/self/exe) re-run with the launcher's own arguments plus
+ * "--node NAME". With --netns each node gets a network namespace, vsmp-<pid>-<i>, whose eth0 is
+ * a veth onto a bridge that lives in one more namespace, vsmp-<pid>-br, so nothing is added to
+ * the host's own network: node i is 192.168.213.<i+1>/24 there, and the nodes learn these
+ * addresses from VSMP_NODE_HOSTS in place of the configuration's hosts (ports are kept). The
+ * namespaces are made and removed with iproute2's `ip`; deleting a namespace deletes its end of
+ * each veth, and with it the pair.
+ *
+ * The launcher blocks SIGINT, SIGTERM and SIGCHLD and takes them with sigtimedwait, so a signal
+ * arriving at any point is handled in one place: forwarded to the nodes, which then exit, after
+ * which the namespaces are removed. Each node is killed by the kernel if the launcher dies
+ * (PR_SET_PDEATHSIG), so none is left behind even then.
+ */
+#include "vmm/launcher.h"
+
+#include "vmm/config.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NETNS_SUBNET	"192.168.213"
+#define NETNS_MAX_NODES 250
+#define KILL_GRACE_MS	1500 /* after another node failed */
+#define SIGNAL_GRACE_MS 5000 /* after the launcher was interrupted */
+#define HOSTS_ENV	"VSMP_NODE_HOSTS"
+
+extern char **environ;
+
+struct launch {
+	const struct cluster_config *cfg;
+	bool netns;
+	pid_t self;
+	unsigned namespaces; /* created so far: the bridge's, then nodes 0..namespaces-2 */
+	pid_t *pids;	     /* 0 once reaped */
+	unsigned alive;
+	int node0_status, first_failure;
+	uint64_t kill_at; /* ms; 0: not scheduled */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Runs `ip` with the words of the formatted command line; 0 if it succeeded. */
+static int run_ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int run_ip(const char *fmt, ...)
+{
+	char command[512], line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(command, sizeof(command), fmt, ap);
+	va_end(ap);
+	memcpy(line, command, sizeof(line));
+	char *argv[24] = {"ip"};
+	int argc = 1;
+	char *save;
+	for (char *w = strtok_r(line, " ", &save); w && argc < 23; w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+	pid_t pid;
+	int status;
+	int rc = posix_spawnp(&pid, "ip", NULL, NULL, argv, environ);
+	if (rc != 0) {
+		log_error("cannot run ip: %s", strerror(rc));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_error("'ip %s' failed", command);
+		return -1;
+	}
+	return 0;
+}
+
+static void namespace_name(const struct launch *l, unsigned node, char *out, size_t size)
+{
+	snprintf(out, size, "vsmp-%d-%u", (int)l->self, node);
+}
+
+static void remove_namespaces(struct launch *l)
+{
+	char ns[64];
+	for (unsigned i = 1; i < l->namespaces; i++) {
+		namespace_name(l, i - 1, ns, sizeof(ns));
+		run_ip("netns del %s", ns);
+	}
+	if (l->namespaces > 0)
+		run_ip("netns del vsmp-%d-br", (int)l->self);
+	l->namespaces = 0;
+}
+
+static int add_node_namespace(struct launch *l, unsigned i)
+{
+	char ns[64];
+	namespace_name(l, i, ns, sizeof(ns));
+	if (run_ip("netns add %s", ns) < 0)
+		return -1;
+	l->namespaces++;
+	int br = (int)l->self;
+	if (run_ip("-n %s link add eth0 type veth peer name p%u netns vsmp-%d-br", ns, i, br) ||
+	    run_ip("-n vsmp-%d-br link set p%u master br0 up", br, i) ||
+	    run_ip("-n %s addr add " NETNS_SUBNET ".%u/24 dev eth0", ns, i + 1) ||
+	    run_ip("-n %s link set eth0 up", ns) || run_ip("-n %s link set lo up", ns))
+		return -1;
+	return 0;
+}
+
+static int create_namespaces(struct launch *l)
+{
+	unsigned n = l->cfg->node_count;
+	if (n > NETNS_MAX_NODES) {
+		log_error("--netns supports at most %d nodes", NETNS_MAX_NODES);
+		return -1;
+	}
+	int br = (int)l->self;
+	if (run_ip("netns add vsmp-%d-br", br) < 0)
+		return -1;
+	l->namespaces = 1;
+	if (run_ip("-n vsmp-%d-br link add br0 type bridge", br) ||
+	    run_ip("-n vsmp-%d-br link set br0 up", br))
+		return -1;
+	char hosts[NETNS_MAX_NODES * 16] = "";
+	size_t used = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (add_node_namespace(l, i) < 0)
+			return -1;
+		used += (size_t)snprintf(hosts + used, sizeof(hosts) - used,
+					 "%s" NETNS_SUBNET ".%u", i ? "," : "", i + 1);
+	}
+	setenv(HOSTS_ENV, hosts, 1);
+	return 0;
+}
+
+/* The node's arguments: ours without --netns, then --node NAME. */
+static char **node_argv(int argc, char **argv, const char *name)
+{
+	char **out = calloc((size_t)argc + 3, sizeof(*out));
+	if (!out)
+		return NULL;
+	int n = 0;
+	for (int i = 0; i < argc; i++)
+		if (i == 0 || strcmp(argv[i], "--netns") != 0)
+			out[n++] = argv[i];
+	out[n++] = "--node";
+	out[n++] = (char *)name;
+	return out;
+}
+
+static void exec_node(const struct launch *l, unsigned i, char **args, const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != l->self)
+		_exit(127); /* the launcher is already gone */
+	if (l->netns) {
+		char path[96], ns[64];
+		namespace_name(l, i, ns, sizeof(ns));
+		snprintf(path, sizeof(path), "/run/netns/%s", ns);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+			log_error("cannot enter network namespace %s: %s", ns, strerror(errno));
+			_exit(VMM_EXIT_BAD_INPUT);
+		}
+		close(fd);
+	}
+	execv("/proc/self/exe", args);
+	log_error("cannot run /proc/self/exe: %s", strerror(errno));
+	_exit(127);
+}
+
+static int start_nodes(struct launch *l, int argc, char **argv, const sigset_t *old)
+{
+	for (unsigned i = 0; i < l->cfg->node_count; i++) {
+		char **args = node_argv(argc, argv, l->cfg->nodes[i].name);
+		pid_t pid = args ? fork() : -1;
+		if (pid == 0)
+			exec_node(l, i, args, old);
+		free(args);
+		if (pid < 0) {
+			log_error("cannot start node %s: %s", l->cfg->nodes[i].name,
+				  strerror(errno));
+			return -1;
+		}
+		l->pids[i] = pid;
+		l->alive++;
+	}
+	return 0;
+}
+
+static void signal_nodes(struct launch *l, int sig)
+{
+	for (unsigned i = 0; i < l->cfg->node_count; i++)
+		if (l->pids[i])
+			kill(l->pids[i], sig);
+}
+
+static void reap(struct launch *l)
+{
+	int ws;
+	pid_t pid;
+	while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+		unsigned i = 0;
+		while (i < l->cfg->node_count && l->pids[i] != pid)
+			i++;
+		if (i == l->cfg->node_count)
+			continue;
+		l->pids[i] = 0;
+		l->alive--;
+		int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		if (i == 0)
+			l->node0_status = code;
+		if (code == 0 || l->first_failure >= 0)
+			continue;
+		l->first_failure = code;
+		if (WIFSIGNALED(ws))
+			log_error("node %s was killed by signal %d: stopping the others",
+				  l->cfg->nodes[i].name, WTERMSIG(ws));
+		else
+			log_error("node %s exited with status %d: stopping the others",
+				  l->cfg->nodes[i].name, code);
+		signal_nodes(l, SIGTERM);
+		if (!l->kill_at || l->kill_at > now_ms() + KILL_GRACE_MS)
+			l->kill_at = now_ms() + KILL_GRACE_MS;
+	}
+}
+
+/* Waits for every node, forwarding signals and enforcing the kill deadline. */
+static void supervise(struct launch *l, const sigset_t *set)
+{
+	for (;;) {
+		reap(l);
+		if (l->alive == 0)
+			return;
+		uint64_t now = now_ms();
+		if (l->kill_at && now >= l->kill_at) {
+			signal_nodes(l, SIGKILL);
+			l->kill_at = 0;
+		}
+		uint64_t wait_ms = l->kill_at ? l->kill_at - now : 1000;
+		struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000};
+		int sig = sigtimedwait(set, NULL, &ts);
+		if (sig == SIGINT || sig == SIGTERM) {
+			signal_nodes(l, sig);
+			if (!l->kill_at)
+				l->kill_at = now_ms() + SIGNAL_GRACE_MS;
+		}
+	}
+}
+
+int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **argv)
+{
+	struct launch l = {
+	    .cfg = cfg, .netns = netns, .self = getpid(), .node0_status = -1, .first_failure = -1};
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	l.pids = calloc(cfg->node_count, sizeof(*l.pids));
+	int status = VMM_EXIT_BAD_INPUT;
+	bool ready = l.pids && (!netns || create_namespaces(&l) == 0);
+	if (ready && start_nodes(&l, argc, argv, &old) < 0)
+		signal_nodes(&l, SIGKILL);
+	else if (ready)
+		status = -1;
+	supervise(&l, &set);
+	if (status < 0)
+		status = l.first_failure >= 0 ? l.first_failure : l.node0_status;
+	remove_namespaces(&l);
+	free(l.pids);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
+
+int launcher_apply_host_override(struct cluster_config *cfg, char *err, size_t errlen)
+{
+	const char *p = getenv(HOSTS_ENV);
+	if (!p)
+		return 0;
+	for (unsigned i = 0; i < cfg->node_count; i++) {
+		size_t len = strcspn(p, ",");
+		char end = i + 1 == cfg->node_count ? '\0' : ',';
+		if (len == 0 || len >= sizeof(cfg->nodes[i].host) || p[len] != end) {
+			snprintf(err, errlen, "%s must list one host for each of the %u nodes",
+				 HOSTS_ENV, cfg->node_count);
+			return -1;
+		}
+		memcpy(cfg->nodes[i].host, p, len);
+		cfg->nodes[i].host[len] = '\0';
+		p += len + 1;
+	}
+	return 0;
+}

@@ -1,0 +1,22 @@
+/* Runs every node of a configuration as a process on this host, optionally each in a network
+ * namespace of its own, and supervises them (docs/cluster.md, "Running all nodes on one host"). */
+#ifndef VMM_LAUNCHER_H
+#define VMM_LAUNCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cluster_config;
+
+/* Starts /proc/self/exe once per node with argv (less any --netns) plus "--node NAME", forwards
+ * SIGINT/SIGTERM to them and waits for all. When one exits abnormally the others get SIGTERM,
+ * then SIGKILL 1.5 s later. Returns the exit status to use: the first abnormal exit's, else node
+ * 0's (a signal N counts as 128 + N), or 2 if the nodes could not be started. Namespaces and
+ * veths it created are removed before it returns. */
+int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **argv);
+
+/* In a node the launcher started with --netns: points every node's host at the address of its
+ * namespace (the launcher passes them in VSMP_NODE_HOSTS). Does nothing when that is unset. */
+int launcher_apply_host_override(struct cluster_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,322 @@
+/* The memtest workloads. Shared variables each live on their own page, so every access that
+ * matters is a coherence transaction; results that need two threads' views are published into
+ * the region after the timed loop and checked after a barrier.
+ *
+ * Region layout (pages): 0 barrier | 1-2 mp data/flag | 3-4 sb x/y | 5-6 iriw x/y | 7 corr word |
+ * 16-31 sb results | 32-47 iriw results | 48 stress counters | 49 stress increments per thread |
+ * 64-191 stress words | 192-319 stress final values. */
+#include "vmm/memtest_workloads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PAGE_BARRIER	  0
+#define PAGE_MP_DATA	  1
+#define PAGE_MP_FLAG	  2
+#define PAGE_SB_X	  3
+#define PAGE_SB_Y	  4
+#define PAGE_IRIW_X	  5
+#define PAGE_IRIW_Y	  6
+#define PAGE_CORR	  7
+#define PAGE_SB_RESULTS	  16 /* two arrays of u32, 8 pages each */
+#define PAGE_IRIW_RESULTS 32 /* four arrays of u32, 4 pages each */
+#define PAGE_COUNTERS	  48
+#define PAGE_INCREMENTS	  49
+#define PAGE_WORDS	  64
+#define PAGE_FINALS	  192
+#define STRESS_WORDS	  (128 * MEMTEST_PAGE / 8)
+#define STRESS_COUNTERS	  8
+#define SB_MAX_ITERS	  (8 * MEMTEST_PAGE / 4)
+#define IRIW_MAX_ITERS	  (4 * MEMTEST_PAGE / 4)
+#define SEQ_BITS	  48
+
+static volatile uint64_t *word_at(const struct memtest_env *env, unsigned page, size_t index)
+{
+	return (volatile uint64_t *)(env->region + (size_t)page * MEMTEST_PAGE) + index;
+}
+
+static volatile uint32_t *u32_at(const struct memtest_env *env, unsigned page, size_t index)
+{
+	return (volatile uint32_t *)(env->region + (size_t)page * MEMTEST_PAGE) + index;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static bool expired(const struct memtest_env *env, unsigned *spins)
+{
+	return (++*spins & 1023) == 0 && now_ns() > env->deadline_ns;
+}
+
+static unsigned total_threads(const struct memtest_env *env)
+{
+	return env->nodes * env->threads_per_node;
+}
+
+/* Role k of a test, spread over the nodes first: roles 0..nodes-1 are on different nodes. */
+static unsigned role_thread(const struct memtest_env *env, unsigned k)
+{
+	return (k % env->nodes) * env->threads_per_node + (k / env->nodes) % env->threads_per_node;
+}
+
+bool memtest_barrier(const struct memtest_env *env, unsigned thread, uint64_t *sense)
+{
+	volatile uint64_t *count = word_at(env, PAGE_BARRIER, 0);
+	volatile uint64_t *global_sense = word_at(env, PAGE_BARRIER, 1);
+	*sense = !*sense;
+	if (__atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST) == total_threads(env)) {
+		__atomic_store_n(count, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(global_sense, *sense, __ATOMIC_SEQ_CST);
+		return true;
+	}
+	unsigned spins = 0;
+	while (__atomic_load_n(global_sense, __ATOMIC_SEQ_CST) != *sense)
+		if (expired(env, &spins))
+			return false;
+	return true;
+}
+
+/* Message passing: the writer stores data then flag; a reader that sees flag = i must see data
+ * >= i. */
+static bool memtest_mp(const struct memtest_env *env, unsigned thread, uint64_t *sense, char *note,
+		       unsigned len)
+{
+	volatile uint64_t *data = word_at(env, PAGE_MP_DATA, 0),
+			  *flag = word_at(env, PAGE_MP_FLAG, 0);
+	unsigned writer = role_thread(env, 0), reader = role_thread(env, 1);
+	if (thread == writer) {
+		for (uint64_t i = 1; i <= env->iters; i++) {
+			__atomic_store_n(data, i, __ATOMIC_RELAXED);
+			__atomic_store_n(flag, i, __ATOMIC_RELEASE);
+		}
+		snprintf(note, len, "role=writer messages=%u", env->iters);
+		return true;
+	}
+	if (thread != reader)
+		return true;
+	uint64_t seen = 0, stale = 0, reads = 0;
+	unsigned spins = 0;
+	while (seen < env->iters && !expired(env, &spins)) {
+		seen = __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+		stale += __atomic_load_n(data, __ATOMIC_RELAXED) < seen;
+		reads++;
+	}
+	snprintf(note, len, "role=reader reads=%llu last_flag=%llu stale_data=%llu",
+		 (unsigned long long)reads, (unsigned long long)seen, (unsigned long long)stale);
+	return stale == 0 && seen == env->iters;
+}
+
+static unsigned sb_forbidden(const struct memtest_env *env, unsigned iters)
+{
+	unsigned forbidden = 0;
+	for (unsigned i = 1; i <= iters; i++)
+		forbidden += *u32_at(env, PAGE_SB_RESULTS, i - 1) < i &&
+			     *u32_at(env, PAGE_SB_RESULTS + 8, i - 1) < i;
+	return forbidden;
+}
+
+/* Store buffering with fences: x = i; mfence; r1 = y  ||  y = i; mfence; r2 = x. Both r1 < i
+ * and r2 < i in one iteration is forbidden. The loads are kept locally during the loop (so the
+ * loop is only the race) and published for the check after a barrier. */
+static bool memtest_sb(const struct memtest_env *env, unsigned thread, uint64_t *sense, char *note,
+		       unsigned len)
+{
+	unsigned a = role_thread(env, 0), b = role_thread(env, 1);
+	unsigned iters = env->iters < SB_MAX_ITERS ? env->iters : SB_MAX_ITERS;
+	if (thread == a || thread == b) {
+		volatile uint64_t *mine = word_at(env, thread == a ? PAGE_SB_X : PAGE_SB_Y, 0);
+		volatile uint64_t *other = word_at(env, thread == a ? PAGE_SB_Y : PAGE_SB_X, 0);
+		uint32_t *seen = malloc(iters * sizeof(*seen));
+		if (!seen)
+			return false;
+		for (unsigned i = 1; i <= iters; i++) {
+			__atomic_store_n(mine, i, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			seen[i - 1] = (uint32_t)__atomic_load_n(other, __ATOMIC_RELAXED);
+		}
+		for (unsigned i = 0; i < iters; i++)
+			*u32_at(env, PAGE_SB_RESULTS + (thread == a ? 0 : 8), i) = seen[i];
+		free(seen);
+	}
+	if (!memtest_barrier(env, thread, sense))
+		return false;
+	if (thread != a)
+		return true;
+	unsigned forbidden = sb_forbidden(env, iters);
+	snprintf(note, len, "iterations=%u forbidden_r1=r2=old:%u", iters, forbidden);
+	return forbidden == 0;
+}
+
+/* IRIW: two writers (x = i, y = i), two readers reading in opposite orders with a fence; the
+ * readers disagreeing on the order of the writes is forbidden. A barrier starts each round. */
+static bool memtest_iriw(const struct memtest_env *env, unsigned thread, uint64_t *sense,
+			 char *note, unsigned len)
+{
+	unsigned role = 4;
+	for (unsigned k = 0; k < 4; k++)
+		if (thread == role_thread(env, k))
+			role = k;
+	unsigned iters = env->iters / 10 ? env->iters / 10 : 1;
+	if (iters > IRIW_MAX_ITERS)
+		iters = IRIW_MAX_ITERS;
+	volatile uint64_t *x = word_at(env, PAGE_IRIW_X, 0), *y = word_at(env, PAGE_IRIW_Y, 0);
+	unsigned forbidden = 0;
+	for (unsigned i = 1; i <= iters; i++) {
+		if (!memtest_barrier(env, thread, sense))
+			return false;
+		if (role == 0)
+			__atomic_store_n(x, i, __ATOMIC_RELAXED);
+		if (role == 1)
+			__atomic_store_n(y, i, __ATOMIC_RELAXED);
+		if (role == 2 || role == 3) {
+			volatile uint64_t *first = role == 2 ? x : y, *second = role == 2 ? y : x;
+			uint32_t f = (uint32_t)__atomic_load_n(first, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			uint32_t s = (uint32_t)__atomic_load_n(second, __ATOMIC_RELAXED);
+			unsigned base = PAGE_IRIW_RESULTS + (role - 2) * 8;
+			*u32_at(env, base, i - 1) = f;
+			*u32_at(env, base + 4, i - 1) = s;
+		}
+	}
+	if (!memtest_barrier(env, thread, sense))
+		return false;
+	if (role != 2)
+		return true;
+	for (unsigned i = 1; i <= iters; i++) {
+		uint32_t r1x = *u32_at(env, PAGE_IRIW_RESULTS, i - 1);
+		uint32_t r1y = *u32_at(env, PAGE_IRIW_RESULTS + 4, i - 1);
+		uint32_t r2y = *u32_at(env, PAGE_IRIW_RESULTS + 8, i - 1);
+		uint32_t r2x = *u32_at(env, PAGE_IRIW_RESULTS + 12, i - 1);
+		forbidden += r1x == i && r1y < i && r2y == i && r2x < i;
+	}
+	snprintf(note, len, "rounds=%u forbidden_disagreement=%u", iters, forbidden);
+	return forbidden == 0;
+}
+
+/* Coherence of one word: one writer counts up; no reader may ever see it go down. */
+static bool memtest_corr(const struct memtest_env *env, unsigned thread, uint64_t *sense,
+			 char *note, unsigned len)
+{
+	volatile uint64_t *w = word_at(env, PAGE_CORR, 0);
+	if (thread == role_thread(env, 0)) {
+		for (uint64_t i = 1; i <= env->iters; i++)
+			__atomic_store_n(w, i, __ATOMIC_RELAXED);
+		return true;
+	}
+	uint64_t last = 0, backwards = 0, reads = 0;
+	unsigned spins = 0;
+	while (last < env->iters && !expired(env, &spins)) {
+		uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+		backwards += v < last;
+		last = v > last ? v : last;
+		reads++;
+	}
+	snprintf(note, len, "reads=%llu last=%llu went_backwards=%llu", (unsigned long long)reads,
+		 (unsigned long long)last, (unsigned long long)backwards);
+	return backwards == 0 && last == env->iters;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+struct stress_state {
+	uint64_t *last_seen; /* per word, this thread's latest observation */
+	uint64_t *written;   /* per word, what this thread last wrote (its own words) */
+	uint64_t increments, reads, writes, bad;
+};
+
+static void stress_op(const struct memtest_env *env, unsigned thread, struct stress_state *st,
+		      uint64_t *rng)
+{
+	unsigned total = total_threads(env);
+	uint64_t r = xorshift(rng);
+	size_t word = (size_t)(r >> 8) % STRESS_WORDS;
+	unsigned op = (unsigned)(r % 10);
+	if (op < 4) {
+		word -= word % total;
+		word += thread;
+		if (word >= STRESS_WORDS)
+			return;
+		uint64_t value = ((uint64_t)thread << SEQ_BITS) |
+				 ((st->written[word] & ((1ULL << SEQ_BITS) - 1)) + 1);
+		__atomic_store_n(word_at(env, PAGE_WORDS, word), value, __ATOMIC_RELAXED);
+		st->written[word] = value;
+		st->writes++;
+	} else if (op < 9) {
+		uint64_t v = __atomic_load_n(word_at(env, PAGE_WORDS, word), __ATOMIC_RELAXED);
+		bool owner_ok = v == 0 || (v >> SEQ_BITS) == word % total;
+		bool monotonic = v >= st->last_seen[word];
+		st->bad += !owner_ok || !monotonic;
+		st->last_seen[word] = v > st->last_seen[word] ? v : st->last_seen[word];
+		st->reads++;
+	} else {
+		__atomic_add_fetch(word_at(env, PAGE_COUNTERS, r % STRESS_COUNTERS), 1,
+				   __ATOMIC_SEQ_CST);
+		st->increments++;
+	}
+}
+
+/* Final state: every word holds what its owner last wrote; the counters hold every increment. */
+static uint64_t stress_check_final(const struct memtest_env *env, unsigned thread)
+{
+	unsigned total = total_threads(env);
+	uint64_t bad = 0;
+	for (size_t w = 0; w < STRESS_WORDS; w++)
+		if ((w / 7) % total == thread)
+			bad += *word_at(env, PAGE_WORDS, w) != *word_at(env, PAGE_FINALS, w);
+	if (thread == 0) {
+		uint64_t sum = 0, expected = 0;
+		for (unsigned c = 0; c < STRESS_COUNTERS; c++)
+			sum += *word_at(env, PAGE_COUNTERS, c);
+		for (unsigned t = 0; t < total; t++)
+			expected += *word_at(env, PAGE_INCREMENTS, t);
+		bad += sum != expected;
+	}
+	return bad;
+}
+
+static bool memtest_stress(const struct memtest_env *env, unsigned thread, uint64_t *sense,
+			   char *note, unsigned len)
+{
+	struct stress_state st = {.last_seen = calloc(STRESS_WORDS, sizeof(uint64_t)),
+				  .written = calloc(STRESS_WORDS, sizeof(uint64_t))};
+	if (!st.last_seen || !st.written) {
+		free(st.last_seen);
+		free(st.written);
+		return false;
+	}
+	uint64_t rng = env->seed * 0x9e3779b97f4a7c15ULL + thread + 1;
+	for (unsigned i = 0; i < env->iters; i++)
+		stress_op(env, thread, &st, &rng);
+	for (size_t w = thread; w < STRESS_WORDS; w += total_threads(env))
+		*word_at(env, PAGE_FINALS, w) = st.written[w];
+	*word_at(env, PAGE_INCREMENTS, thread) = st.increments;
+	bool synced = memtest_barrier(env, thread, sense);
+	uint64_t final_bad = synced ? stress_check_final(env, thread) : 0;
+	snprintf(note, len,
+		 "seed=%llu ops=%u reads=%llu writes=%llu increments=%llu bad_reads=%llu "
+		 "bad_final=%llu",
+		 (unsigned long long)env->seed, env->iters, (unsigned long long)st.reads,
+		 (unsigned long long)st.writes, (unsigned long long)st.increments,
+		 (unsigned long long)st.bad, (unsigned long long)final_bad);
+	free(st.last_seen);
+	free(st.written);
+	return synced && st.bad == 0 && final_bad == 0;
+}
+
+const struct memtest_workload memtest_workloads[] = {
+    {"mp", memtest_mp, 2},     {"sb", memtest_sb, 2},	      {"iriw", memtest_iriw, 4},
+    {"corr", memtest_corr, 2}, {"stress", memtest_stress, 1},
+};
+const unsigned memtest_workload_count = sizeof(memtest_workloads) / sizeof(memtest_workloads[0]);

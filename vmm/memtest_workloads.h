@@ -1,0 +1,39 @@
+/* The memtest workloads, run by every thread of every node on the coherent region. Threads are
+ * numbered globally (node * threads_per_node + t); roles in each litmus test are given to threads
+ * on different nodes so that every access that matters crosses the network. */
+#ifndef VMM_MEMTEST_WORKLOADS_H
+#define VMM_MEMTEST_WORKLOADS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MEMTEST_PAGE 4096u
+
+struct memtest_env {
+	uint8_t *region; /* the coherent region, MEMTEST_PAGES pages */
+	unsigned nodes, threads_per_node;
+	unsigned iters;
+	uint64_t seed;
+	uint64_t deadline_ns; /* every wait gives up (as a failure) past this */
+};
+
+/* Each returns true if the thread saw nothing forbidden; it writes its observations into *note.
+ * `sense` is the thread's barrier sense, shared by every barrier the thread passes. */
+typedef bool (*memtest_fn)(const struct memtest_env *env, unsigned thread, uint64_t *sense,
+			   char *note, unsigned note_len);
+
+struct memtest_workload {
+	const char *name;
+	memtest_fn run;
+	unsigned min_threads; /* global threads it needs */
+};
+
+extern const struct memtest_workload memtest_workloads[];
+extern const unsigned memtest_workload_count;
+/* Pages the workloads use, laid out in the region; the region must have at least this many. */
+#define MEMTEST_PAGES 512u
+
+/* A sense-reversing barrier over every thread of every node, in the region itself. */
+bool memtest_barrier(const struct memtest_env *env, unsigned thread, uint64_t *sense);
+
+#endif
