@@ -8,15 +8,22 @@
  * missing one. */
 #include "coherence/engine.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coherence/cluster.h"
 #include "coherence/protocol.h"
 #include "coherence/region.h"
 #include "coherence/transport.h"
+#include "coherence/wire.h"
+
+/* Diagnostic messages the engine answers itself (not protocol traffic). */
+#define ENGINE_MSG_PING (WIRE_DIAG_FIRST + 8)
+#define ENGINE_MSG_PONG (WIRE_DIAG_FIRST + 9)
 
 struct engine {
 	struct engine_params params;
@@ -26,6 +33,9 @@ struct engine {
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
+	pthread_mutex_t pong_lock;
+	pthread_cond_t pong_cond;
+	uint64_t pongs;
 };
 
 static const uint8_t zero_page[REGION_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -141,6 +151,17 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 	struct engine *e = ctx;
 	struct transport *none = NULL;
 	atomic_compare_exchange_strong(&e->transport, &none, t);
+	if (type == ENGINE_MSG_PING) {
+		transport_send(t, src, ENGINE_MSG_PONG, payload, len);
+		return;
+	}
+	if (type == ENGINE_MSG_PONG) {
+		pthread_mutex_lock(&e->pong_lock);
+		e->pongs++;
+		pthread_cond_signal(&e->pong_cond);
+		pthread_mutex_unlock(&e->pong_lock);
+		return;
+	}
 	atomic_fetch_add(&e->messages_in, 1);
 	struct coh_msg msg;
 	char err[256];
@@ -163,6 +184,8 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 		return NULL;
 	}
 	e->params = *params;
+	pthread_mutex_init(&e->pong_lock, NULL);
+	pthread_cond_init(&e->pong_cond, NULL);
 	struct coh_config cfg = {.page_count = pages,
 				 .node_count = cluster_node_count(params->cluster),
 				 .self = cluster_self(params->cluster),
@@ -196,7 +219,43 @@ void engine_destroy(struct engine *e)
 	if (e->coh)
 		coh_destroy(e->coh);
 	free(e->mapped);
+	pthread_mutex_destroy(&e->pong_lock);
+	pthread_cond_destroy(&e->pong_cond);
 	free(e);
+}
+
+static bool engine_wait_pong(struct engine *e, uint64_t want)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 1;
+	pthread_mutex_lock(&e->pong_lock);
+	while (e->pongs < want &&
+	       pthread_cond_timedwait(&e->pong_cond, &e->pong_lock, &deadline) == 0)
+		;
+	bool ok = e->pongs >= want;
+	pthread_mutex_unlock(&e->pong_lock);
+	return ok;
+}
+
+double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iters)
+{
+	static uint8_t payload[WIRE_MAX_PAYLOAD];
+	struct transport *t = atomic_load(&e->transport);
+	if (!t || len > sizeof(payload) || iters == 0)
+		return -1;
+	pthread_mutex_lock(&e->pong_lock);
+	uint64_t base = e->pongs;
+	pthread_mutex_unlock(&e->pong_lock);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 1; i <= iters; i++)
+		if (transport_send(t, node, ENGINE_MSG_PING, payload, len) < 0 ||
+		    !engine_wait_pong(e, base + i))
+			return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+	       iters;
 }
 
 void engine_get_stats(const struct engine *e, struct engine_stats *out)

@@ -28,6 +28,11 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 /* Stops fault handling and the transport; the cluster is left to the caller. */
 void engine_destroy(struct engine *e);
 
+/* Round trip of a `len`-byte message to `node` and back through the engine's own transport,
+ * averaged over `iters` (the network half of a remote fault's floor). Returns microseconds, or
+ * a negative value if the peer does not answer within a second. One caller at a time. */
+double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iters);
+
 struct engine_stats {
 	uint64_t faults, read_faults, write_faults, messages_in, messages_out;
 };

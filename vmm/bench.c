@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/bench_coherence.h"
 #include "vmm/bench_floor.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
@@ -17,7 +18,8 @@
 
 #define BENCH_DEFAULT_ITERS 20000
 
-static const char bench_usage[] = "usage: vsmp-vmm bench exits [--iters N]\n";
+static const char bench_usage[] = "usage: vsmp-vmm bench exits [--iters N]\n"
+				  "       vsmp-vmm bench coherence [--local N]\n";
 
 struct bench_guest_run {
 	double first_insn_us;
@@ -107,6 +109,8 @@ int bench_main(int argc, char **argv)
 		fputs(bench_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? VMM_EXIT_BAD_INPUT : 0;
 	}
+	if (strcmp(argv[1], "coherence") == 0)
+		return bench_coherence_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exits") != 0) {
 		fprintf(stderr, "vsmp-vmm: unknown benchmark '%s'\n%s", argv[1], bench_usage);
 		return VMM_EXIT_BAD_INPUT;

@@ -32,6 +32,8 @@
 struct floor_vm {
 	int sys_fd, vm_fd;
 	uint8_t *ram;
+	size_t ram_size;
+	bool ram_owned;
 	size_t run_size;
 	int vcpu_fd[2];
 	struct kvm_run *run[2];
@@ -41,13 +43,15 @@ static const uint8_t floor_pio_code[] = {0xba, 0x03, 0x05, 0xee, 0xeb, 0xfd};
 static const uint8_t floor_spin_code[] = {0xfb, 0xeb, 0xfe};
 static const uint8_t floor_isr_code[] = {0xba, 0x03, 0x05, 0xee, 0xcf};
 
-static int floor_vcpu_reset(struct floor_vm *vm, int i, uint16_t ip, char *err, size_t errlen)
+static int floor_vcpu_reset(struct floor_vm *vm, int i, uint32_t ip, char *err, size_t errlen)
 {
 	struct kvm_sregs sregs;
 	if (ioctl(vm->vcpu_fd[i], KVM_GET_SREGS, &sregs) < 0)
 		goto fail;
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
+	/* Real mode: CS:IP = (ip >> 4):(ip & 15), so any address below 1 MiB can be the start. */
+	sregs.cs.base = ip & ~0xfu;
+	sregs.cs.selector = (uint16_t)(ip >> 4);
+	ip &= 0xf;
 	if (ioctl(vm->vcpu_fd[i], KVM_SET_SREGS, &sregs) < 0)
 		goto fail;
 	struct kvm_regs regs = {.rip = ip, .rflags = 0x2, .rsp = 0xf000};
@@ -67,33 +71,43 @@ static void floor_vm_close(struct floor_vm *vm)
 		if (vm->vcpu_fd[i] >= 0)
 			close(vm->vcpu_fd[i]);
 	}
-	if (vm->ram)
-		munmap(vm->ram, FLOOR_RAM);
+	if (vm->ram && vm->ram_owned)
+		munmap(vm->ram, vm->ram_size);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->sys_fd >= 0)
 		close(vm->sys_fd);
 }
 
-static int floor_vm_open(struct floor_vm *vm, int vcpus, char *err, size_t errlen)
+/* RAM is `ram` (size bytes, mapped at GPA 0) when given, else a private FLOOR_RAM holding the
+ * floor programs. */
+static int floor_vm_open(struct floor_vm *vm, int vcpus, uint8_t *ram, size_t size, char *err,
+			 size_t errlen)
 {
 	*vm = (struct floor_vm){.sys_fd = -1, .vm_fd = -1, .vcpu_fd = {-1, -1}};
 	vm->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->sys_fd < 0 || (vm->vm_fd = ioctl(vm->sys_fd, KVM_CREATE_VM, 0)) < 0)
 		goto fail;
 	vm->run_size = (size_t)ioctl(vm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	vm->ram = mmap(NULL, FLOOR_RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		goto fail;
+	vm->ram = ram;
+	vm->ram_size = size;
+	if (!ram) {
+		vm->ram_size = FLOOR_RAM;
+		vm->ram = mmap(NULL, FLOOR_RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (vm->ram == MAP_FAILED) {
+			vm->ram = NULL;
+			goto fail;
+		}
+		vm->ram_owned = true;
+		memcpy(vm->ram + FLOOR_PIO_IP, floor_pio_code, sizeof(floor_pio_code));
+		memcpy(vm->ram + FLOOR_SPIN_IP, floor_spin_code, sizeof(floor_spin_code));
+		memcpy(vm->ram + FLOOR_ISR_IP, floor_isr_code, sizeof(floor_isr_code));
+		uint16_t ivt[2] = {FLOOR_ISR_IP, 0};
+		memcpy(vm->ram + FLOOR_VECTOR * 4, ivt, sizeof(ivt));
 	}
-	memcpy(vm->ram + FLOOR_PIO_IP, floor_pio_code, sizeof(floor_pio_code));
-	memcpy(vm->ram + FLOOR_SPIN_IP, floor_spin_code, sizeof(floor_spin_code));
-	memcpy(vm->ram + FLOOR_ISR_IP, floor_isr_code, sizeof(floor_isr_code));
-	uint16_t ivt[2] = {FLOOR_ISR_IP, 0};
-	memcpy(vm->ram + FLOOR_VECTOR * 4, ivt, sizeof(ivt));
 	struct kvm_userspace_memory_region region = {
-	    .memory_size = FLOOR_RAM, .userspace_addr = (uint64_t)(uintptr_t)vm->ram};
+	    .memory_size = vm->ram_size, .userspace_addr = (uint64_t)(uintptr_t)vm->ram};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		goto fail;
 	for (int i = 0; i < vcpus; i++) {
@@ -127,7 +141,7 @@ static int floor_pio(unsigned iters, struct bench_floor *out, char *err, size_t 
 {
 	uint64_t t0 = machine_now_ns();
 	struct floor_vm vm;
-	if (floor_vm_open(&vm, 1, err, errlen) < 0)
+	if (floor_vm_open(&vm, 1, NULL, 0, err, errlen) < 0)
 		return -1;
 	int rc = -1;
 	if (floor_vcpu_reset(&vm, 0, FLOOR_PIO_IP, err, errlen) < 0 ||
@@ -207,7 +221,7 @@ static void *floor_ipi_thread(void *arg)
 static int floor_ipi(unsigned iters, struct bench_floor *out, char *err, size_t errlen)
 {
 	struct floor_vm vm;
-	if (floor_vm_open(&vm, 2, err, errlen) < 0)
+	if (floor_vm_open(&vm, 2, NULL, 0, err, errlen) < 0)
 		return -1;
 	int rc = -1;
 	if (floor_vcpu_reset(&vm, 0, FLOOR_SPIN_IP, err, errlen) < 0 ||
@@ -238,4 +252,68 @@ int bench_floor_measure(unsigned iters, struct bench_floor *out, char *err, size
 	if (floor_pio(iters, out, err, errlen) < 0)
 		return -1;
 	return floor_ipi(iters / 10 ? iters / 10 : 1, out, err, errlen);
+}
+
+/* A real-mode loop that reads one byte of each page in turn (ES advances by `stride` pages) and
+ * reports each read with an `out`: the time between two exits is one guest access to a page the
+ * VMM has never seen, plus one PIO exit. */
+static size_t page_reader_code(uint8_t *code, uint16_t first_segment, uint16_t stride_segments)
+{
+	const uint8_t program[] = {
+	    0xb8,
+	    (uint8_t)first_segment,
+	    (uint8_t)(first_segment >> 8), /* mov ax, seg */
+	    0x8e,
+	    0xc0, /* mov es, ax */
+	    0xba,
+	    0x03,
+	    0x05, /* mov dx, 0x503 */
+	    0x26,
+	    0xa0,
+	    0x00,
+	    0x00, /* loop: mov al, es:[0] */
+	    0xee, /* out dx, al */
+	    0x8c,
+	    0xc0, /* mov ax, es */
+	    0x05,
+	    (uint8_t)stride_segments,
+	    (uint8_t)(stride_segments >> 8), /* add ax, stride */
+	    0x8e,
+	    0xc0, /* mov es, ax */
+	    0xeb,
+	    0xf2, /* jmp loop */
+	};
+	memcpy(code, program, sizeof(program));
+	return sizeof(program);
+}
+
+int bench_floor_vcpu_page_reads(uint8_t *ram, size_t ram_size, uint64_t code_page,
+				uint64_t first_page, unsigned stride_pages, unsigned count,
+				double *per_read_us, char *err, size_t errlen)
+{
+	uint64_t last = first_page + (uint64_t)stride_pages * count;
+	if (code_page * 4096 + 4096 > ram_size || last * 4096 > ram_size || last > 0x100) {
+		snprintf(err, errlen, "page reader: pages must lie below 1 MiB and in RAM");
+		return -1;
+	}
+	page_reader_code(ram + code_page * 4096, (uint16_t)(first_page << 8),
+			 (uint16_t)(stride_pages << 8));
+	struct floor_vm vm;
+	if (floor_vm_open(&vm, 1, ram, ram_size, err, errlen) < 0)
+		return -1;
+	int rc = -1;
+	if (floor_vcpu_reset(&vm, 0, (uint32_t)(code_page * 4096), err, errlen) < 0 ||
+	    floor_expect_pio(&vm, 0, err, errlen) != 1)
+		goto out;
+	uint64_t t0 = machine_now_ns();
+	for (unsigned i = 1; i < count; i++)
+		if (floor_expect_pio(&vm, 0, err, errlen) != 1)
+			goto out;
+	*per_read_us = (double)(machine_now_ns() - t0) / 1000.0 / (count - 1);
+	rc = 0;
+out:
+	if (rc < 0 && !err[0])
+		snprintf(err, errlen, "page reader VM: unexpected exit");
+	floor_vm_close(&vm);
+	return rc;
 }

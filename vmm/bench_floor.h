@@ -5,6 +5,7 @@
 #define VMM_BENCH_FLOOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct bench_floor {
 	double first_insn_us; /* open(/dev/kvm) to the first guest exit */
@@ -13,5 +14,12 @@ struct bench_floor {
 };
 
 int bench_floor_measure(unsigned iters, struct bench_floor *out, char *err, size_t errlen);
+
+/* Runs a bare real-mode vCPU over `ram` (mapped at GPA 0) that reads pages first_page,
+ * first_page + stride, ... (count of them, all below 1 MiB), one PIO exit after each read; the
+ * code goes into code_page. Reports the mean time per read + exit, in microseconds. */
+int bench_floor_vcpu_page_reads(uint8_t *ram, size_t ram_size, uint64_t code_page,
+				uint64_t first_page, unsigned stride_pages, unsigned count,
+				double *per_read_us, char *err, size_t errlen);
 
 #endif

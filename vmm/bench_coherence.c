@@ -1,0 +1,393 @@
+/* bench coherence. The process forks N-1 helper nodes (same binary, same temporary key and
+ * configuration), then drives every measurement from node 0 while the helpers run a small agent:
+ * commands and acknowledgements travel through the coherent region itself (a command word per
+ * node on page 0, an acknowledgement on a page each helper homes), so no side channel is needed.
+ * Pages are striped one per node (page p is homed at p % N), which lets each measurement pick
+ * pages with the home it needs. Each access is timed on its own and the median is reported.
+ * Spinning waits yield the CPU: on a small host the fault and transport threads that must run for
+ * the spinner to make progress share its cores. */
+#include "vmm/bench_coherence.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coherence/cluster.h"
+#include "coherence/cluster_key.h"
+#include "coherence/engine.h"
+#include "vmm/bench_floor.h"
+#include "vmm/config.h"
+#include "vmm/guest_memory.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/node_cluster.h"
+
+#define BENCH_PAGES	 8192
+#define BENCH_PAGE	 4096
+#define BENCH_MAX_NODES	 5
+#define BENCH_SAMPLES	 300
+#define BENCH_VCPU_PAGES 40
+#define BENCH_RANGE_BASE 256
+#define BENCH_PING_ITERS 2000
+#define BENCH_PINGPONG	 2000
+
+enum agent_op { AGENT_IDLE, AGENT_READ_PAGES, AGENT_PINGPONG, AGENT_EXIT };
+
+/* Node k's command, on page 0 (homed at node 0): written by node 0, polled by node k. */
+struct agent_cmd {
+	uint64_t seq, op, first, count, stride;
+};
+
+struct bench_node {
+	unsigned nodes, self;
+	struct cluster *cluster;
+	struct guest_memory mem;
+	struct engine *engine;
+};
+
+static volatile struct agent_cmd *agent_cmd(struct bench_node *b, unsigned node)
+{
+	return (volatile struct agent_cmd *)(b->mem.host) + node;
+}
+
+static volatile uint64_t *agent_ack(struct bench_node *b, unsigned node)
+{
+	return (volatile uint64_t *)(b->mem.host + (size_t)(node + b->nodes) * BENCH_PAGE);
+}
+
+static volatile uint64_t *pingpong_word(struct bench_node *b)
+{
+	return (volatile uint64_t *)(b->mem.host + (size_t)(2 * b->nodes) * BENCH_PAGE);
+}
+
+static uint8_t *page_at(struct bench_node *b, uint64_t page)
+{
+	return b->mem.host + page * BENCH_PAGE;
+}
+
+/* The i-th page homed at `home` within measurement range `range`. */
+static uint64_t range_page(const struct bench_node *b, unsigned range, unsigned home, unsigned i)
+{
+	return BENCH_RANGE_BASE + ((uint64_t)range * BENCH_SAMPLES + i) * b->nodes + home;
+}
+
+static uint64_t now_ns(void)
+{
+	return machine_now_ns();
+}
+
+static void poll_pause(void)
+{
+	struct timespec ts = {0, 20000};
+	nanosleep(&ts, NULL);
+}
+
+static void agent_run_command(struct bench_node *b, const struct agent_cmd *cmd)
+{
+	if (cmd->op == AGENT_READ_PAGES) {
+		for (uint64_t i = 0; i < cmd->count; i++)
+			(void)*(volatile uint8_t *)page_at(b, cmd->first + i * cmd->stride);
+	} else if (cmd->op == AGENT_PINGPONG) {
+		volatile uint64_t *word = pingpong_word(b);
+		for (uint64_t r = 0; r < cmd->count; r++) {
+			while ((*word & 1) == 0)
+				sched_yield();
+			*word = *word + 1;
+		}
+	}
+}
+
+/* Helper nodes: obey node 0's commands until told to exit. */
+static void agent_loop(struct bench_node *b)
+{
+	uint64_t done = 0;
+	for (;;) {
+		struct agent_cmd cmd = *agent_cmd(b, b->self);
+		if (cmd.seq == done) {
+			poll_pause();
+			continue;
+		}
+		if (cmd.op == AGENT_EXIT)
+			return;
+		agent_run_command(b, &cmd);
+		done = cmd.seq;
+		*agent_ack(b, b->self) = done;
+	}
+}
+
+static int agent_call(struct bench_node *b, unsigned node, uint64_t op, uint64_t first,
+		      uint64_t count, uint64_t stride)
+{
+	volatile struct agent_cmd *cmd = agent_cmd(b, node);
+	uint64_t seq = cmd->seq + 1;
+	cmd->op = op;
+	cmd->first = first;
+	cmd->count = count;
+	cmd->stride = stride;
+	cmd->seq = seq;
+	if (op == AGENT_EXIT || op == AGENT_PINGPONG)
+		return 0;
+	uint64_t deadline = now_ns() + 60000000000ULL;
+	while (*agent_ack(b, node) != seq)
+		if (now_ns() > deadline)
+			return -1;
+	return 0;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median_us(uint64_t *ns, unsigned n)
+{
+	qsort(ns, n, sizeof(*ns), compare_u64);
+	return (double)ns[n / 2] / 1000.0;
+}
+
+/* Times one first access (read or write) to each of BENCH_SAMPLES pages of a range. */
+static double time_accesses(struct bench_node *b, unsigned range, unsigned home, bool write)
+{
+	uint64_t ns[BENCH_SAMPLES];
+	for (unsigned i = 0; i < BENCH_SAMPLES; i++) {
+		volatile uint8_t *p = page_at(b, range_page(b, range, home, i));
+		uint64_t t0 = now_ns();
+		if (write)
+			*p = 1;
+		else
+			(void)*p;
+		ns[i] = now_ns() - t0;
+	}
+	return median_us(ns, BENCH_SAMPLES);
+}
+
+/* Writes by node 0 (the home) to pages that `sharers` helper nodes hold read-only copies of. */
+static double time_invalidating_writes(struct bench_node *b, unsigned range, unsigned sharers)
+{
+	for (unsigned s = 1; s <= sharers; s++)
+		if (agent_call(b, s, AGENT_READ_PAGES, range_page(b, range, 0, 0), BENCH_SAMPLES,
+			       b->nodes) < 0)
+			return -1;
+	return time_accesses(b, range, 0, true);
+}
+
+static double time_pingpong(struct bench_node *b)
+{
+	volatile uint64_t *word = pingpong_word(b);
+	*word = 0;
+	agent_call(b, 1, AGENT_PINGPONG, 0, BENCH_PINGPONG, 0);
+	uint64_t t0 = now_ns();
+	for (unsigned r = 0; r < BENCH_PINGPONG; r++) {
+		while (*word & 1)
+			sched_yield();
+		*word = *word + 1;
+	}
+	while (*word != 2 * BENCH_PINGPONG)
+		sched_yield();
+	return 2.0 * BENCH_PINGPONG / ((double)(now_ns() - t0) / 1e9);
+}
+
+struct bench_results {
+	double rtt, local, read, write1, write2, pingpong, vcpu_read, pio;
+};
+
+static int bench_measure(struct bench_node *b, struct bench_results *r)
+{
+	char err[256];
+	struct bench_floor floor;
+	if (bench_floor_measure(2000, &floor, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	r->pio = floor.pio_us;
+	r->rtt = engine_ping_us(b->engine, 1, BENCH_PAGE, BENCH_PING_ITERS);
+	r->local = time_accesses(b, 0, 0, false);
+	r->read = time_accesses(b, 1, 1, false);
+	r->write1 = time_invalidating_writes(b, 2, 1);
+	r->write2 = b->nodes >= 3 ? time_invalidating_writes(b, 3, 2) : -1;
+	r->pingpong = time_pingpong(b);
+	uint64_t code_page = 3 * b->nodes, first = 4 * b->nodes + 1;
+	if (bench_floor_vcpu_page_reads(b->mem.host, b->mem.size, code_page, first, b->nodes,
+					BENCH_VCPU_PAGES, &r->vcpu_read, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	r->vcpu_read -= r->pio;
+	return r->rtt < 0 || r->write1 < 0 ? -1 : 0;
+}
+
+static void bench_line(const char *what, double us, double floor)
+{
+	printf("%-40s %9.1f us   floor %7.1f us   ratio %5.2fx\n", what, us, floor, us / floor);
+}
+
+static void bench_report(const struct bench_node *b, const struct bench_results *r)
+{
+	double floor = r->rtt + r->local;
+	printf("vsmp-vmm bench coherence: %u local nodes, medians of %u faults each\n", b->nodes,
+	       BENCH_SAMPLES);
+	printf("%-40s %9.1f us\n", "transport round trip, 4 KiB", r->rtt);
+	printf("%-40s %9.1f us\n", "fault resolved locally (no network)", r->local);
+	bench_line("remote read fault", r->read, floor);
+	bench_line("write fault invalidating 1 sharer", r->write1, floor);
+	if (r->write2 >= 0)
+		bench_line("write fault invalidating 2 sharers", r->write2, floor);
+	else
+		printf("%-40s   n/a (needs --local 3)\n", "write fault invalidating 2 sharers");
+	bench_line("remote read fault from a KVM vCPU", r->vcpu_read, floor);
+	printf("%-40s %9.0f transfers/s\n", "page ping-pong between 2 nodes", r->pingpong);
+	printf("{\"nodes\": %u, \"rtt_us\": %.2f, \"local_fault_us\": %.2f, \"floor_us\": %.2f, "
+	       "\"read_fault_us\": %.2f, \"write_fault_us\": %.2f, \"write_fault_2_sharers_us\": ",
+	       b->nodes, r->rtt, r->local, floor, r->read, r->write1);
+	if (r->write2 >= 0)
+		printf("%.2f", r->write2);
+	else
+		printf("null");
+	printf(", \"vcpu_read_fault_us\": %.2f, \"pingpong_per_s\": %.0f, \"read_ratio\": %.3f, "
+	       "\"write_ratio\": %.3f}\n",
+	       r->vcpu_read, r->pingpong, r->read / floor, r->write1 / floor);
+}
+
+static void bench_fatal(void *ctx, const char *why)
+{
+	log_error("%s", why);
+	_exit(VMM_EXIT_HOST_ERROR);
+}
+
+static void bench_peer_lost(void *ctx, unsigned node, const char *why)
+{
+	log_error("node %u lost: %s", node, why);
+	_exit(VMM_EXIT_HOST_ERROR);
+}
+
+static int bench_node_start(struct bench_node *b, const struct cluster_config *cfg, char *err,
+			    size_t errlen)
+{
+	static const struct cluster_ops ops = {.peer_lost = bench_peer_lost};
+	bool bad_input;
+	b->cluster = node_cluster_join(cfg, b->self, 30, &ops, b, &bad_input, err, errlen);
+	if (!b->cluster)
+		return -1;
+	if (guest_memory_create(&b->mem, (uint64_t)BENCH_PAGES * BENCH_PAGE, err, errlen) < 0)
+		return -1;
+	struct engine_params params = {.host = b->mem.host,
+				       .memfd = b->mem.fd,
+				       .size = b->mem.size,
+				       .cluster = b->cluster,
+				       .homes = {.policy = COH_HOME_STRIPED, .stripe_pages = 1},
+				       .fatal = bench_fatal,
+				       .ctx = b};
+	b->engine = engine_create(&params, err, errlen);
+	return b->engine ? 0 : -1;
+}
+
+static void bench_node_stop(struct bench_node *b)
+{
+	engine_destroy(b->engine);
+	if (b->cluster)
+		cluster_leave(b->cluster);
+	guest_memory_destroy(&b->mem);
+}
+
+static int bench_write_config(const char *dir, unsigned nodes, struct cluster_config *cfg)
+{
+	char key[512], text[2048], err[1024];
+	snprintf(key, sizeof(key), "%s/cluster.key", dir);
+	if (cluster_key_generate(key, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	unsigned port = 20000 + (unsigned)getpid() % 20000;
+	int n =
+	    snprintf(text, sizeof(text), "[cluster]\nname = \"bench\"\nkey_file = \"%s\"\n", key);
+	for (unsigned i = 0; i < nodes && n > 0 && (size_t)n < sizeof(text); i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "[[node]]\nname = \"b%u\"\naddress = \"127.0.0.1:%u\"\nvcpus = 1\n"
+			      "memory_mib = 16\n",
+			      i, port + i);
+	if (config_parse(text, strlen(text), "bench", dir, cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int bench_coherence(unsigned nodes)
+{
+	char dir[] = "/tmp/vsmp-bench.XXXXXX";
+	if (!mkdtemp(dir)) {
+		log_error("mkdtemp: %s", strerror(errno));
+		return VMM_EXIT_HOST_ERROR;
+	}
+	struct cluster_config cfg;
+	int status = VMM_EXIT_HOST_ERROR;
+	pid_t children[BENCH_MAX_NODES] = {0};
+	if (bench_write_config(dir, nodes, &cfg) < 0)
+		goto out_dir;
+	fflush(stdout);
+	for (unsigned i = 1; i < nodes; i++) {
+		children[i] = fork();
+		if (children[i] == 0) {
+			struct bench_node b = {.nodes = nodes, .self = i};
+			char err[1024];
+			log_set_node(cfg.nodes[i].name);
+			int rc = bench_node_start(&b, &cfg, err, sizeof(err));
+			if (rc < 0)
+				log_error("%s", err);
+			else
+				agent_loop(&b);
+			bench_node_stop(&b);
+			_exit(rc < 0 ? VMM_EXIT_HOST_ERROR : 0);
+		}
+	}
+	struct bench_node b = {.nodes = nodes, .self = 0};
+	char err[1024];
+	struct bench_results r;
+	if (bench_node_start(&b, &cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+	} else if (bench_measure(&b, &r) == 0) {
+		bench_report(&b, &r);
+		status = 0;
+	}
+	for (unsigned i = 1; i < nodes && b.engine; i++)
+		agent_call(&b, i, AGENT_EXIT, 0, 0, 0);
+	for (unsigned i = 1; i < nodes; i++) {
+		int ws;
+		if (children[i] > 0 && waitpid(children[i], &ws, 0) == children[i] &&
+		    (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0))
+			status = VMM_EXIT_HOST_ERROR;
+	}
+	bench_node_stop(&b);
+	config_free(&cfg);
+out_dir:;
+	char key[sizeof(dir) + 16];
+	snprintf(key, sizeof(key), "%s/cluster.key", dir);
+	unlink(key);
+	rmdir(dir);
+	return status;
+}
+
+int bench_coherence_main(int argc, char **argv)
+{
+	unsigned long nodes = 2;
+	for (int i = 1; i < argc; i++) {
+		char *end = NULL;
+		if (strcmp(argv[i], "--local") == 0 && i + 1 < argc) {
+			nodes = strtoul(argv[++i], &end, 10);
+			if (*end || nodes < 2 || nodes > BENCH_MAX_NODES) {
+				fprintf(stderr, "vsmp-vmm: --local takes 2..%d\n", BENCH_MAX_NODES);
+				return VMM_EXIT_BAD_INPUT;
+			}
+		} else {
+			fprintf(stderr, "usage: vsmp-vmm bench coherence [--local N]\n");
+			return VMM_EXIT_BAD_INPUT;
+		}
+	}
+	return bench_coherence((unsigned)nodes);
+}
