@@ -61,7 +61,7 @@ static void page_set_mapped(struct engine *e, uint64_t page, bool mapped)
 		atomic_fetch_and(&e->mapped[page / 64], ~bit);
 }
 
-static void engine_send(void *ctx, uint32_t node, const struct coh_msg *msg)
+static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 {
 	struct engine *e = ctx;
 	uint8_t buf[COH_MSG_MAX_SIZE];
@@ -124,7 +124,7 @@ static void engine_complete(void *ctx, uint64_t page)
 }
 
 static const struct coh_ops engine_coh_ops = {
-    .send = engine_send,
+    .send = engine_send_coh,
     .install = engine_install,
     .drop = engine_drop,
     .downgrade = engine_downgrade,
@@ -160,6 +160,11 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		e->pongs++;
 		pthread_cond_signal(&e->pong_cond);
 		pthread_mutex_unlock(&e->pong_lock);
+		return;
+	}
+	if (type >= ENGINE_USER_TYPE_FIRST && type <= ENGINE_USER_TYPE_LAST) {
+		if (e->params.user_message)
+			e->params.user_message(e->params.ctx, src, type, payload, len);
 		return;
 	}
 	atomic_fetch_add(&e->messages_in, 1);
@@ -222,6 +227,14 @@ void engine_destroy(struct engine *e)
 	pthread_mutex_destroy(&e->pong_lock);
 	pthread_cond_destroy(&e->pong_cond);
 	free(e);
+}
+
+int engine_send(struct engine *e, unsigned node, uint16_t type, const void *payload, size_t len)
+{
+	struct transport *t = atomic_load(&e->transport);
+	if (!t || type < ENGINE_USER_TYPE_FIRST || type > ENGINE_USER_TYPE_LAST)
+		return -1;
+	return transport_send(t, node, type, payload, len);
 }
 
 static bool engine_wait_pong(struct engine *e, uint64_t want)

@@ -21,8 +21,20 @@ struct engine_params {
 	/* Called once if the engine can no longer keep the region coherent (a peer broke the
 	 * protocol, or a message could not be sent): the owner must stop using the region. */
 	void (*fatal)(void *ctx, const char *why);
+	/* Messages of the user's own types (ENGINE_USER_TYPE_FIRST..LAST) arriving from `src`; runs
+	 * on the transport's thread, must not block. May be NULL. */
+	void (*user_message)(void *ctx, unsigned src, uint16_t type, const void *payload,
+			     size_t len);
 	void *ctx;
 };
+
+/* Message types the engine's user may send alongside the coherence protocol (the VMM's IPIs,
+ * forwarded I/O, stop requests). */
+#define ENGINE_USER_TYPE_FIRST 0x180
+#define ENGINE_USER_TYPE_LAST  0x1ff
+
+/* Any thread: sends a user message (type in the user range) to `node`. -1 on failure. */
+int engine_send(struct engine *e, unsigned node, uint16_t type, const void *payload, size_t len);
 
 struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen);
 /* Stops fault handling and the transport; the cluster is left to the caller. */

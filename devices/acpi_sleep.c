@@ -9,8 +9,8 @@
 #define SLP_TYP(v) (((v) >> 2) & 7u)
 #define SLP_TYP_S5 5u
 
-static int acpi_sleep_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
-			     bool is_write)
+int acpi_sleep_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
+		      bool is_write)
 {
 	struct acpi_sleep *dev = ctx;
 	if (!is_write) {
@@ -20,10 +20,4 @@ static int acpi_sleep_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t 
 	if ((data[0] & SLP_EN) && SLP_TYP(data[0]) == SLP_TYP_S5)
 		dev->poweroff(dev->ctx);
 	return 0;
-}
-
-int acpi_sleep_register(struct acpi_sleep *dev, struct iobus *bus)
-{
-	return iobus_register(bus, IOBUS_PIO, ACPI_SLEEP_PORT, 1, acpi_sleep_access, dev,
-			      "acpi-sleep");
 }

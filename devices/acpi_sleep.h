@@ -12,6 +12,8 @@ struct acpi_sleep {
 	void *ctx;
 };
 
-int acpi_sleep_register(struct acpi_sleep *dev, struct iobus *bus);
+/* The I/O bus handler; ctx is the struct acpi_sleep. */
+int acpi_sleep_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
+		      bool is_write);
 
 #endif

@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-static int debug_port_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
-			     bool is_write)
+int debug_port_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
+		      bool is_write)
 {
 	struct debug_port *port = ctx;
 	if (!is_write) {
@@ -19,10 +19,4 @@ static int debug_port_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t 
 	else if (offset == 1)
 		port->ops->mark(port->ctx, vcpu, value);
 	return 0;
-}
-
-int debug_port_register(struct debug_port *port, struct iobus *bus)
-{
-	return iobus_register(bus, IOBUS_PIO, DEBUG_PORT_BASE, DEBUG_PORT_LEN, debug_port_access,
-			      port, "debug-port");
 }

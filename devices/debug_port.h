@@ -22,6 +22,8 @@ struct debug_port {
 	void *ctx;
 };
 
-int debug_port_register(struct debug_port *port, struct iobus *bus);
+/* The I/O bus handler; ctx is the struct debug_port. */
+int debug_port_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data, unsigned len,
+		      bool is_write);
 
 #endif

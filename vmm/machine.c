@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coherence/cluster.h"
+#include "coherence/engine.h"
 #include "devices/uart8250.h"
 #include "firmware/acpi.h"
 #include "firmware/boot.h"
@@ -30,6 +32,8 @@
 #include "vmm/ioapic.h"
 #include "vmm/lapic.h"
 #include "vmm/log.h"
+#include "vmm/node_cluster.h"
+#include "vmm/node_link.h"
 #include "vmm/vcpu.h"
 
 #define UART_COM1_PORT 0x3f8
@@ -58,6 +62,8 @@ void machine_stop(struct machine *m, int status, const char *fmt, ...)
 		va_end(ap);
 		log_error("%s", reason);
 	}
+	if (m->link)
+		node_link_broadcast_stop(m->link, status);
 	uint64_t one = 1;
 	if (write(m->stop_fd, &one, sizeof(one)) < 0)
 		log_error("stop event: %s", strerror(errno));
@@ -145,45 +151,53 @@ static int ioapic_access(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *dat
 	return 0;
 }
 
-static bool machine_owns(const struct machine *m, enum device_kind kind)
+/* The node that owns a device kind, or -1 if the configuration has none. The interrupt
+ * controller and the ACPI sleep register live with the boot node. */
+static int machine_device_owner(const struct machine *m, enum device_kind kind)
 {
 	for (unsigned i = 0; i < m->cfg->device_count; i++)
-		if (m->cfg->devices[i].kind == kind && m->cfg->devices[i].owner == m->node)
-			return true;
-	return false;
+		if (m->cfg->devices[i].kind == kind)
+			return (int)m->cfg->devices[i].owner;
+	return -1;
+}
+
+/* A device this node owns goes on the bus; one another node owns is forwarded there. */
+static int machine_place(struct machine *m, int owner, enum iobus_space space, uint64_t base,
+			 uint64_t len, iobus_handler_fn handler, void *ctx, const char *name)
+{
+	if (owner < 0)
+		return 0;
+	if ((unsigned)owner == m->node)
+		return iobus_register(&m->bus, space, base, len, handler, ctx, name);
+	return node_link_forward_range(m->link, space, base, len, (unsigned)owner, name);
 }
 
 static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 {
-	m->apic_bus = apic_bus_create(NULL, NULL);
-	m->ioapic = ioapic_create(IOAPIC_ID, &machine_ioapic_ops, m);
-	if (!m->apic_bus || !m->ioapic)
+	m->apic_bus = apic_bus_create(m->link ? node_link_forward_apic : NULL, m->link);
+	if (!m->apic_bus)
 		goto nomem;
-	if (iobus_register(&m->bus, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000, ioapic_access,
-			   m->ioapic, "ioapic") < 0)
-		goto busy;
-	if (machine_owns(m, DEVICE_UART)) {
-		m->uart = uart8250_create(&machine_uart_ops, m);
-		if (!m->uart)
-			goto nomem;
-		if (iobus_register(&m->bus, IOBUS_PIO, UART_COM1_PORT, 8, uart_access, m->uart,
-				   "uart") < 0)
-			goto busy;
-	}
-	if (machine_owns(m, DEVICE_DEBUG_EXIT)) {
-		m->debug_port = (struct debug_port){.ops = &machine_debug_ops, .ctx = m};
-		if (debug_port_register(&m->debug_port, &m->bus) < 0)
-			goto busy;
-	}
+	if (m->node == 0 && !(m->ioapic = ioapic_create(IOAPIC_ID, &machine_ioapic_ops, m)))
+		goto nomem;
+	int uart_owner = machine_device_owner(m, DEVICE_UART);
+	if (uart_owner == (int)m->node && !(m->uart = uart8250_create(&machine_uart_ops, m)))
+		goto nomem;
+	m->debug_port = (struct debug_port){.ops = &machine_debug_ops, .ctx = m};
 	m->acpi_sleep = (struct acpi_sleep){.poweroff = machine_poweroff, .ctx = m};
-	if (acpi_sleep_register(&m->acpi_sleep, &m->bus) < 0)
-		goto busy;
+	if (machine_place(m, 0, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000, ioapic_access, m->ioapic,
+			  "ioapic") < 0 ||
+	    machine_place(m, uart_owner, IOBUS_PIO, UART_COM1_PORT, 8, uart_access, m->uart,
+			  "uart") < 0 ||
+	    machine_place(m, machine_device_owner(m, DEVICE_DEBUG_EXIT), IOBUS_PIO, DEBUG_PORT_BASE,
+			  DEBUG_PORT_LEN, debug_port_access, &m->debug_port, "debug-port") < 0 ||
+	    machine_place(m, 0, IOBUS_PIO, ACPI_SLEEP_PORT, 1, acpi_sleep_access, &m->acpi_sleep,
+			  "acpi-sleep") < 0) {
+		snprintf(err, errlen, "device I/O ranges overlap");
+		return -1;
+	}
 	return 0;
 nomem:
 	snprintf(err, errlen, "out of memory creating devices");
-	return -1;
-busy:
-	snprintf(err, errlen, "device I/O ranges overlap");
 	return -1;
 }
 
@@ -318,6 +332,58 @@ static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 	return 0;
 }
 
+static void machine_peer_lost(void *ctx, unsigned node, const char *why)
+{
+	struct machine *m = ctx;
+	machine_stop(m, VMM_EXIT_NODE_LOST, "node %s lost (%s): stopping the guest",
+		     m->cfg->nodes[node].name, why);
+}
+
+static void machine_engine_fatal(void *ctx, const char *why)
+{
+	machine_stop(ctx, VMM_EXIT_HOST_ERROR, "%s", why);
+}
+
+static void machine_node_message(void *ctx, unsigned src, uint16_t type, const void *payload,
+				 size_t len)
+{
+	struct machine *m = ctx;
+	node_link_receive(m->link, src, type, payload, len);
+}
+
+/* Several nodes: join the cluster and put guest RAM under the coherence engine, homing each
+ * node's share of RAM at that node (the NUMA node SRAT gives it). */
+static int machine_join(struct machine *m, char *err, size_t errlen)
+{
+	static const struct cluster_ops ops = {.peer_lost = machine_peer_lost};
+	const struct cluster_config *cfg = m->cfg;
+	bool bad_input;
+	m->cluster = node_cluster_join(cfg, m->node, 30, &ops, m, &bad_input, err, errlen);
+	m->link = node_link_create(m);
+	uint64_t *range_pages = calloc(cfg->node_count, sizeof(*range_pages));
+	if (!m->cluster || !m->link || !range_pages) {
+		free(range_pages);
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->node_count; i++)
+		range_pages[i] = cfg->nodes[i].memory_bytes / 4096;
+	struct engine_params params = {
+	    .host = m->mem.host,
+	    .memfd = m->mem.fd,
+	    .size = m->mem.size,
+	    .cluster = m->cluster,
+	    .homes = {.policy = COH_HOME_RANGES, .range_pages = range_pages},
+	    .fatal = machine_engine_fatal,
+	    .user_message = machine_node_message,
+	    .ctx = m};
+	m->engine = engine_create(&params, err, errlen);
+	free(range_pages);
+	if (!m->engine)
+		return -1;
+	node_link_set_engine(m->link, m->engine);
+	return 0;
+}
+
 int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node, char *err,
 		   size_t errlen)
 {
@@ -334,8 +400,9 @@ int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned
 		return -1;
 	machine_enable_msr_exits(m);
 	if (guest_memory_create(&m->mem, cfg->total_memory, err, errlen) < 0 ||
-	    machine_map_ram(m, err, errlen) < 0 || machine_create_devices(m, err, errlen) < 0 ||
-	    machine_create_vcpus(m, err, errlen) < 0)
+	    machine_map_ram(m, err, errlen) < 0 ||
+	    (cfg->node_count > 1 && machine_join(m, err, errlen) < 0) ||
+	    machine_create_devices(m, err, errlen) < 0 || machine_create_vcpus(m, err, errlen) < 0)
 		return -1;
 	if (node == 0 && machine_load_firmware(m, err, errlen) < 0)
 		return -1;
@@ -388,6 +455,10 @@ int machine_run(struct machine *m)
 		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
 			machine_console_input(m, &fds[2]);
 	}
+	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of KVM_RUN:
+	 * taking the engine (and its userfaultfd) away first releases it. */
+	engine_destroy(m->engine);
+	m->engine = NULL;
 	for (unsigned i = 0; i < m->vcpu_count; i++)
 		vcpu_join(&m->vcpus[i]);
 	if (raw)
@@ -408,6 +479,10 @@ void machine_destroy(struct machine *m)
 		ioapic_destroy(m->ioapic);
 	if (m->apic_bus)
 		apic_bus_destroy(m->apic_bus);
+	engine_destroy(m->engine);
+	if (m->cluster)
+		cluster_leave(m->cluster);
+	node_link_destroy(m->link);
 	guest_memory_destroy(&m->mem);
 	kvm_vm_close(&m->kvm);
 	if (m->stop_fd >= 0)

@@ -24,6 +24,7 @@ enum vmm_status {
 	VMM_EXIT_GUEST_UNSUPPORTED = 3, /* the guest did something the VMM does not support */
 	VMM_EXIT_GUEST_RESET = 4,   /* triple fault, reset request, or every vCPU halted for good */
 	VMM_EXIT_HOST_ERROR = 5,    /* a KVM or host call failed underneath a running guest */
+	VMM_EXIT_NODE_LOST = 6,	    /* another node of the guest was lost */
 	VMM_EXIT_INTERRUPTED = 130, /* SIGINT / SIGTERM */
 };
 
@@ -40,6 +41,9 @@ struct lapic;
 struct ioapic;
 struct apic_bus;
 struct uart8250;
+struct cluster;
+struct engine;
+struct node_link;
 
 struct machine {
 	const struct cluster_config *cfg;
@@ -55,6 +59,10 @@ struct machine {
 	struct acpi_sleep acpi_sleep;
 	struct vcpu *vcpus;
 	unsigned vcpu_count;
+	/* Several nodes: the cluster, the engine keeping guest RAM coherent, the VMM's messages. */
+	struct cluster *cluster;
+	struct engine *engine;
+	struct node_link *link;
 	int console_out; /* fd the UART writes to */
 
 	atomic_bool stopping;

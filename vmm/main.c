@@ -9,6 +9,7 @@
 #include "vmm/cmd_cluster.h"
 #include "vmm/cmd_memtest.h"
 #include "vmm/config.h"
+#include "vmm/launcher.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
@@ -42,6 +43,7 @@ struct cli_options {
 	const char *config;
 	const char *node;
 	bool check_only;
+	bool netns;
 };
 
 static int cli_usage_error(const char *msg)
@@ -71,6 +73,9 @@ static int cli_parse(int argc, char **argv, struct cli_options *opt)
 		case 'C':
 			opt->check_only = true;
 			break;
+		case 'N':
+			opt->netns = true;
+			break;
 		case 'v':
 			log_set_verbose(true);
 			break;
@@ -87,7 +92,7 @@ static int cli_parse(int argc, char **argv, struct cli_options *opt)
 	return 0;
 }
 
-static int run_config(const struct cli_options *opt)
+static int run_config(const struct cli_options *opt, int argc, char **argv)
 {
 	struct cluster_config cfg;
 	char err[1024];
@@ -107,11 +112,13 @@ static int run_config(const struct cli_options *opt)
 		config_free(&cfg);
 		return 0;
 	}
-	if (cfg.node_count > 1) {
-		fprintf(stderr,
-			"vsmp-vmm: %s: %u nodes: running a guest across nodes is not implemented "
-			"yet\n",
-			opt->config, cfg.node_count);
+	if (cfg.node_count > 1 && !opt->node) {
+		int status = launcher_run(&cfg, opt->netns, argc, argv);
+		config_free(&cfg);
+		return status;
+	}
+	if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vsmp-vmm: %s\n", err);
 		config_free(&cfg);
 		return VMM_EXIT_BAD_INPUT;
 	}
@@ -144,5 +151,5 @@ int main(int argc, char **argv)
 		return cli_usage_error("unexpected argument");
 	if (!opt.config)
 		return cli_usage_error("--config FILE is required");
-	return run_config(&opt);
+	return run_config(&opt, argc, argv);
 }

@@ -53,7 +53,10 @@ static void lapic_send_ipi(void *ctx, struct lapic *src, uint32_t icr_low, uint3
 static void lapic_eoi_level(void *ctx, uint8_t vector)
 {
 	struct vcpu *v = ctx;
-	ioapic_eoi(v->m->ioapic, vector);
+	/* Only the boot node has the IOAPIC; level-triggered EOIs are not forwarded (no device on
+	 * another node raises a level-triggered interrupt yet). */
+	if (v->m->ioapic)
+		ioapic_eoi(v->m->ioapic, vector);
 }
 
 static const struct lapic_ops vcpu_lapic_ops = {

@@ -1,0 +1,249 @@
+/* Node link messages. Every payload starts with a version byte and has one fixed size per type,
+ * checked before any field is used; indexes (vCPU, node) are range-checked against the
+ * configuration. A forwarded access blocks the issuing vCPU thread until the owner answers or the
+ * machine stops (a lost node stops the machine, so nothing waits forever).
+ *
+ * An interrupt message goes to every other node: each delivers it to the local LAPICs that match
+ * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR. */
+#include "vmm/node_link.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coherence/engine.h"
+#include "vmm/apic_bus.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/vcpu.h"
+
+#define NODE_LINK_VERSION 1
+#define NODE_LINK_RANGES  16
+
+enum node_msg_type {
+	NODE_MSG_APIC = ENGINE_USER_TYPE_FIRST,
+	NODE_MSG_IO_REQ,
+	NODE_MSG_IO_RESP,
+	NODE_MSG_STOP,
+};
+
+struct node_msg_apic {
+	uint8_t version, mode, vector, level, logical, dest, shorthand, src_apic_id;
+};
+
+struct node_msg_io {
+	uint8_t version, space, len, is_write;
+	uint32_t vcpu;
+	uint64_t seq, addr;
+	uint8_t data[8];
+	int32_t status; /* response: 0, or -1 when the owner has no device there */
+	uint32_t pad;
+};
+
+struct node_msg_stop {
+	uint8_t version, pad[3];
+	int32_t status;
+};
+
+struct io_slot { /* one per local vCPU: its forwarded access in flight */
+	uint64_t seq;
+	bool done;
+	int status;
+	uint8_t data[8];
+};
+
+struct remote_range {
+	struct node_link *link;
+	enum iobus_space space;
+	uint64_t base;
+	unsigned owner;
+};
+
+struct node_link {
+	struct machine *m;
+	struct engine *engine;
+	struct io_slot *slots;
+	struct remote_range ranges[NODE_LINK_RANGES];
+	unsigned range_count;
+};
+
+struct node_link *node_link_create(struct machine *m)
+{
+	struct node_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->m = m;
+	l->slots = calloc(m->cfg->total_vcpus, sizeof(*l->slots));
+	if (!l->slots) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void node_link_set_engine(struct node_link *l, struct engine *e)
+{
+	l->engine = e;
+}
+
+void node_link_destroy(struct node_link *l)
+{
+	if (!l)
+		return;
+	free(l->slots);
+	free(l);
+}
+
+static struct vcpu *local_vcpu(struct node_link *l, unsigned index)
+{
+	const struct node_config *node = &l->m->cfg->nodes[l->m->node];
+	if (index < node->first_vcpu || index - node->first_vcpu >= l->m->vcpu_count)
+		return NULL;
+	return &l->m->vcpus[index - node->first_vcpu];
+}
+
+static void node_link_broadcast(struct node_link *l, uint16_t type, const void *msg, size_t len)
+{
+	for (unsigned n = 0; n < l->m->cfg->node_count; n++)
+		if (n != l->m->node && l->engine)
+			engine_send(l->engine, n, type, msg, len);
+}
+
+void node_link_forward_apic(void *ctx, const struct apic_message *msg)
+{
+	struct node_msg_apic wire = {.version = NODE_LINK_VERSION,
+				     .mode = msg->mode,
+				     .vector = msg->vector,
+				     .level = msg->level,
+				     .logical = msg->logical,
+				     .dest = msg->dest,
+				     .shorthand = msg->shorthand,
+				     .src_apic_id = msg->src_apic_id};
+	node_link_broadcast(ctx, NODE_MSG_APIC, &wire, sizeof(wire));
+}
+
+void node_link_broadcast_stop(struct node_link *l, int status)
+{
+	struct node_msg_stop wire = {.version = NODE_LINK_VERSION, .status = status};
+	node_link_broadcast(l, NODE_MSG_STOP, &wire, sizeof(wire));
+}
+
+/* Runs on the vCPU thread that touched a device another node owns. */
+static int node_link_forward_io(void *ctx, unsigned vcpu, uint64_t offset, uint8_t *data,
+				unsigned len, bool is_write)
+{
+	struct remote_range *r = ctx;
+	struct node_link *l = r->link;
+	struct vcpu *v = local_vcpu(l, vcpu);
+	if (!v || len > 8)
+		return -1;
+	struct io_slot *slot = &l->slots[vcpu];
+	pthread_mutex_lock(&v->wait_lock);
+	uint64_t seq = ++slot->seq;
+	slot->done = false;
+	pthread_mutex_unlock(&v->wait_lock);
+	struct node_msg_io req = {.version = NODE_LINK_VERSION,
+				  .space = (uint8_t)r->space,
+				  .len = (uint8_t)len,
+				  .is_write = is_write,
+				  .vcpu = vcpu,
+				  .seq = seq,
+				  .addr = r->base + offset};
+	memcpy(req.data, data, len);
+	if (engine_send(l->engine, r->owner, NODE_MSG_IO_REQ, &req, sizeof(req)) < 0)
+		return -1;
+	pthread_mutex_lock(&v->wait_lock);
+	while (!slot->done && !atomic_load(&l->m->stopping))
+		pthread_cond_wait(&v->wait_cond, &v->wait_lock);
+	bool done = slot->done;
+	int status = slot->status;
+	memcpy(data, slot->data, len);
+	pthread_mutex_unlock(&v->wait_lock);
+	return done ? status : 0;
+}
+
+int node_link_forward_range(struct node_link *l, enum iobus_space space, uint64_t base,
+			    uint64_t len, unsigned owner, const char *name)
+{
+	if (l->range_count == NODE_LINK_RANGES)
+		return -1;
+	struct remote_range *r = &l->ranges[l->range_count++];
+	*r = (struct remote_range){.link = l, .space = space, .base = base, .owner = owner};
+	return iobus_register(&l->m->bus, space, base, len, node_link_forward_io, r, name);
+}
+
+/* The owner's side: perform the access on the local device and answer. */
+static void node_link_serve_io(struct node_link *l, unsigned src, const struct node_msg_io *req)
+{
+	struct node_msg_io resp = *req;
+	enum iobus_space space = req->space == IOBUS_MMIO ? IOBUS_MMIO : IOBUS_PIO;
+	const struct iobus_range *r = iobus_find(&l->m->bus, space, req->addr, req->len);
+	resp.status = -1;
+	if (r && r->handler != node_link_forward_io)
+		resp.status = r->handler(r->ctx, req->vcpu, req->addr - r->base, resp.data,
+					 req->len, req->is_write);
+	engine_send(l->engine, src, NODE_MSG_IO_RESP, &resp, sizeof(resp));
+}
+
+static void node_link_complete_io(struct node_link *l, const struct node_msg_io *resp)
+{
+	struct vcpu *v = local_vcpu(l, resp->vcpu);
+	if (!v)
+		return;
+	struct io_slot *slot = &l->slots[resp->vcpu];
+	pthread_mutex_lock(&v->wait_lock);
+	if (resp->seq == slot->seq) {
+		memcpy(slot->data, resp->data, sizeof(slot->data));
+		slot->status = resp->status;
+		slot->done = true;
+		pthread_cond_broadcast(&v->wait_cond);
+	}
+	pthread_mutex_unlock(&v->wait_lock);
+}
+
+static bool io_valid(const struct node_link *l, const struct node_msg_io *io)
+{
+	return io->vcpu < l->m->cfg->total_vcpus && io->space <= IOBUS_MMIO &&
+	       (io->len == 1 || io->len == 2 || io->len == 4 || io->len == 8);
+}
+
+void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *payload, size_t len)
+{
+	struct node_link *l = ctx;
+	const uint8_t *p = payload;
+	if (len == 0 || p[0] != NODE_LINK_VERSION) {
+		log_error("node %u sent a node-link message of an unknown version: ignored", src);
+		return;
+	}
+	if (type == NODE_MSG_APIC && len == sizeof(struct node_msg_apic)) {
+		struct node_msg_apic w;
+		memcpy(&w, payload, sizeof(w));
+		struct apic_message msg = {.mode = w.mode,
+					   .vector = w.vector,
+					   .level = w.level,
+					   .logical = w.logical,
+					   .dest = w.dest,
+					   .shorthand = w.shorthand,
+					   .src_apic_id = w.src_apic_id};
+		apic_bus_deliver(l->m->apic_bus, &msg);
+	} else if ((type == NODE_MSG_IO_REQ || type == NODE_MSG_IO_RESP) &&
+		   len == sizeof(struct node_msg_io)) {
+		struct node_msg_io io;
+		memcpy(&io, payload, sizeof(io));
+		if (!io_valid(l, &io))
+			log_error("node %u sent a malformed I/O message: ignored", src);
+		else if (type == NODE_MSG_IO_REQ)
+			node_link_serve_io(l, src, &io);
+		else
+			node_link_complete_io(l, &io);
+	} else if (type == NODE_MSG_STOP && len == sizeof(struct node_msg_stop)) {
+		struct node_msg_stop w;
+		memcpy(&w, payload, sizeof(w));
+		machine_stop(l->m, w.status, "stopped by node %s (status %d)",
+			     l->m->cfg->nodes[src].name, w.status);
+	} else {
+		log_error("node %u sent a node-link message of type 0x%x, %zu bytes: ignored", src,
+			  type, len);
+	}
+}

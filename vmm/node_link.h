@@ -1,0 +1,32 @@
+/* The VMM's messages between the nodes of one guest, carried by the coherence engine's transport
+ * beside the page protocol: interrupt messages for vCPUs on other nodes (IPIs, INIT/SIPI, device
+ * interrupts), port and MMIO accesses to devices another node owns, and "the guest stopped". */
+#ifndef VMM_NODE_LINK_H
+#define VMM_NODE_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/iobus.h"
+
+struct machine;
+struct engine;
+struct apic_message;
+struct node_link;
+
+struct node_link *node_link_create(struct machine *m);
+void node_link_set_engine(struct node_link *l, struct engine *e);
+void node_link_destroy(struct node_link *l);
+
+/* Registers `len` bytes at `base` in `space` as owned by node `owner`: accesses are forwarded. */
+int node_link_forward_range(struct node_link *l, enum iobus_space space, uint64_t base,
+			    uint64_t len, unsigned owner, const char *name);
+/* apic_bus forward hook: sends an interrupt message to every other node. */
+void node_link_forward_apic(void *ctx, const struct apic_message *msg);
+/* Tells every other node the guest stopped with `status`. */
+void node_link_broadcast_stop(struct node_link *l, int status);
+/* The engine's user_message hook. */
+void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *payload, size_t len);
+
+#endif
