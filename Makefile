@@ -1,7 +1,7 @@
 # Thin wrapper: the real build is CMake in build/. See README.md.
 #   make        install missing Debian packages, build build/vsmp-vmm
 #   make check  every test: unit + integration, ASan/UBSan unit tests, fuzzers (bounded)
-#   make demo   the main job
+#   make demo   the main job: the test guest across 3 local node processes
 BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CTEST   := ctest --output-on-failure --no-tests=error
@@ -16,6 +16,7 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+	@[ -f $(BUILD)/cluster.key ] || $(BUILD)/vsmp-vmm keygen $(BUILD)/cluster.key
 
 check: build check-sanitize check-fuzz
 	cd $(BUILD) && $(CTEST) -j 1
@@ -31,7 +32,7 @@ check-fuzz: deps
 	cd $(BUILD)-fuzz && $(CTEST) -L fuzz
 
 demo: build
-	$(BUILD)/vsmp-vmm --config configs/local-1node.toml
+	$(BUILD)/vsmp-vmm --config configs/local-3node.toml
 
 bench: build
 	$(BUILD)/vsmp-vmm bench exits

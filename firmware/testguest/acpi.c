@@ -86,7 +86,8 @@ static int xsdt_from_rsdp(uint64_t rsdp_addr, uint64_t *xsdt, char *err, size_t 
 	return 0;
 }
 
-static const uint8_t *find_madt(uint64_t xsdt_addr, uint32_t *len, char *err, size_t errlen)
+static const uint8_t *find_table(uint64_t xsdt_addr, const char *sig, uint32_t *len, char *err,
+				 size_t errlen)
 {
 	uint32_t xsdt_len;
 	const uint8_t *xsdt = table_at(xsdt_addr, "XSDT", &xsdt_len, err, errlen);
@@ -94,11 +95,10 @@ static const uint8_t *find_madt(uint64_t xsdt_addr, uint32_t *len, char *err, si
 		return NULL;
 	for (uint32_t off = HEADER_LEN; off + 8 <= xsdt_len; off += 8) {
 		uint64_t addr = load_le64(xsdt + off);
-		if (mapped(addr, HEADER_LEN) &&
-		    memcmp((const void *)(uintptr_t)addr, "APIC", 4) == 0)
-			return table_at(addr, "APIC", len, err, errlen);
+		if (mapped(addr, HEADER_LEN) && memcmp((const void *)(uintptr_t)addr, sig, 4) == 0)
+			return table_at(addr, sig, len, err, errlen);
 	}
-	snformat(err, errlen, "the XSDT lists no MADT (APIC)");
+	snformat(err, errlen, "the XSDT lists no %s table", sig);
 	return NULL;
 }
 
@@ -125,7 +125,7 @@ int acpi_enabled_apic_ids(uint64_t rsdp_addr, uint8_t *ids, unsigned max, char *
 	if (xsdt_from_rsdp(rsdp_addr, &xsdt, err, errlen) < 0)
 		return -1;
 	uint32_t len;
-	const uint8_t *madt = find_madt(xsdt, &len, err, errlen);
+	const uint8_t *madt = find_table(xsdt, "APIC", &len, err, errlen);
 	if (!madt)
 		return -1;
 	unsigned count = 0;
@@ -153,6 +153,55 @@ int acpi_enabled_apic_ids(uint64_t rsdp_addr, uint8_t *ids, unsigned max, char *
 	if (count == 0) {
 		snformat(err, errlen, "MADT lists no enabled CPU");
 		return -1;
+	}
+	return (int)count;
+}
+
+/* SRAT entries start after the header and 12 reserved bytes. Processor affinity (type 0, 16
+ * bytes): domain bits 7:0 at +2 and 31:8 at +9, flags at +4. Memory affinity (type 1, 40 bytes):
+ * domain at +2, length at +16, flags at +28. Bit 0 of the flags: enabled. */
+#define SRAT_ENTRIES 48
+
+static void srat_add(struct acpi_numa_node *nodes, unsigned max, unsigned *count, uint32_t domain,
+		     unsigned cpus, uint64_t bytes)
+{
+	for (unsigned i = 0; i < *count; i++) {
+		if (nodes[i].domain == domain) {
+			nodes[i].cpus += cpus;
+			nodes[i].memory_bytes += bytes;
+			return;
+		}
+	}
+	if (*count < max)
+		nodes[(*count)++] = (struct acpi_numa_node){domain, cpus, bytes};
+}
+
+int acpi_numa_nodes(uint64_t rsdp_addr, struct acpi_numa_node *nodes, unsigned max, char *err,
+		    size_t errlen)
+{
+	uint64_t xsdt;
+	uint32_t len;
+	if (xsdt_from_rsdp(rsdp_addr, &xsdt, err, errlen) < 0)
+		return -1;
+	const uint8_t *srat = find_table(xsdt, "SRAT", &len, err, errlen);
+	if (!srat)
+		return -1;
+	unsigned count = 0;
+	for (uint32_t off = SRAT_ENTRIES; off + 2 <= len;) {
+		uint8_t type = srat[off], entry_len = srat[off + 1];
+		if (entry_len < 2 || entry_len > len - off) {
+			snformat(err, errlen, "SRAT entry at offset %u has a bad length", off);
+			return -1;
+		}
+		const uint8_t *e = srat + off;
+		if (type == 0 && entry_len >= 16 && (load_le32(e + 4) & 1))
+			srat_add(nodes, max, &count,
+				 e[2] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 |
+				     (uint32_t)e[11] << 24,
+				 1, 0);
+		if (type == 1 && entry_len >= 40 && (load_le32(e + 28) & 1))
+			srat_add(nodes, max, &count, load_le32(e + 2), 0, load_le64(e + 16));
+		off += entry_len;
 	}
 	return (int)count;
 }

@@ -9,6 +9,7 @@
 #include "firmware/testguest/bootinfo.h"
 #include "firmware/testguest/console.h"
 #include "firmware/testguest/lapic.h"
+#include "firmware/testguest/acpi.h"
 #include "firmware/testguest/misbehave.h"
 #include "firmware/testguest/options.h"
 #include "firmware/testguest/ring0.h"
@@ -59,6 +60,21 @@ static void read_options(void)
 		fail("command line: %s", err);
 }
 
+/* The machine as the guest sees it: one line per NUMA node of the SRAT. */
+static void say_numa_nodes(uint64_t rsdp)
+{
+	struct acpi_numa_node nodes[MAX_CPUS];
+	char err[160];
+	int count = acpi_numa_nodes(rsdp, nodes, MAX_CPUS, err, sizeof(err));
+	if (count < 0) {
+		say("numa none (%s)", err);
+		return;
+	}
+	for (int i = 0; i < count; i++)
+		say("numa node=%u cpus=%u mem_mib=%lu", nodes[i].domain, nodes[i].cpus,
+		    nodes[i].memory_bytes >> 20);
+}
+
 __attribute__((noreturn)) static void bsp_main(void)
 {
 	boot_info_read(boot_params_addr, &boot);
@@ -71,6 +87,7 @@ __attribute__((noreturn)) static void bsp_main(void)
 	smp_discover(boot.rsdp);
 	say("start vcpus=%u bsp_apic_id=%u ram_mib=%lu", ncpus, cpus[0].apic_id,
 	    boot.ram_bytes >> 20);
+	say_numa_nodes(boot.rsdp);
 	if (options.bench == BENCH_IPI) {
 		if (ncpus < 2)
 			fail("tg.bench=ipi needs at least 2 vCPUs");

@@ -55,13 +55,25 @@ memory_mib = 64
 EOT
 }
 
-# cluster_config FILE NODES FIRST_PORT: a key in $WORK and NODES nodes on 127.0.0.1 from FIRST_PORT.
+# cluster_config FILE NODES FIRST_PORT [CMDLINE]: a key in $WORK and NODES nodes with one vCPU
+# each on 127.0.0.1 from FIRST_PORT, running the test guest (with CMDLINE) when the run boots one.
 cluster_config() {
 	local file=$1 nodes=$2 port=$3
 	[ -f "$WORK/cluster.key" ] || "$VMM" keygen "$WORK/cluster.key" >/dev/null
-	printf '[cluster]\nname = "test"\nkey_file = "%s"\n' "$WORK/cluster.key" >"$file"
+	printf '[cluster]\nname = "test"\nkey_file = "%s"\n[guest]\ncmdline = "%s"\n' \
+		"$WORK/cluster.key" "${4:-}" >"$file"
 	for ((i = 0; i < nodes; i++)); do
-		printf '[[node]]\nname = "n%d"\naddress = "127.0.0.1:%d"\nvcpus = 1\nmemory_mib = 16\n' \
+		printf '[[node]]\nname = "n%d"\naddress = "127.0.0.1:%d"\nvcpus = 1\nmemory_mib = 32\n' \
 			"$i" $((port + i)) >>"$file"
 	done
+}
+
+WORKLOADS="compute atomic spinlock barrier ipi timer litmus"
+
+# expect_testguest_pass NAME VCPUS: every workload ok and the final PASS line.
+expect_testguest_pass() {
+	local name=$1 vcpus=$2
+	expect_status 0 "$name"
+	for w in $WORKLOADS; do expect_line "$name" "^TESTGUEST $w ok"; done
+	expect_line "$name" "^TESTGUEST PASS vcpus=$vcpus\$"
 }

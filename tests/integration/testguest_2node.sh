@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One guest across 2 node processes: the AP comes up on the other node, and the shared counter,
+# spinlock, barrier, IPI ping-pong, timers and litmus tests all cross nodes and pass.
+source "$(dirname "$0")/lib.sh"
+need_kvm
+cluster_config "$WORK/c.toml" 2 7440
+run_vmm guest --config "$WORK/c.toml"
+expect_testguest_pass guest 2
