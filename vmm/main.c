@@ -54,13 +54,11 @@ static int cli_usage_error(const char *msg)
 
 static int cli_parse(int argc, char **argv, struct cli_options *opt)
 {
-	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-						 {"node", required_argument, NULL, 'n'},
-						 {"check-config", no_argument, NULL, 'C'},
-						 {"verbose", no_argument, NULL, 'v'},
-						 {"help", no_argument, NULL, 'h'},
-						 {"version", no_argument, NULL, 'V'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"node", required_argument, NULL, 'n'},
+	    {"check-config", no_argument, NULL, 'C'}, {"verbose", no_argument, NULL, 'v'},
+	    {"netns", no_argument, NULL, 'N'},	      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:n:vh", longopts, NULL)) != -1) {
 		switch (c) {
