@@ -24,6 +24,7 @@
 /* Diagnostic messages the engine answers itself (not protocol traffic). */
 #define ENGINE_MSG_PING (WIRE_DIAG_FIRST + 8)
 #define ENGINE_MSG_PONG (WIRE_DIAG_FIRST + 9)
+#define ENGINE_MSG_DONE (WIRE_DIAG_FIRST + 10)
 
 struct engine {
 	struct engine_params params;
@@ -36,6 +37,7 @@ struct engine {
 	pthread_mutex_t pong_lock;
 	pthread_cond_t pong_cond;
 	uint64_t pongs;
+	uint64_t peers_done;
 };
 
 static const uint8_t zero_page[REGION_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -155,9 +157,12 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		transport_send(t, src, ENGINE_MSG_PONG, payload, len);
 		return;
 	}
-	if (type == ENGINE_MSG_PONG) {
+	if (type == ENGINE_MSG_PONG || type == ENGINE_MSG_DONE) {
 		pthread_mutex_lock(&e->pong_lock);
-		e->pongs++;
+		if (type == ENGINE_MSG_PONG)
+			e->pongs++;
+		else
+			e->peers_done++;
 		pthread_cond_signal(&e->pong_cond);
 		pthread_mutex_unlock(&e->pong_lock);
 		return;
@@ -237,18 +242,38 @@ int engine_send(struct engine *e, unsigned node, uint16_t type, const void *payl
 	return transport_send(t, node, type, payload, len);
 }
 
-static bool engine_wait_pong(struct engine *e, uint64_t want)
+/* Waits until *counter (guarded by pong_lock) reaches want, at most timeout_ms. */
+static bool engine_wait_count(struct engine *e, const uint64_t *counter, uint64_t want,
+			      unsigned timeout_ms)
 {
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 1;
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
 	pthread_mutex_lock(&e->pong_lock);
-	while (e->pongs < want &&
+	while (*counter < want &&
 	       pthread_cond_timedwait(&e->pong_cond, &e->pong_lock, &deadline) == 0)
 		;
-	bool ok = e->pongs >= want;
+	bool ok = *counter >= want;
 	pthread_mutex_unlock(&e->pong_lock);
 	return ok;
+}
+
+int engine_quiesce(struct engine *e, unsigned timeout_ms)
+{
+	struct transport *t = atomic_load(&e->transport);
+	unsigned nodes = cluster_node_count(e->params.cluster);
+	unsigned self = cluster_self(e->params.cluster);
+	if (!t)
+		return -1;
+	for (unsigned n = 0; n < nodes; n++)
+		if (n != self)
+			transport_send(t, n, ENGINE_MSG_DONE, NULL, 0);
+	return engine_wait_count(e, &e->peers_done, nodes - 1, timeout_ms) ? 0 : -1;
 }
 
 double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iters)
@@ -264,7 +289,7 @@ double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iter
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 1; i <= iters; i++)
 		if (transport_send(t, node, ENGINE_MSG_PING, payload, len) < 0 ||
-		    !engine_wait_pong(e, base + i))
+		    !engine_wait_count(e, &e->pongs, base + i, 1000))
 			return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /

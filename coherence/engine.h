@@ -45,6 +45,11 @@ void engine_destroy(struct engine *e);
  * a negative value if the peer does not answer within a second. One caller at a time. */
 double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iters);
 
+/* Before leaving: tells every peer this node will touch the region no more, and waits (at most
+ * timeout_ms) until every peer has said the same, so that no node leaves while another may still
+ * need a page it holds. -1 on timeout. Once per engine. */
+int engine_quiesce(struct engine *e, unsigned timeout_ms);
+
 struct engine_stats {
 	uint64_t faults, read_faults, write_faults, messages_in, messages_out;
 };

@@ -137,10 +137,16 @@ static int memtest_threads(struct memtest_run *run, unsigned local_threads)
 	return atomic_load(&run->failed) ? MEMTEST_FAILED : 0;
 }
 
-static int memtest_node(const struct cluster_config *cfg, unsigned self,
-			const struct memtest_options *opt, uint32_t selected)
+struct memtest_node_args {
+	const struct memtest_options *opt;
+	uint32_t selected;
+};
+
+static int memtest_node(const struct cluster_config *cfg, unsigned self, void *ctx)
 {
-	log_set_node(cfg->nodes[self].name);
+	const struct memtest_node_args *args = ctx;
+	const struct memtest_options *opt = args->opt;
+	uint32_t selected = args->selected;
 	struct memtest_run run = {
 	    .env = {.nodes = cfg->node_count,
 		    .threads_per_node = opt->threads,
@@ -180,6 +186,10 @@ static int memtest_node(const struct cluster_config *cfg, unsigned self,
 	} else {
 		run.env.region = mem.host;
 		status = memtest_threads(&run, opt->threads);
+		if (engine_quiesce(e, 30000) < 0) {
+			log_error("the other nodes did not finish within 30 s");
+			status = MEMTEST_FAILED;
+		}
 		printf("MEMTEST %s node=%s\n", status == 0 ? "PASS" : "FAIL", run.node_name);
 		fflush(stdout);
 		engine_destroy(e);
@@ -284,25 +294,14 @@ int cmd_memtest_main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return VMM_EXIT_BAD_INPUT;
 	}
-	struct cluster_config cfg;
-	char err[1024];
-	if (config_load_file(opt.config, &cfg, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return VMM_EXIT_BAD_INPUT;
-	}
-	int node = opt.node ? config_find_node(&cfg, opt.node) : 0;
-	int status;
-	if (node < 0) {
-		log_error("%s: no node named '%s'", opt.config, opt.node);
-		status = VMM_EXIT_BAD_INPUT;
-	} else if (!opt.node && cfg.node_count > 1) {
-		status = launcher_run(&cfg, opt.netns, argc, argv);
-	} else if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		status = VMM_EXIT_BAD_INPUT;
-	} else {
-		status = memtest_node(&cfg, (unsigned)node, &opt, selected);
-	}
-	config_free(&cfg);
-	return status;
+	struct memtest_node_args args = {.opt = &opt, .selected = selected};
+	struct node_command cmd = {.config_path = opt.config,
+				   .node = opt.node,
+				   .launch = true,
+				   .netns = opt.netns,
+				   .argc = argc,
+				   .argv = argv,
+				   .run_node = memtest_node,
+				   .ctx = &args};
+	return node_command_run(&cmd);
 }

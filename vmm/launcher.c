@@ -4,9 +4,9 @@
  * "--node NAME". With --netns each node gets a network namespace, vsmp-<pid>-<i>, whose eth0 is
  * a veth onto a bridge that lives in one more namespace, vsmp-<pid>-br, so nothing is added to
  * the host's own network: node i is 192.168.213.<i+1>/24 there, and the nodes learn these
- * addresses from VSMP_NODE_HOSTS in place of the configuration's hosts (ports are kept). The
- * namespaces are made and removed with iproute2's `ip`; deleting a namespace deletes its end of
- * each veth, and with it the pair.
+ * addresses from VSMP_NODE_HOSTS in place of the configuration's hosts (ports are kept), and use
+ * UCX over TCP unless UCX_TLS says otherwise. The namespaces are made and removed with iproute2's
+ * `ip`; deleting a namespace deletes its end of each veth, and with it the pair.
  *
  * The launcher blocks SIGINT, SIGTERM and SIGCHLD and takes them with sigtimedwait, so a signal
  * arriving at any point is handled in one place: forwarded to the nodes, which then exit, after
@@ -149,6 +149,9 @@ static int create_namespaces(struct launch *l)
 					 "%s" NETNS_SUBNET ".%u", i ? "," : "", i + 1);
 	}
 	setenv(HOSTS_ENV, hosts, 1);
+	/* UCX's shared-memory transports wake a sleeping receiver through a socket that does not
+	 * cross network namespaces, and separate namespaces stand for separate hosts anyway. */
+	setenv("UCX_TLS", "tcp", 0);
 	return 0;
 }
 
@@ -312,4 +315,30 @@ int launcher_apply_host_override(struct cluster_config *cfg, char *err, size_t e
 		p += len + 1;
 	}
 	return 0;
+}
+
+int node_command_run(const struct node_command *cmd)
+{
+	struct cluster_config cfg;
+	char err[1024];
+	if (config_load_file(cmd->config_path, &cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	int node = cmd->node ? config_find_node(&cfg, cmd->node) : 0;
+	int status;
+	if (node < 0) {
+		log_error("%s: no node named '%s'", cmd->config_path, cmd->node);
+		status = VMM_EXIT_BAD_INPUT;
+	} else if (cmd->launch && !cmd->node && cfg.node_count > 1) {
+		status = launcher_run(&cfg, cmd->netns, cmd->argc, cmd->argv);
+	} else if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		status = VMM_EXIT_BAD_INPUT;
+	} else {
+		log_set_node(cfg.nodes[node].name);
+		status = cmd->run_node(&cfg, (unsigned)node, cmd->ctx);
+	}
+	config_free(&cfg);
+	return status;
 }

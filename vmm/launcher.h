@@ -19,4 +19,20 @@ int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **
  * namespace (the launcher passes them in VSMP_NODE_HOSTS). Does nothing when that is unset. */
 int launcher_apply_host_override(struct cluster_config *cfg, char *err, size_t errlen);
 
+/* What every node command does with its configuration: load it, then either launch every node
+ * of a multi-node configuration on this host (no `node` given) or run `node` (default: the
+ * first) in this process through run_node. Bad input exits 2 with a message. */
+struct node_command {
+	const char *config_path;
+	const char *node; /* NULL: launch them all (or run the only one) */
+	bool launch;	  /* false: never launch; without a node, run_node gets node 0 */
+	bool netns;
+	int argc; /* the whole command line, for the launcher to re-run per node */
+	char **argv;
+	int (*run_node)(const struct cluster_config *cfg, unsigned self, void *ctx);
+	void *ctx;
+};
+
+int node_command_run(const struct node_command *cmd);
+
 #endif

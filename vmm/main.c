@@ -90,48 +90,39 @@ static int cli_parse(int argc, char **argv, struct cli_options *opt)
 	return 0;
 }
 
-static int run_config(const struct cli_options *opt, int argc, char **argv)
+static int run_machine(const struct cluster_config *cfg, unsigned self, void *ctx)
 {
-	struct cluster_config cfg;
-	char err[1024];
-	if (config_load_file(opt->config, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vsmp-vmm: %s\n", err);
-		return VMM_EXIT_BAD_INPUT;
-	}
-	int node = 0;
-	if (opt->node && (node = config_find_node(&cfg, opt->node)) < 0) {
-		fprintf(stderr, "vsmp-vmm: %s: no node named '%s'\n", opt->config, opt->node);
-		config_free(&cfg);
-		return VMM_EXIT_BAD_INPUT;
-	}
+	const struct cli_options *opt = ctx;
 	if (opt->check_only) {
-		printf("%s: valid: %u node(s), %u vCPU(s), %llu MiB\n", opt->config, cfg.node_count,
-		       cfg.total_vcpus, (unsigned long long)(cfg.total_memory >> 20));
-		config_free(&cfg);
+		printf("%s: valid: %u node(s), %u vCPU(s), %llu MiB\n", opt->config,
+		       cfg->node_count, cfg->total_vcpus,
+		       (unsigned long long)(cfg->total_memory >> 20));
 		return 0;
 	}
-	if (cfg.node_count > 1 && !opt->node) {
-		int status = launcher_run(&cfg, opt->netns, argc, argv);
-		config_free(&cfg);
-		return status;
-	}
-	if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vsmp-vmm: %s\n", err);
-		config_free(&cfg);
-		return VMM_EXIT_BAD_INPUT;
-	}
-	log_set_node(cfg.nodes[node].name);
 	struct machine m;
+	char err[1024];
 	int status;
-	if (machine_create(&m, &cfg, (unsigned)node, err, sizeof(err)) < 0) {
+	if (machine_create(&m, cfg, self, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		status = VMM_EXIT_BAD_INPUT;
 	} else {
 		status = machine_run(&m);
 	}
 	machine_destroy(&m);
-	config_free(&cfg);
 	return status;
+}
+
+static int run_config(struct cli_options *opt, int argc, char **argv)
+{
+	struct node_command cmd = {.config_path = opt->config,
+				   .node = opt->node,
+				   .launch = !opt->check_only,
+				   .netns = opt->netns,
+				   .argc = argc,
+				   .argv = argv,
+				   .run_node = run_machine,
+				   .ctx = opt};
+	return node_command_run(&cmd);
 }
 
 int main(int argc, char **argv)
