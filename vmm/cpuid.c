@@ -15,6 +15,7 @@
 #define LEAF1_ECX_HYPERVISOR	   (1u << 31)
 #define KVM_LEAF_FEATURES	   0x40000001u
 #define KVM_FEATURE_PV_EOI	   (1u << 6)
+#define KVM_FEATURE_PV_UNHALT	   (1u << 7)
 #define KVM_FEATURE_PV_SEND_IPI	   (1u << 11)
 #define KVM_FEATURE_PV_SCHED_YIELD (1u << 13)
 
@@ -31,8 +32,10 @@ static void cpuid_filter_entry(struct kvm_cpuid_entry2 *e, unsigned apic_id)
 		e->edx = apic_id;
 		break;
 	case KVM_LEAF_FEATURES:
-		e->eax &=
-		    ~(KVM_FEATURE_PV_EOI | KVM_FEATURE_PV_SEND_IPI | KVM_FEATURE_PV_SCHED_YIELD);
+		/* PV unhalt too: a vCPU halted in our vcpu_wait cannot be woken by KVM's
+		 * KVM_HC_KICK_CPU, so PV spinlocks would hang. */
+		e->eax &= ~(KVM_FEATURE_PV_EOI | KVM_FEATURE_PV_UNHALT | KVM_FEATURE_PV_SEND_IPI |
+			    KVM_FEATURE_PV_SCHED_YIELD);
 		break;
 	}
 }

@@ -9,6 +9,7 @@
 #include "vmm/cmd_cluster.h"
 #include "vmm/cmd_memtest.h"
 #include "vmm/config.h"
+#include "vmm/emulate.h"
 #include "vmm/launcher.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -107,6 +108,7 @@ static int run_machine(const struct cluster_config *cfg, unsigned self, void *ct
 		status = VMM_EXIT_BAD_INPUT;
 	} else {
 		status = machine_run(&m);
+		emulate_log_counts();
 	}
 	machine_destroy(&m);
 	return status;

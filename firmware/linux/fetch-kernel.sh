@@ -22,14 +22,24 @@ done
 # The metapackage's dependency names the real image, e.g. linux-image-6.1.0-56-amd64.
 PKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
 	awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1.*-amd64$/ { print $2; exit }')
-[ -n "$PKG" ] || die "linux-image-amd64 does not depend on a linux-image-6.1*-amd64 package (apt-get update?)"
+[ -n "$PKG" ] ||
+	die "linux-image-amd64 does not depend on a linux-image-6.1*-amd64 package (apt-get update?)"
 KVER=${PKG#linux-image-}
 
+# The first existing file among the arguments (an unmatched glob stays literal and is skipped).
+first_file() {
+	for f in "$@"; do
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	done
+	return 0
+}
+
 mkdir -p "$CACHE"
-DEB=$(ls "$CACHE/${PKG}_"*.deb 2>/dev/null | head -n 1 || true)
+DEB=$(first_file "$CACHE/${PKG}_"*.deb)
 if [ -z "$DEB" ]; then
 	(cd "$CACHE" && apt-get download "$PKG") || die "apt-get download $PKG failed"
-	DEB=$(ls "$CACHE/${PKG}_"*.deb | head -n 1)
+	DEB=$(first_file "$CACHE/${PKG}_"*.deb)
+	[ -n "$DEB" ] || die "apt-get download $PKG left no .deb in $CACHE"
 fi
 
 ROOT="$CACHE/$PKG"
