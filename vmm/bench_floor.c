@@ -1,10 +1,11 @@
 /* Minimal KVM VMs for the floor measurements.
  *
  * PIO: one real-mode vCPU runs `out dx, al; jmp back` forever; each KVM_RUN returns one exit.
- * IPI: two real-mode vCPUs spin with interrupts on; the interrupt handler (IVT vector 0x40) does
- * one `out` and `iret`. Thread A kicks B's thread with a signal, B injects the vector with
- * KVM_INTERRUPT, B's handler exits by PIO, B's thread kicks A, and A's handler exit completes one
- * round trip: the least work any userspace interrupt path has to do on this host. */
+ * IPI: two real-mode vCPUs halt with interrupts on (their threads sleep until an interrupt is
+ * pending); the interrupt handler (IVT vector 0x40) does one `out` and `iret`. Thread A kicks B's
+ * thread with a signal, B injects the vector with KVM_INTERRUPT, B's handler exits by PIO, B's
+ * thread kicks A, and A's handler exit completes one round trip: the least work any userspace
+ * interrupt path has to do on this host. */
 #include "vmm/bench_floor.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@
 
 #define FLOOR_RAM     0x10000
 #define FLOOR_PIO_IP  0x1000
-#define FLOOR_SPIN_IP 0x2000
+#define FLOOR_HALT_IP 0x2000
 #define FLOOR_ISR_IP  0x3000
 #define FLOOR_VECTOR  0x40
 #define FLOOR_SIGNAL  SIGUSR1
@@ -40,7 +41,7 @@ struct floor_vm {
 };
 
 static const uint8_t floor_pio_code[] = {0xba, 0x03, 0x05, 0xee, 0xeb, 0xfd};
-static const uint8_t floor_spin_code[] = {0xfb, 0xeb, 0xfe};
+static const uint8_t floor_halt_code[] = {0xfb, 0xf4, 0xeb, 0xfd}; /* sti; hlt; jmp hlt */
 static const uint8_t floor_isr_code[] = {0xba, 0x03, 0x05, 0xee, 0xcf};
 
 static int floor_vcpu_reset(struct floor_vm *vm, int i, uint32_t ip, char *err, size_t errlen)
@@ -101,7 +102,7 @@ static int floor_vm_open(struct floor_vm *vm, int vcpus, uint8_t *ram, size_t si
 		}
 		vm->ram_owned = true;
 		memcpy(vm->ram + FLOOR_PIO_IP, floor_pio_code, sizeof(floor_pio_code));
-		memcpy(vm->ram + FLOOR_SPIN_IP, floor_spin_code, sizeof(floor_spin_code));
+		memcpy(vm->ram + FLOOR_HALT_IP, floor_halt_code, sizeof(floor_halt_code));
 		memcpy(vm->ram + FLOOR_ISR_IP, floor_isr_code, sizeof(floor_isr_code));
 		uint16_t ivt[2] = {FLOOR_ISR_IP, 0};
 		memcpy(vm->ram + FLOOR_VECTOR * 4, ivt, sizeof(ivt));
@@ -165,6 +166,8 @@ out:
 struct floor_ipi {
 	struct floor_vm *vm;
 	pthread_t thread[2];
+	pthread_mutex_t lock;
+	pthread_cond_t wake[2];
 	atomic_bool pending[2];
 	atomic_bool stop;
 	unsigned iters;
@@ -182,8 +185,20 @@ static void floor_signal_handler(int sig)
 
 static void floor_kick(struct floor_ipi *p, int target)
 {
+	pthread_mutex_lock(&p->lock);
 	atomic_store(&p->pending[target], true);
+	pthread_cond_signal(&p->wake[target]);
+	pthread_mutex_unlock(&p->lock);
 	pthread_kill(p->thread[target], FLOOR_SIGNAL);
+}
+
+/* A halted vCPU's thread sleeps until its interrupt is pending, as a VMM's would. */
+static void floor_wait_pending(struct floor_ipi *p, int self)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!atomic_load(&p->pending[self]) && !atomic_load(&p->stop))
+		pthread_cond_wait(&p->wake[self], &p->lock);
+	pthread_mutex_unlock(&p->lock);
 }
 
 struct floor_thread_arg {
@@ -206,6 +221,8 @@ static void *floor_ipi_thread(void *arg)
 		}
 		if (ioctl(p->vm->vcpu_fd[self], KVM_RUN, 0) < 0)
 			continue;
+		if (run->exit_reason == KVM_EXIT_HLT)
+			floor_wait_pending(p, self);
 		if (run->exit_reason != KVM_EXIT_IO)
 			continue;
 		if (self == 0 && ++p->round_trips >= p->iters) {
@@ -224,13 +241,16 @@ static int floor_ipi(unsigned iters, struct bench_floor *out, char *err, size_t 
 	if (floor_vm_open(&vm, 2, NULL, 0, err, errlen) < 0)
 		return -1;
 	int rc = -1;
-	if (floor_vcpu_reset(&vm, 0, FLOOR_SPIN_IP, err, errlen) < 0 ||
-	    floor_vcpu_reset(&vm, 1, FLOOR_SPIN_IP, err, errlen) < 0)
+	if (floor_vcpu_reset(&vm, 0, FLOOR_HALT_IP, err, errlen) < 0 ||
+	    floor_vcpu_reset(&vm, 1, FLOOR_HALT_IP, err, errlen) < 0)
 		goto out;
 	struct sigaction sa = {.sa_handler = floor_signal_handler};
 	sigemptyset(&sa.sa_mask);
 	sigaction(FLOOR_SIGNAL, &sa, NULL);
 	struct floor_ipi p = {.vm = &vm, .iters = iters};
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.wake[0], NULL);
+	pthread_cond_init(&p.wake[1], NULL);
 	struct floor_thread_arg args[2] = {{&p, 0}, {&p, 1}};
 	/* Vector pending on vCPU 1 from the start: the first delivery opens the ping-pong. */
 	atomic_store(&p.pending[1], true);
@@ -240,6 +260,9 @@ static int floor_ipi(unsigned iters, struct bench_floor *out, char *err, size_t 
 	for (int i = 0; i < 2; i++)
 		pthread_join(p.thread[i], NULL);
 	out->ipi_us = (double)(machine_now_ns() - t0) / 1000.0 / iters;
+	pthread_mutex_destroy(&p.lock);
+	pthread_cond_destroy(&p.wake[0]);
+	pthread_cond_destroy(&p.wake[1]);
 	rc = 0;
 out:
 	floor_vm_close(&vm);

@@ -203,8 +203,11 @@ static bool vcpu_take_startup(struct vcpu *v)
 	return true;
 }
 
-/* Injects what the LAPIC has pending, or asks KVM to exit when the guest can take it. */
-static void vcpu_inject(struct vcpu *v)
+/* Injects what the LAPIC has pending, or asks KVM to exit when the guest can take it. A vCPU
+ * that leaves hlt with interrupts enabled is at an instruction boundary that can take one, even
+ * where KVM (this PVM backend) does not say so in ready_for_interrupt_injection: waiting for the
+ * window exit instead costs a host timer tick, milliseconds. */
+static void vcpu_inject(struct vcpu *v, bool after_halt)
 {
 	struct kvm_run *run = v->run;
 	if (lapic_take_nmi(v->lapic))
@@ -213,7 +216,7 @@ static void vcpu_inject(struct vcpu *v)
 	run->request_interrupt_window = 0;
 	if (vector < 0)
 		return;
-	if (run->ready_for_interrupt_injection && run->if_flag) {
+	if ((run->ready_for_interrupt_injection || after_halt) && run->if_flag) {
 		struct kvm_interrupt irq = {.irq = (uint32_t)vector};
 		if (ioctl(v->fd, KVM_INTERRUPT, &irq) == 0) {
 			lapic_accept_vector(v->lapic, vector);
@@ -241,7 +244,8 @@ static void vcpu_run_once(struct vcpu *v)
 		return;
 	}
 	lapic_timer_update(v->lapic, machine_now_ns());
-	if (v->state == VCPU_HALTED) {
+	bool after_halt = v->state == VCPU_HALTED;
+	if (after_halt) {
 		if (!vcpu_halt_should_end(v)) {
 			vcpu_wait(v, lapic_timer_deadline(v->lapic));
 			return;
@@ -249,7 +253,7 @@ static void vcpu_run_once(struct vcpu *v)
 		v->state = VCPU_RUNNABLE;
 		vcpu_exit_halt_ended(v);
 	}
-	vcpu_inject(v);
+	vcpu_inject(v, after_halt);
 	vcpu_arm_timer(v, lapic_timer_deadline(v->lapic));
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 		if (errno == EINTR || errno == EAGAIN)

@@ -6,6 +6,7 @@
 
 #include "firmware/testguest/bench.h"
 #include "firmware/testguest/console.h"
+#include "firmware/testguest/lapic.h"
 #include "firmware/testguest/layout.h"
 #include "firmware/testguest/ring0.h"
 #include "firmware/testguest/smp.h"
@@ -13,6 +14,8 @@
 
 #define MARK_START 1
 #define MARK_END   2
+/* A timer tick every 10 ms (100 MHz timer clock) bounds each halt of the IPI bench. */
+#define BENCH_WATCHDOG_TICKS 1000000
 
 struct ipi_bench {
 	unsigned cpu, partner;
@@ -41,7 +44,9 @@ static void ipi_round_trips(void *arg)
 	const struct ipi_bench *bench = arg;
 	if (bench->cpu == 0)
 		outl(PORT_MARK, MARK_START);
-	ipi_ping_pong(bench->cpu, bench->partner, bench->iters, bench->base);
+	lapic_timer_periodic(BENCH_WATCHDOG_TICKS);
+	ipi_ping_pong_halted(bench->cpu, bench->partner, bench->iters, bench->base);
+	lapic_timer_stop();
 	if (bench->cpu == 0)
 		outl(PORT_MARK, MARK_END);
 }

@@ -104,3 +104,32 @@ void ipi_ping_pong(unsigned cpu, unsigned partner, unsigned rounds, uint64_t bas
 			lapic_send_ipi(cpus[partner].apic_id, VEC_IPI);
 	}
 }
+
+/* Ring 0 only: halts (cli; check; sti; hlt, so an IPI between the check and the halt still wakes
+ * it) until this CPU has taken `want` IPIs. The caller runs a periodic LAPIC timer so that a lost
+ * IPI ends in a FAIL, not a hang. */
+static void halt_until_ipis(unsigned cpu, uint64_t want)
+{
+	uint64_t deadline = deadline_after(WAIT_SECONDS);
+	for (;;) {
+		__asm__ volatile("cli" ::: "memory");
+		if (ipis_received(cpu) >= want)
+			break;
+		if (deadline_passed(deadline))
+			fail("ipi: cpu %u halted waiting for IPI %lu", cpu, want);
+		__asm__ volatile("sti; hlt" ::: "memory");
+	}
+	__asm__ volatile("sti" ::: "memory");
+}
+
+void ipi_ping_pong_halted(unsigned cpu, unsigned partner, unsigned rounds, uint64_t base)
+{
+	int first = cpu <= partner;
+	for (unsigned k = 1; k <= rounds; k++) {
+		if (first)
+			lapic_send_ipi(cpus[partner].apic_id, VEC_IPI);
+		halt_until_ipis(cpu, base + k);
+		if (!first)
+			lapic_send_ipi(cpus[partner].apic_id, VEC_IPI);
+	}
+}

@@ -39,5 +39,7 @@ static inline uint64_t ipis_received(unsigned cpu)
  * other's IPI before sending the next. `base` is this CPU's ipis_received() read before both
  * sides passed a barrier, so that an early IPI is not missed. */
 void ipi_ping_pong(unsigned cpu, unsigned partner, unsigned rounds, uint64_t base);
+/* The same from ring 0, halting between IPIs as an idle OS does (the bench's IPI round trip). */
+void ipi_ping_pong_halted(unsigned cpu, unsigned partner, unsigned rounds, uint64_t base);
 
 #endif
