@@ -63,7 +63,7 @@ void machine_stop(struct machine *m, int status, const char *fmt, ...)
 		log_error("%s", reason);
 	}
 	if (m->link)
-		node_link_broadcast_stop(m->link, status);
+		node_link_broadcast_stop(m->link, status, atomic_load(&m->lost_node));
 	uint64_t one = 1;
 	if (write(m->stop_fd, &one, sizeof(one)) < 0)
 		log_error("stop event: %s", strerror(errno));
@@ -335,6 +335,7 @@ static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 static void machine_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct machine *m = ctx;
+	atomic_store(&m->lost_node, (int)node);
 	machine_stop(m, VMM_EXIT_NODE_LOST, "node %s lost (%s): stopping the guest",
 		     m->cfg->nodes[node].name, why);
 }
@@ -387,7 +388,8 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node, char *err,
 		   size_t errlen)
 {
-	*m = (struct machine){.cfg = cfg, .node = node, .console_out = STDOUT_FILENO};
+	*m = (struct machine){
+	    .cfg = cfg, .node = node, .console_out = STDOUT_FILENO, .lost_node = -1};
 	m->kvm.sys_fd = m->kvm.vm_fd = m->mem.fd = -1;
 	m->start_ns = machine_now_ns();
 	pthread_mutex_init(&m->lock, NULL);

@@ -67,7 +67,8 @@ struct machine {
 
 	atomic_bool stopping;
 	int exit_status;
-	int stop_fd; /* eventfd: becomes readable once the machine stops */
+	atomic_int lost_node; /* the node whose loss stops the guest, or -1 */
+	int stop_fd;	      /* eventfd: becomes readable once the machine stops */
 	pthread_mutex_t lock;
 	unsigned halted_for_good; /* vCPUs in hlt with interrupts disabled */
 

@@ -44,6 +44,7 @@ struct node_msg_io {
 struct node_msg_stop {
 	uint8_t version, pad[3];
 	int32_t status;
+	int32_t lost_node; /* the node whose loss stopped the guest, or -1 */
 };
 
 struct io_slot { /* one per local vCPU: its forwarded access in flight */
@@ -123,9 +124,10 @@ void node_link_forward_apic(void *ctx, const struct apic_message *msg)
 	node_link_broadcast(ctx, NODE_MSG_APIC, &wire, sizeof(wire));
 }
 
-void node_link_broadcast_stop(struct node_link *l, int status)
+void node_link_broadcast_stop(struct node_link *l, int status, int lost_node)
 {
-	struct node_msg_stop wire = {.version = NODE_LINK_VERSION, .status = status};
+	struct node_msg_stop wire = {
+	    .version = NODE_LINK_VERSION, .status = status, .lost_node = lost_node};
 	node_link_broadcast(l, NODE_MSG_STOP, &wire, sizeof(wire));
 }
 
@@ -240,8 +242,13 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 	} else if (type == NODE_MSG_STOP && len == sizeof(struct node_msg_stop)) {
 		struct node_msg_stop w;
 		memcpy(&w, payload, sizeof(w));
-		machine_stop(l->m, w.status, "stopped by node %s (status %d)",
-			     l->m->cfg->nodes[src].name, w.status);
+		if (w.lost_node >= 0 && (unsigned)w.lost_node < l->m->cfg->node_count)
+			machine_stop(l->m, w.status, "node %s lost (reported by node %s): stopping",
+				     l->m->cfg->nodes[w.lost_node].name,
+				     l->m->cfg->nodes[src].name);
+		else
+			machine_stop(l->m, w.status, "stopped by node %s (status %d)",
+				     l->m->cfg->nodes[src].name, w.status);
 	} else {
 		log_error("node %u sent a node-link message of type 0x%x, %zu bytes: ignored", src,
 			  type, len);

@@ -24,8 +24,8 @@ int node_link_forward_range(struct node_link *l, enum iobus_space space, uint64_
 			    uint64_t len, unsigned owner, const char *name);
 /* apic_bus forward hook: sends an interrupt message to every other node. */
 void node_link_forward_apic(void *ctx, const struct apic_message *msg);
-/* Tells every other node the guest stopped with `status`. */
-void node_link_broadcast_stop(struct node_link *l, int status);
+/* Tells every other node the guest stopped with `status` (because `lost_node` was lost, or -1). */
+void node_link_broadcast_stop(struct node_link *l, int status, int lost_node);
 /* The engine's user_message hook. */
 void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *payload, size_t len);
 
