@@ -6,9 +6,9 @@
  * thread until every peer is authenticated, then hands it to a thread of its own. Each peer's
  * connection then carries heartbeats every 200 ms both ways; a peer silent for 1 s, or whose
  * connection drops (a SIGKILLed process's socket is closed by its kernel at once), is reported
- * lost, and one that sends "leave" is reported as having left. Connections of authenticated peers
- * are only freed by cluster_leave, so other threads may send on them (under their send lock) at
- * any time, even after the peer is gone.
+ * lost, and one that sends "leave" is reported as having left. Once the cluster has formed, the
+ * connections of its members are only freed by cluster_leave, so other threads may send on them
+ * (under their send lock) at any time, even after the peer is gone.
  */
 #include "coherence/cluster_conn.h"
 

@@ -165,6 +165,41 @@ static void conn_broken(struct cluster *c, struct conn *conn, const char *why)
 		c->peers[conn->node].next_dial = cluster_now_ms() + DIAL_RETRY_MS;
 }
 
+/* Checks a verified hello against our configuration and membership; refuses it if need be. */
+static bool hello_acceptable(struct cluster *c, struct conn *conn, const struct wire_hello *hello)
+{
+	int node = (int)hello->node;
+	if (sodium_memcmp(hello->config_hash, c->config_hash, WIRE_HASH_SIZE) != 0) {
+		char ours[17], theirs[17];
+		sodium_bin2hex(ours, sizeof(ours), c->config_hash, 8);
+		sodium_bin2hex(theirs, sizeof(theirs), hello->config_hash, 8);
+		refuse(c, conn, node,
+		       "%s (%s): the configurations differ: %s has %s..., %s has %s...: every "
+		       "node must run the same cluster.toml",
+		       hello->name, conn->where, c->names[c->self], ours, hello->name, theirs);
+	} else if (hello->node >= c->n || hello->node == c->self ||
+		   strcmp(hello->name, c->names[hello->node]) != 0) {
+		refuse(c, conn, -1,
+		       "a connection from %s: it says it is node %u '%s', which is not a peer "
+		       "here",
+		       conn->where, hello->node, hello->name);
+	} else if (conn->dialed && node != conn->node) {
+		refuse(c, conn, conn->node, "%s: %s answered at %s's address", conn->where,
+		       hello->name, c->names[conn->node]);
+	} else if (!conn->dialed && hello->node < c->self) {
+		refuse(c, conn, node,
+		       "%s (%s): it dialed us, but a lower-numbered node never dials", hello->name,
+		       conn->where);
+	} else if (c->peers[node].state != PEER_ABSENT) {
+		refuse(c, conn, node, "%s (%s): it is already or was a member", hello->name,
+		       conn->where);
+	} else {
+		return true;
+	}
+	return false;
+}
+
+/* The peer's hello: if we accept it, we answer with our proof. */
 static void on_hello(struct cluster *c, struct conn *conn, uint32_t sender, const uint8_t *payload,
 		     size_t len)
 {
@@ -179,42 +214,9 @@ static void on_hello(struct cluster *c, struct conn *conn, uint32_t sender, cons
 		       conn->where);
 		return;
 	}
-	int node = (int)hello.node;
-	if (sodium_memcmp(hello.config_hash, c->config_hash, WIRE_HASH_SIZE) != 0) {
-		char ours[17], theirs[17];
-		sodium_bin2hex(ours, sizeof(ours), c->config_hash, 8);
-		sodium_bin2hex(theirs, sizeof(theirs), hello.config_hash, 8);
-		refuse(c, conn, node,
-		       "%s (%s): the configurations differ: %s has %s..., %s has %s...: every "
-		       "node must run the same cluster.toml",
-		       hello.name, conn->where, c->names[c->self], ours, hello.name, theirs);
+	if (!hello_acceptable(c, conn, &hello))
 		return;
-	}
-	if (hello.node >= c->n || hello.node == c->self ||
-	    strcmp(hello.name, c->names[hello.node]) != 0) {
-		refuse(c, conn, -1,
-		       "a connection from %s: it says it is node %u '%s', which is not "
-		       "a peer here",
-		       conn->where, hello.node, hello.name);
-		return;
-	}
-	if (conn->dialed && node != conn->node) {
-		refuse(c, conn, conn->node, "%s: %s answered at %s's address", conn->where,
-		       hello.name, c->names[conn->node]);
-		return;
-	}
-	if (!conn->dialed && hello.node < c->self) {
-		refuse(c, conn, node,
-		       "%s (%s): it dialed us, but a lower-numbered node never dials", hello.name,
-		       conn->where);
-		return;
-	}
-	if (c->peers[node].state != PEER_ABSENT) {
-		refuse(c, conn, node, "%s (%s): it is already or was a member", hello.name,
-		       conn->where);
-		return;
-	}
-	conn->node = node;
+	conn->node = (int)hello.node;
 	memcpy(conn->peer_nonce, hello.nonce, WIRE_NONCE_SIZE);
 	uint8_t proof[WIRE_PROOF_SIZE];
 	cluster_key_proof(c->key, conn->peer_nonce, c->self, hello.node, proof);

@@ -11,9 +11,11 @@
 struct cluster;
 struct transport;
 
-/* Runs on the transport's progress thread, only for authenticated, well-formed messages from a
- * peer that is still up; payload is valid until it returns. It may reply with transport_send on
- * t, which it is given because it can run before transport_create has returned. */
+/* Runs on the transport's progress thread, only for authenticated, well-formed messages, in the
+ * order each peer sent them; payload is valid until it returns. It may reply with transport_send
+ * on t, which it is given because it can run before transport_create has returned. A peer's
+ * messages travel apart from the cluster's control channel: what it sent before it left (or
+ * died) may arrive after the cluster reported it gone. */
 typedef void (*transport_recv_fn)(void *ctx, struct transport *t, unsigned src_node, uint16_t type,
 				  const void *payload, size_t len);
 
@@ -22,7 +24,8 @@ typedef void (*transport_recv_fn)(void *ctx, struct transport *t, unsigned src_n
 struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx, char *err,
 				   size_t errlen);
 /* Any thread. The payload (up to WIRE_MAX_PAYLOAD bytes) is copied before this returns. Returns
- * -1 with errno EINVAL (bad node, type or length), ENOTCONN (peer lost or left) or EIO. */
+ * -1 with errno EINVAL (bad node, type or length), ENOTCONN (peer lost or left), ENOMEM or EIO
+ * (UCX refused the send). */
 int transport_send(struct transport *t, unsigned dst_node, uint16_t type, const void *payload,
 		   size_t len);
 void transport_destroy(struct transport *t);

@@ -18,6 +18,7 @@
 #include "vmm/launcher.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/node_cluster.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,14 +64,19 @@ struct check_options {
 };
 
 struct check {
+	const struct cluster_config *cfg;
 	unsigned n, self;
-	const char **names;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	unsigned *pings, *pongs; /* per peer: correct messages received so far */
 	char failure[256];
 	atomic_uint rtt_pongs;
 };
+
+static const char *name_of(const struct check *ck, unsigned node)
+{
+	return ck->cfg->nodes[node].name;
+}
 
 /* One write per line, so lines of nodes sharing a terminal or pipe never interleave. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -122,7 +127,8 @@ static void on_message(void *ctx, struct transport *t, unsigned src, uint16_t ty
 {
 	struct check *ck = ctx;
 	if (type == RTT_PING) {
-		transport_send(t, src, RTT_PONG, payload, len);
+		if (transport_send(t, src, RTT_PONG, payload, len) < 0)
+			log_error("cannot answer %s: %s", name_of(ck, src), strerror(errno));
 		return;
 	}
 	if (type == RTT_PONG) {
@@ -138,24 +144,24 @@ static void on_message(void *ctx, struct transport *t, unsigned src, uint16_t ty
 		(*count)++;
 	else if (!ck->failure[0])
 		snprintf(ck->failure, sizeof(ck->failure),
-			 "message %u (type 0x%x, %zu bytes) from node %u is not what was sent",
-			 *count, type, len, src);
+			 "message %u (type 0x%x, %zu bytes) from %s is not what was sent", *count,
+			 type, len, name_of(ck, src));
 	pthread_cond_broadcast(&ck->changed);
 	pthread_mutex_unlock(&ck->lock);
 	if (ok && ping && transport_send(t, src, CHECK_PONG, payload, len) < 0)
-		log_error("cannot echo to node %u: %s", src, strerror(errno));
+		log_error("cannot echo to %s: %s", name_of(ck, src), strerror(errno));
 }
 
 static void on_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct check *ck = ctx;
-	say("PEER LOST %s (%s)", ck->names[node], why);
+	say("PEER LOST %s (%s)", name_of(ck, node), why);
 }
 
 static void on_peer_left(void *ctx, unsigned node)
 {
 	struct check *ck = ctx;
-	say("PEER LEFT %s", ck->names[node]);
+	say("PEER LEFT %s", name_of(ck, node));
 }
 
 static void on_log(void *ctx, const char *msg)
@@ -178,7 +184,7 @@ static void describe_missing(const struct check *ck, char *err, size_t errlen)
 		if (i != ck->self)
 			n += snprintf(err + n, errlen - (size_t)n,
 				      " %u of %zu messages from %s and %u of %zu echoes;",
-				      ck->pings[i], CHECK_COUNT, ck->names[i], ck->pongs[i],
+				      ck->pings[i], CHECK_COUNT, name_of(ck, i), ck->pongs[i],
 				      CHECK_COUNT);
 }
 
@@ -191,7 +197,7 @@ static int check_transport(struct check *ck, struct transport *t, char *err, siz
 		for (unsigned i = 0; i < CHECK_COUNT && peer != ck->self; i++) {
 			fill_pattern(buf, check_sizes[i], i, ck->self, peer);
 			if (transport_send(t, peer, CHECK_PING, buf, check_sizes[i]) < 0) {
-				snprintf(err, errlen, "sending to node %u: %s", peer,
+				snprintf(err, errlen, "sending to %s: %s", name_of(ck, peer),
 					 strerror(errno));
 				return -1;
 			}
@@ -236,7 +242,7 @@ static int measure_rtt(struct check *ck, struct transport *t, unsigned peer, uns
 		unsigned expected = atomic_load(&ck->rtt_pongs) + 1;
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		if (transport_send(t, peer, RTT_PING, payload, sizeof(payload)) < 0) {
-			log_error("cannot send to %s: %s", ck->names[peer], strerror(errno));
+			log_error("cannot send to %s: %s", name_of(ck, peer), strerror(errno));
 			free(samples);
 			return -1;
 		}
@@ -245,7 +251,7 @@ static int measure_rtt(struct check *ck, struct transport *t, unsigned peer, uns
 			clock_gettime(CLOCK_MONOTONIC, &now);
 		} while (atomic_load(&ck->rtt_pongs) < expected && elapsed_us(&start, &now) < 1e6);
 		if (atomic_load(&ck->rtt_pongs) < expected) {
-			log_error("no reply from %s within 1 s", ck->names[peer]);
+			log_error("no reply from %s within 1 s", name_of(ck, peer));
 			free(samples);
 			return -1;
 		}
@@ -254,7 +260,7 @@ static int measure_rtt(struct check *ck, struct transport *t, unsigned peer, uns
 	}
 	qsort(samples, iters, sizeof(*samples), compare_doubles);
 	say("RTT %s %d B: median %.1f us, p99 %.1f us, min %.1f us (%u round trips)",
-	    ck->names[peer], RTT_BYTES, samples[iters / 2], samples[iters * 99 / 100], samples[0],
+	    name_of(ck, peer), RTT_BYTES, samples[iters / 2], samples[iters * 99 / 100], samples[0],
 	    iters);
 	free(samples);
 	return 0;
@@ -328,65 +334,40 @@ static int run_joined(struct check *ck, struct cluster *c, const struct check_op
 	return status;
 }
 
-static int run_node(const struct cluster_config *cfg, unsigned self,
-		    const struct check_options *opt)
+/* One node: join, check, stay, leave (node_command_run calls it in each node's process). */
+static int run_check_node(const struct cluster_config *cfg, unsigned self, void *ctx)
 {
-	unsigned n = cfg->node_count;
-	log_set_node(cfg->nodes[self].name);
-	uint8_t key[CLUSTER_KEY_SIZE];
-	char err[1024];
-	if (!cfg->key_file[0]) {
-		log_error("%s: [cluster] key_file is not set (create a key with 'vsmp-vmm keygen "
-			  "FILE')",
-			  opt->config);
-		return VMM_EXIT_BAD_INPUT;
+	const struct check_options *opt = ctx;
+	struct check ck = {.cfg = cfg, .n = cfg->node_count, .self = self};
+	ck.pings = calloc(ck.n, sizeof(*ck.pings));
+	ck.pongs = calloc(ck.n, sizeof(*ck.pongs));
+	if (!ck.pings || !ck.pongs) {
+		log_error("out of memory");
+		free(ck.pings);
+		free(ck.pongs);
+		return CHECK_FAILED;
 	}
-	if (cluster_key_load(cfg->key_file, key, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return VMM_EXIT_BAD_INPUT;
-	}
-	const char **hosts = calloc(n, sizeof(*hosts)), **names = calloc(n, sizeof(*names));
-	uint16_t *ports = calloc(n, sizeof(*ports));
-	struct check ck = {.n = n, .self = self, .names = names};
-	ck.pings = calloc(n, sizeof(*ck.pings));
-	ck.pongs = calloc(n, sizeof(*ck.pongs));
 	pthread_mutex_init(&ck.lock, NULL);
 	pthread_cond_init(&ck.changed, NULL);
-	int status = VMM_EXIT_BAD_INPUT;
-	if (hosts && names && ports && ck.pings && ck.pongs) {
-		for (unsigned i = 0; i < n; i++) {
-			hosts[i] = cfg->nodes[i].host;
-			names[i] = cfg->nodes[i].name;
-			ports[i] = cfg->nodes[i].port;
-		}
-		struct cluster_params params = {.node_count = n,
-						.self = self,
-						.hosts = hosts,
-						.ports = ports,
-						.names = names,
-						.key = key,
-						.join_timeout_ms = opt->join_timeout_s * 1000};
-		memcpy(params.config_hash, cfg->hash, sizeof(params.config_hash));
-		const struct cluster_ops ops = {on_peer_lost, on_peer_left, on_log};
-		say("NODE %s pid=%d", names[self], (int)getpid());
-		struct cluster *c = cluster_join(&params, &ops, &ck, err, sizeof(err));
-		sodium_memzero(key, sizeof(key));
-		if (!c) {
-			log_error("%s", err);
-			status = CHECK_FAILED;
-		} else {
-			say("CLUSTER UP nodes=%u", n);
-			status = run_joined(&ck, c, opt);
-			cluster_leave(c);
-		}
+	say("NODE %s pid=%d", name_of(&ck, self), (int)getpid());
+	const struct cluster_ops ops = {on_peer_lost, on_peer_left, on_log};
+	char err[1024];
+	bool bad_input;
+	struct cluster *c = node_cluster_join(cfg, self, opt->join_timeout_s, &ops, &ck, &bad_input,
+					      err, sizeof(err));
+	int status;
+	if (!c) {
+		log_error("%s", err);
+		status = bad_input ? VMM_EXIT_BAD_INPUT : CHECK_FAILED;
+	} else {
+		say("CLUSTER UP nodes=%u", ck.n);
+		status = run_joined(&ck, c, opt);
+		cluster_leave(c);
 	}
 	pthread_mutex_destroy(&ck.lock);
 	pthread_cond_destroy(&ck.changed);
 	free(ck.pings);
 	free(ck.pongs);
-	free(hosts);
-	free(names);
-	free(ports);
 	return status;
 }
 
@@ -465,27 +446,15 @@ static int cluster_check(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return VMM_EXIT_BAD_INPUT;
 	}
-	struct cluster_config cfg;
-	char err[1024];
-	if (config_load_file(opt.config, &cfg, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return VMM_EXIT_BAD_INPUT;
-	}
-	int node = opt.node ? config_find_node(&cfg, opt.node) : 0;
-	int status;
-	if (node < 0) {
-		log_error("%s: no node named '%s'", opt.config, opt.node);
-		status = VMM_EXIT_BAD_INPUT;
-	} else if (!opt.node && cfg.node_count > 1) {
-		status = launcher_run(&cfg, opt.netns, argc, argv);
-	} else if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		status = VMM_EXIT_BAD_INPUT;
-	} else {
-		status = run_node(&cfg, (unsigned)node, &opt);
-	}
-	config_free(&cfg);
-	return status;
+	struct node_command cmd = {.config_path = opt.config,
+				   .node = opt.node,
+				   .launch = true,
+				   .netns = opt.netns,
+				   .argc = argc,
+				   .argv = argv,
+				   .run_node = run_check_node,
+				   .ctx = &opt};
+	return node_command_run(&cmd);
 }
 
 static int keygen(int argc, char **argv)

@@ -4,6 +4,19 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	exit 77
 fi
 
+# On any exit, stop the nodes this test still runs in the background (SIGTERM: a launcher then
+# removes its namespaces) before lib.sh's cleanup.
+stop_background() {
+	local jobs
+	jobs=$(jobs -p)
+	if [ -n "$jobs" ]; then
+		kill -TERM $jobs 2>/dev/null || true
+		wait || true
+	fi
+	rm -rf "$WORK"
+}
+trap stop_background EXIT
+
 # UCX may use every network device; keep its TCP traffic on loopback (tests in namespaces of
 # their own unset this: there eth0 is our veth).
 export UCX_NET_DEVICES=lo
@@ -64,6 +77,16 @@ finish() {
 # node_pid NAME NODE: the pid a node printed ("NODE n1 pid=123") in $WORK/NAME.out.
 node_pid() {
 	sed -n "s/^NODE $2 pid=\([0-9]*\)$/\1/p" "$WORK/$1.out"
+}
+
+# child_of PID: the pid of PID's only child (the VMM under `timeout`), once it exists.
+child_of() {
+	local deadline=$(($(now_ms) + 5000)) child
+	until child=$(pgrep -P "$1"); do
+		[ "$(now_ms)" -lt "$deadline" ] || fail "process $1 started no child"
+		sleep 0.01
+	done
+	echo "$child"
 }
 
 # expect_gone PID...: none of these processes exists any more.
