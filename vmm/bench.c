@@ -12,6 +12,7 @@
 
 #include "vmm/bench_coherence.h"
 #include "vmm/bench_floor.h"
+#include "vmm/bench_guest.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -19,7 +20,8 @@
 #define BENCH_DEFAULT_ITERS 20000
 
 static const char bench_usage[] = "usage: vsmp-vmm bench exits [--iters N]\n"
-				  "       vsmp-vmm bench coherence [--local N]\n";
+				  "       vsmp-vmm bench coherence [--local N]\n"
+				  "       vsmp-vmm bench guest [--nodes N]\n";
 
 struct bench_guest_run {
 	double first_insn_us;
@@ -111,6 +113,8 @@ int bench_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "coherence") == 0)
 		return bench_coherence_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "guest") == 0)
+		return bench_guest_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "exits") != 0) {
 		fprintf(stderr, "vsmp-vmm: unknown benchmark '%s'\n%s", argv[1], bench_usage);
 		return VMM_EXIT_BAD_INPUT;

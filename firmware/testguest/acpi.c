@@ -1,5 +1,5 @@
-/* A careful reader of the three ACPI tables the guest needs (ACPI 6.x, sections 5.2.5 RSDP,
- * 5.2.8 XSDT, 5.2.12 MADT). The tables come from the VMM and are treated as hostile: every
+/* A careful reader of the ACPI tables the guest needs (ACPI 6.x, sections 5.2.5 RSDP, 5.2.8
+ * XSDT, 5.2.12 MADT, 5.2.16 SRAT). The tables come from the VMM and are treated as hostile: every
  * address must lie inside our identity map, every length inside its table, every checksum must
  * hold, and no entry may run past its table's end. */
 #include <stdbool.h>
@@ -158,9 +158,49 @@ int acpi_enabled_apic_ids(uint64_t rsdp_addr, uint8_t *ids, unsigned max, char *
 }
 
 /* SRAT entries start after the header and 12 reserved bytes. Processor affinity (type 0, 16
- * bytes): domain bits 7:0 at +2 and 31:8 at +9, flags at +4. Memory affinity (type 1, 40 bytes):
- * domain at +2, length at +16, flags at +28. Bit 0 of the flags: enabled. */
+ * bytes): domain bits 7:0 at +2 and 31:8 at +9, APIC ID at +3, flags at +4. Memory affinity
+ * (type 1, 40 bytes): domain at +2, base at +8, length at +16, flags at +28. Bit 0 of the flags:
+ * enabled. */
 #define SRAT_ENTRIES 48
+
+static const uint8_t *find_srat(uint64_t rsdp_addr, uint32_t *len, char *err, size_t errlen)
+{
+	uint64_t xsdt;
+	if (xsdt_from_rsdp(rsdp_addr, &xsdt, err, errlen) < 0)
+		return NULL;
+	return find_table(xsdt, "SRAT", len, err, errlen);
+}
+
+/* The next enabled processor or memory entry from *off on: 1 and *out set, 0 at the end of the
+ * table, -1 with a message for an entry that runs past it. */
+static int srat_next(const uint8_t *srat, uint32_t len, uint32_t *off, struct acpi_affinity *out,
+		     char *err, size_t errlen)
+{
+	while (*off + 2 <= len) {
+		const uint8_t *e = srat + *off;
+		uint8_t type = e[0], entry_len = e[1];
+		if (entry_len < 2 || entry_len > len - *off) {
+			snformat(err, errlen, "SRAT entry at offset %u has a bad length", *off);
+			return -1;
+		}
+		*off += entry_len;
+		if (type == 0 && entry_len >= 16 && (load_le32(e + 4) & 1)) {
+			*out = (struct acpi_affinity){.is_cpu = true,
+						      .domain = e[2] | (uint32_t)e[9] << 8 |
+								(uint32_t)e[10] << 16 |
+								(uint32_t)e[11] << 24,
+						      .apic_id = e[3]};
+			return 1;
+		}
+		if (type == 1 && entry_len >= 40 && (load_le32(e + 28) & 1)) {
+			*out = (struct acpi_affinity){.domain = load_le32(e + 2),
+						      .base = load_le64(e + 8),
+						      .length = load_le64(e + 16)};
+			return 1;
+		}
+	}
+	return 0;
+}
 
 static void srat_add(struct acpi_numa_node *nodes, unsigned max, unsigned *count, uint32_t domain,
 		     unsigned cpus, uint64_t bytes)
@@ -179,29 +219,34 @@ static void srat_add(struct acpi_numa_node *nodes, unsigned max, unsigned *count
 int acpi_numa_nodes(uint64_t rsdp_addr, struct acpi_numa_node *nodes, unsigned max, char *err,
 		    size_t errlen)
 {
-	uint64_t xsdt;
-	uint32_t len;
-	if (xsdt_from_rsdp(rsdp_addr, &xsdt, err, errlen) < 0)
-		return -1;
-	const uint8_t *srat = find_table(xsdt, "SRAT", &len, err, errlen);
+	uint32_t len, off = SRAT_ENTRIES;
+	const uint8_t *srat = find_srat(rsdp_addr, &len, err, errlen);
 	if (!srat)
 		return -1;
 	unsigned count = 0;
-	for (uint32_t off = SRAT_ENTRIES; off + 2 <= len;) {
-		uint8_t type = srat[off], entry_len = srat[off + 1];
-		if (entry_len < 2 || entry_len > len - off) {
-			snformat(err, errlen, "SRAT entry at offset %u has a bad length", off);
+	struct acpi_affinity a;
+	int got;
+	while ((got = srat_next(srat, len, &off, &a, err, errlen)) > 0)
+		srat_add(nodes, max, &count, a.domain, a.is_cpu ? 1 : 0, a.is_cpu ? 0 : a.length);
+	return got < 0 ? -1 : (int)count;
+}
+
+int acpi_affinities(uint64_t rsdp_addr, struct acpi_affinity *out, unsigned max, char *err,
+		    size_t errlen)
+{
+	uint32_t len, off = SRAT_ENTRIES;
+	const uint8_t *srat = find_srat(rsdp_addr, &len, err, errlen);
+	if (!srat)
+		return -1;
+	unsigned count = 0;
+	struct acpi_affinity a;
+	int got;
+	while ((got = srat_next(srat, len, &off, &a, err, errlen)) > 0) {
+		if (count == max) {
+			snformat(err, errlen, "SRAT has more than %u enabled entries", max);
 			return -1;
 		}
-		const uint8_t *e = srat + off;
-		if (type == 0 && entry_len >= 16 && (load_le32(e + 4) & 1))
-			srat_add(nodes, max, &count,
-				 e[2] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 |
-				     (uint32_t)e[11] << 24,
-				 1, 0);
-		if (type == 1 && entry_len >= 40 && (load_le32(e + 28) & 1))
-			srat_add(nodes, max, &count, load_le32(e + 2), 0, load_le64(e + 16));
-		off += entry_len;
+		out[count++] = a;
 	}
-	return (int)count;
+	return got < 0 ? -1 : (int)count;
 }

@@ -3,6 +3,7 @@
 #ifndef TESTGUEST_ACPI_H
 #define TESTGUEST_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,19 @@ struct acpi_numa_node {
 /* Sums the enabled SRAT entries per proximity domain into nodes[0..max), in order of first
  * appearance. Returns how many, or -1 with a message (no SRAT, a malformed entry). */
 int acpi_numa_nodes(uint64_t rsdp_addr, struct acpi_numa_node *nodes, unsigned max, char *err,
+		    size_t errlen);
+
+/* One enabled SRAT entry: a CPU (APIC ID) or a range of memory, and its proximity domain. */
+struct acpi_affinity {
+	bool is_cpu;
+	uint32_t domain;
+	uint8_t apic_id;       /* is_cpu */
+	uint64_t base, length; /* !is_cpu */
+};
+
+/* The enabled SRAT entries in table order into out[0..max). Returns how many, or -1 with a
+ * message (no SRAT, a malformed entry, more than max). */
+int acpi_affinities(uint64_t rsdp_addr, struct acpi_affinity *out, unsigned max, char *err,
 		    size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "firmware/testguest/bench.h"
+#include "firmware/testguest/bench_guest.h"
 #include "firmware/testguest/bootinfo.h"
 #include "firmware/testguest/console.h"
 #include "firmware/testguest/lapic.h"
@@ -94,6 +95,11 @@ __attribute__((noreturn)) static void bsp_main(void)
 		smp_start(2);
 		bench_ipi(0, options.iters);
 	}
+	if (bench_guest_mode(options.bench)) {
+		bench_guest_place(boot.rsdp);
+		smp_start(ncpus);
+		bench_guest_run(0, options.bench, options.iters);
+	}
 	smp_start(ncpus);
 	run_workloads(0);
 }
@@ -106,5 +112,7 @@ __attribute__((noreturn)) void user_main(unsigned cpu)
 	smp_ap_online(cpu);
 	if (options.bench == BENCH_IPI)
 		bench_ipi(cpu, options.iters);
+	if (bench_guest_mode(options.bench))
+		bench_guest_run(cpu, options.bench, options.iters);
 	run_workloads(cpu);
 }

@@ -76,19 +76,28 @@ static int parse_run(struct slice list, const char *const *names, unsigned count
 	return 0;
 }
 
+/* Indexed by enum bench_mode; BENCH_NONE has no name. */
+static const char *const bench_names[BENCH_MODE_COUNT] = {
+    [BENCH_PIO] = "pio",
+    [BENCH_IPI] = "ipi",
+    [BENCH_COMPUTE] = "compute",
+    [BENCH_STREAM] = "stream",
+    [BENCH_CONTENTION] = "contention",
+    [BENCH_TSC] = "tsc",
+};
+
 static int parse_bench(struct slice value, enum bench_mode *bench, char *err, size_t errlen)
 {
 	char buf[32];
-	if (equals(value, "pio"))
-		*bench = BENCH_PIO;
-	else if (equals(value, "ipi"))
-		*bench = BENCH_IPI;
-	else {
-		snformat(err, errlen, "tg.bench: '%s' is not pio or ipi",
-			 shown(value, buf, sizeof(buf)));
-		return -1;
+	for (unsigned mode = BENCH_NONE + 1; mode < BENCH_MODE_COUNT; mode++) {
+		if (equals(value, bench_names[mode])) {
+			*bench = (enum bench_mode)mode;
+			return 0;
+		}
 	}
-	return 0;
+	snformat(err, errlen, "tg.bench: '%s' is not pio, ipi, compute, stream, contention or tsc",
+		 shown(value, buf, sizeof(buf)));
+	return -1;
 }
 
 static int parse_fault(struct slice value, enum fault_mode *fault, char *err, size_t errlen)

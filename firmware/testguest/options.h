@@ -1,7 +1,8 @@
 /* The guest's command-line options:
  *   tg.run=<name>[,<name>...]  workloads to run (default: all)
- *   tg.bench=pio|ipi           run a benchmark instead of the workloads
- *   tg.iters=<n>               benchmark iterations (default 10000)
+ *   tg.bench=pio|ipi|compute|stream|contention|tsc
+ *                              run a benchmark instead of the workloads
+ *   tg.iters=<n>               benchmark iterations or size (default 10000)
  *   tg.fault=port|msr|triple   misbehave on purpose (the VMM must stop the guest cleanly)
  * Other tokens are ignored. */
 #ifndef TESTGUEST_OPTIONS_H
@@ -10,7 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum bench_mode { BENCH_NONE, BENCH_PIO, BENCH_IPI };
+enum bench_mode {
+	BENCH_NONE,
+	BENCH_PIO,
+	BENCH_IPI,
+	BENCH_COMPUTE,
+	BENCH_STREAM,
+	BENCH_CONTENTION,
+	BENCH_TSC,
+	BENCH_MODE_COUNT
+};
 enum fault_mode { FAULT_NONE, FAULT_PORT, FAULT_MSR, FAULT_TRIPLE };
 
 struct options {
