@@ -236,12 +236,17 @@ static int parse_unsigned(const char *text, unsigned long long max, unsigned lon
 
 static int memtest_parse(int argc, char **argv, struct memtest_options *opt)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},  {"node", required_argument, NULL, 'n'},
-	    {"netns", no_argument, NULL, 'N'},	       {"test", required_argument, NULL, 't'},
-	    {"threads", required_argument, NULL, 'T'}, {"iters", required_argument, NULL, 'i'},
-	    {"seed", required_argument, NULL, 's'},    {"timeout", required_argument, NULL, 'o'},
-	    {"verbose", no_argument, NULL, 'v'},       {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"node", required_argument, NULL, 'n'},
+						 {"netns", no_argument, NULL, 'N'},
+						 {"test", required_argument, NULL, 't'},
+						 {"threads", required_argument, NULL, 'T'},
+						 {"iters", required_argument, NULL, 'i'},
+						 {"seed", required_argument, NULL, 's'},
+						 {"timeout", required_argument, NULL, 'o'},
+						 {"verbose", no_argument, NULL, 'v'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
 	int c;
 	unsigned long long v;
 	optind = 1;
@@ -262,6 +267,9 @@ static int memtest_parse(int argc, char **argv, struct memtest_options *opt)
 		case 'v':
 			log_set_verbose(true);
 			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
 		case 'T':
 		case 'i':
 		case 'o':
