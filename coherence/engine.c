@@ -1,6 +1,7 @@
-/* Engine glue. Order of creation matters: the protocol exists before the transport connects (a
- * peer may send a request as soon as it is connected), and the region (faults) comes last, once
- * messages can flow both ways. Callbacks from the protocol run under its page lock and never
+/* Engine glue. Order of creation matters: the protocol and the region exist before the transport
+ * connects, because a peer may send a request (which reads or maps local pages) as soon as it is
+ * connected; nobody touches the region before engine_create returns, so no fault needs the
+ * transport before it exists. Callbacks from the protocol run under its page lock and never
  * block: transport_send copies the message and returns.
  *
  * The engine remembers which pages are mapped locally (a bit per page), because installing "the
@@ -30,7 +31,9 @@ struct engine {
 	struct engine_params params;
 	struct coh *coh;
 	struct transport *_Atomic transport;
-	struct region *region;
+	/* Published once created; read by the fault thread and the transport thread, which the
+	 * kernel (userfaultfd) and UCX start on our behalf, so the ordering must be visible. */
+	struct region *_Atomic region;
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
@@ -47,6 +50,11 @@ static void engine_fail(struct engine *e, const char *why)
 	bool expected = false;
 	if (atomic_compare_exchange_strong(&e->failed, &expected, true) && e->params.fatal)
 		e->params.fatal(e->params.ctx, why);
+}
+
+static struct region *engine_region(struct engine *e)
+{
+	return atomic_load_explicit(&e->region, memory_order_acquire);
 }
 
 static bool page_mapped(struct engine *e, uint64_t page)
@@ -86,11 +94,12 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 	struct engine *e = ctx;
 	int rc;
 	if (!data && page_mapped(e, page)) {
-		rc = writable ? region_unprotect(e->region, page) : region_protect(e->region, page);
+		struct region *r = engine_region(e);
+		rc = writable ? region_unprotect(r, page) : region_protect(r, page);
 	} else {
 		if (data && page_mapped(e, page))
-			region_drop(e->region, page);
-		rc = region_install(e->region, page, data ? data : zero_page, writable);
+			region_drop(engine_region(e), page);
+		rc = region_install(engine_region(e), page, data ? data : zero_page, writable);
 		page_set_mapped(e, page, true);
 	}
 	if (rc < 0)
@@ -101,28 +110,28 @@ static void engine_drop(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
 	page_set_mapped(e, page, false);
-	if (region_drop(e->region, page) < 0)
+	if (region_drop(engine_region(e), page) < 0)
 		engine_fail(e, "coherence: dropping a page failed");
 }
 
 static void engine_downgrade(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
-	if (page_mapped(e, page) && region_protect(e->region, page) < 0)
+	if (page_mapped(e, page) && region_protect(engine_region(e), page) < 0)
 		engine_fail(e, "coherence: write-protecting a page failed");
 }
 
 static void engine_read_local(void *ctx, uint64_t page, uint8_t *buf)
 {
 	struct engine *e = ctx;
-	if (region_read(e->region, page, buf) < 0)
+	if (region_read(engine_region(e), page, buf) < 0)
 		memset(buf, 0, COH_PAGE_SIZE);
 }
 
 static void engine_complete(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
-	region_wake(e->region, page);
+	region_wake(engine_region(e), page);
 }
 
 static const struct coh_ops engine_coh_ops = {
@@ -205,14 +214,15 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	e->coh = coh_create(&cfg, err, errlen);
 	if (!e->coh)
 		goto fail;
+	struct region *r = region_create(params->host, params->memfd, params->size,
+					 &engine_region_ops, e, err, errlen);
+	if (!r)
+		goto fail;
+	atomic_store_explicit(&e->region, r, memory_order_release);
 	struct transport *t = transport_create(params->cluster, engine_receive, e, err, errlen);
 	if (!t)
 		goto fail;
 	atomic_store(&e->transport, t);
-	e->region = region_create(params->host, params->memfd, params->size, &engine_region_ops, e,
-				  err, errlen);
-	if (!e->region)
-		goto fail;
 	return e;
 fail:
 	engine_destroy(e);
@@ -223,7 +233,7 @@ void engine_destroy(struct engine *e)
 {
 	if (!e)
 		return;
-	region_destroy(e->region);
+	region_destroy(engine_region(e));
 	if (atomic_load(&e->transport))
 		transport_destroy(atomic_load(&e->transport));
 	if (e->coh)
