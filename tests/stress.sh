@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make stress`: minutes of the coherence memtest on three local node processes, not part of
+# `make check`. Each seed runs the stress and the litmus tests (mp, sb, corr) with more threads
+# and iterations than the integration tests; the first seed runs once more with every node in its
+# own network namespace (UCX over TCP). Prints each seed and its result, keeps the logs of a
+# failed run, and exits non-zero if any run failed.
+#
+# usage: tests/stress.sh BUILD_DIR
+# Environment: STRESS_SEEDS (default "1 2 3"), STRESS_ITERS (200000), STRESS_THREADS (2),
+# STRESS_TESTS (stress,mp,sb,corr), STRESS_LIMIT (seconds per run, 1200).
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+source "$(dirname "$0")/integration/lib.sh" "$1" "$(dirname "$0")/.."
+
+seeds=${STRESS_SEEDS:-1 2 3}
+iters=${STRESS_ITERS:-200000}
+threads=${STRESS_THREADS:-2}
+tests=${STRESS_TESTS:-stress,mp,sb,corr}
+limit=${STRESS_LIMIT:-1200}
+passed=0
+failed=0
+unset UCX_NET_DEVICES # set per run: loopback only, except between namespaces (there eth0 is ours)
+
+# run_one NAME SEED [--netns]: one memtest of every node of a fresh configuration.
+run_one() {
+	local name=$1 seed=$2 started status=0
+	shift 2
+	cluster_config "$WORK/$name.toml" 3 $((20000 + RANDOM % 20000))
+	started=$(date +%s)
+	timeout --kill-after=10 "$limit" "$VMM" memtest --config "$WORK/$name.toml" "$@" \
+		--threads "$threads" --iters "$iters" --test "$tests" --seed "$seed" \
+		--timeout "$limit" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || status=$?
+	local took=$(($(date +%s) - started)) passes
+	passes=$(grep -c '^MEMTEST PASS' "$WORK/$name.out" || true)
+	if [ "$status" -eq 0 ] && [ "$passes" -eq 3 ]; then
+		echo "stress: $name seed=$seed ok ($took s)"
+		passed=$((passed + 1))
+		return
+	fi
+	echo "stress: $name seed=$seed FAIL: status $status, $passes of 3 nodes passed ($took s)"
+	[ "$status" -ne 124 ] || echo "  (did not finish within $limit s)"
+	grep -Ev ' ok ' "$WORK/$name.out" | sed 's/^/  out: /' || true
+	tail -n 20 "$WORK/$name.err" | sed 's/^/  err: /'
+	failed=$((failed + 1))
+	KEEP_WORK=1
+}
+
+echo "stress: 3 nodes, --threads $threads --iters $iters --test $tests, seeds: $seeds"
+for seed in $seeds; do
+	UCX_NET_DEVICES=lo run_one "local-$seed" "$seed"
+done
+
+first_seed=${seeds%% *}
+if ip netns add "vsmp-probe-$$" 2>/dev/null; then
+	ip netns delete "vsmp-probe-$$"
+	UCX_TLS=tcp run_one "netns-$first_seed" "$first_seed" --netns
+else
+	echo "stress: netns seed=$first_seed skipped: cannot create network namespaces here"
+fi
+
+[ "$failed" -eq 0 ] || echo "stress: logs of the failed runs are in $WORK"
+echo "stress: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
