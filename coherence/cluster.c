@@ -323,6 +323,8 @@ static int start_thread(struct cluster *c)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&c->thread, NULL, cluster_thread, c);
+	if (rc == 0)
+		pthread_setname_np(c->thread, "vsmp-cluster");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	c->thread_started = rc == 0;
 	return rc == 0 ? 0 : -1;

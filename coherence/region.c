@@ -129,6 +129,7 @@ struct region *region_create(uint8_t *host, int memfd, uint64_t size, const stru
 		goto fail;
 	}
 	r->thread_started = true;
+	pthread_setname_np(r->thread, "vsmp-faults");
 	return r;
 fail:
 	region_destroy(r);

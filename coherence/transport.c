@@ -383,6 +383,8 @@ static int start_thread(struct transport *t)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&t->thread, NULL, progress_thread, t);
+	if (rc == 0)
+		pthread_setname_np(t->thread, "vsmp-transport");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	t->thread_started = rc == 0;
 	return rc == 0 ? 0 : -1;

@@ -416,7 +416,7 @@ static void machine_console_input(struct machine *m, struct pollfd *in)
 	uint8_t buf[64];
 	ssize_t n = read(in->fd, buf, sizeof(buf));
 	if (n <= 0) {
-		in->fd = -1; /* EOF or error: the guest just gets no more input */
+		in->fd = -1; /* EOF, error or a closed stdin: the guest gets no more input */
 		return;
 	}
 	if (m->uart)
@@ -454,7 +454,7 @@ int machine_run(struct machine *m)
 			break;
 		if (fds[1].revents & POLLIN)
 			machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
-		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
 			machine_console_input(m, &fds[2]);
 	}
 	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of KVM_RUN:

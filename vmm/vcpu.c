@@ -324,6 +324,9 @@ int vcpu_start(struct vcpu *v, char *err, size_t errlen)
 		return -1;
 	}
 	v->thread_started = true;
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu-%u", v->index);
+	pthread_setname_np(v->thread, name);
 	pthread_mutex_lock(&sync.lock);
 	while (sync.result == 0)
 		pthread_cond_wait(&sync.cond, &sync.lock);
