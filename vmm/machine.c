@@ -459,6 +459,13 @@ int machine_run(struct machine *m)
 	}
 	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of KVM_RUN:
 	 * taking the engine (and its userfaultfd) away first releases it. */
+	if (m->engine && log_verbose()) {
+		struct engine_stats st;
+		engine_get_stats(m->engine, &st);
+		log_debug("coherence: %llu faults (%llu write), %llu messages in, %llu out",
+			  (unsigned long long)st.faults, (unsigned long long)st.write_faults,
+			  (unsigned long long)st.messages_in, (unsigned long long)st.messages_out);
+	}
 	engine_destroy(m->engine);
 	m->engine = NULL;
 	for (unsigned i = 0; i < m->vcpu_count; i++)
