@@ -233,9 +233,10 @@ void engine_destroy(struct engine *e)
 {
 	if (!e)
 		return;
-	region_destroy(engine_region(e));
+	/* The reverse of creation: no message may be delivered into a destroyed region. */
 	if (atomic_load(&e->transport))
 		transport_destroy(atomic_load(&e->transport));
+	region_destroy(engine_region(e));
 	if (e->coh)
 		coh_destroy(e->coh);
 	free(e->mapped);
