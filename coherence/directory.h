@@ -1,7 +1,7 @@
-/* The home side of the coherence protocol. Which node is each page's home (struct coh_homes), what
- * a home knows about each page it homes (struct coh_directory: state, owner, a sharer bitmap sized
- * for the cluster, the request being served and the FIFO of requests that arrived meanwhile), and
- * dir_handle(), which runs the directory transitions of protocol.c's table on them.
+/* The home side of the coherence protocol: what a home knows about each page it homes (struct
+ * coh_directory: state, owner, a sharer bitmap sized for the cluster, the request being served and
+ * the FIFO of requests that arrived meanwhile), and dir_handle(), which runs the directory
+ * transitions of protocol.c's table on them.
  * The home's own copy is never in the sharer set: its memory is the page's backing store, valid
  * whenever no other node owns the page, so its local state follows from the directory's. */
 #ifndef COHERENCE_DIRECTORY_H
@@ -10,34 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* STRIPED: page p's home is (p / stripe_pages) % node_count. RANGES: node n homes range_pages[n]
- * consecutive pages after those of nodes 0..n-1 (the guest's NUMA layout). */
-enum coh_home_policy { COH_HOME_STRIPED, COH_HOME_RANGES };
-
-#define COH_DEFAULT_STRIPE_PAGES 1u
-
-struct coh_home_config {
-	enum coh_home_policy policy;
-	uint64_t stripe_pages;	     /* STRIPED; 0 means COH_DEFAULT_STRIPE_PAGES */
-	const uint64_t *range_pages; /* RANGES: node_count entries summing to page_count */
-};
-
-struct coh_homes {
-	enum coh_home_policy policy;
-	uint64_t page_count;
-	uint32_t node_count;
-	uint64_t stripe_pages;
-	uint64_t *range_start; /* RANGES: node_count + 1 ascending offsets */
-};
-
-int coh_homes_init(struct coh_homes *homes, uint64_t page_count, uint32_t node_count,
-		   const struct coh_home_config *cfg, char *err, size_t errlen);
-void coh_homes_free(struct coh_homes *homes);
-uint32_t coh_home_of(const struct coh_homes *homes, uint64_t page);
-/* Dense index of `page` among the pages of its home, and how many pages a node homes. */
-uint64_t coh_home_slot(const struct coh_homes *homes, uint64_t page);
-uint64_t coh_home_slot_count(const struct coh_homes *homes, uint32_t node);
 
 /* Busy states (INVALIDATING, FETCHING, FETCHING_INV) serve one request and queue the others. */
 enum dir_state {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "coherence/directory.h"
+#include "coherence/homes.h"
 
 struct cluster;
 struct engine;

@@ -16,7 +16,7 @@ struct pt_step {
 
 static void send_to_home(struct pt_step *s, uint16_t type, bool has_copy, const uint8_t *data)
 {
-	struct coh_msg msg = {type, s->page, has_copy, data};
+	struct coh_msg msg = {.type = type, .page = s->page, .has_copy = has_copy, .data = data};
 	s->env->ops->send(s->env->ctx, s->home, &msg);
 }
 

@@ -1,6 +1,6 @@
-/* The page-coherence protocol: its states, messages and transition tables, the payload codec, and
- * struct coh, which routes each fault and message to the home side (directory.c) or the requester
- * side (page_table.c) under the page's lock.
+/* The page-coherence protocol: its states, messages and transition tables, and struct coh, which
+ * routes each fault and message to the home side (directory.c) or the requester side
+ * (page_table.c) under the page's lock; the messages' codec is message.c.
  *
  * States. Every node has a local state per page: I (no copy), S (read-only copy), E (the only,
  * writable copy), and while it waits: IS_D / IM_D (read / write requested, no copy), SM_D (upgrade
@@ -14,6 +14,10 @@
  * READ_DATA, WRITE_GRANT (with data unless the requester's copy is still valid) and WB_ACK, and
  * before that asks the others: INV (answered INV_ACK), FETCH and FETCH_INV (answered FETCH_DATA,
  * FETCH_INV_DATA). A write is granted only once every other copy's INV_ACK or FETCH_INV_DATA is in.
+ *
+ * Homes (homes.h). Under FIRST_TOUCH a node that faults on a page whose home it does not know asks
+ * the page's registrar (HOME_QUERY); the registrar names the first node that asked, or itself if
+ * it touched the page first, and answers HOME_IS; the answer wakes the fault, which retries.
  *
  * The two tables below are the protocol: the code runs them and nothing else, and
  * docs/coherence.md reproduces them (a unit test keeps the two equal). */
@@ -329,151 +333,6 @@ void coh_table_row_markdown(enum coh_table table, size_t row, char *buf, size_t 
 	append(buf, buflen, &used, " |");
 }
 
-/* --- Payload codec --------------------------------------------------------------------------- */
-
-#define FLAG_HAS_COPY 0x01u
-#define FLAG_DATA     0x02u
-
-enum data_rule { DATA_NEVER, DATA_ALWAYS, DATA_OPTIONAL };
-
-struct msg_shape {
-	const char *name;
-	uint8_t data;  /* enum data_rule */
-	bool has_copy; /* the has_copy flag may be set */
-	bool to_home;  /* handled by the page's home */
-};
-
-static const struct msg_shape msg_shapes[] = {
-    {"READ_REQ", DATA_NEVER, false, true},    {"WRITE_REQ", DATA_NEVER, true, true},
-    {"READ_DATA", DATA_ALWAYS, false, false}, {"WRITE_GRANT", DATA_OPTIONAL, false, false},
-    {"INV", DATA_NEVER, false, false},	      {"INV_ACK", DATA_NEVER, false, true},
-    {"FETCH", DATA_NEVER, false, false},      {"FETCH_DATA", DATA_ALWAYS, false, true},
-    {"FETCH_INV", DATA_NEVER, false, false},  {"FETCH_INV_DATA", DATA_ALWAYS, false, true},
-    {"WRITEBACK", DATA_ALWAYS, false, true},  {"WB_ACK", DATA_NEVER, false, false},
-    {"EVICT", DATA_NEVER, false, true},
-};
-
-_Static_assert(sizeof(msg_shapes) / sizeof(msg_shapes[0]) == COH_MSG_TYPE_END - COH_MSG_READ_REQ,
-	       "one shape per message type");
-
-static const struct msg_shape *shape_of(uint16_t type)
-{
-	if (type < COH_MSG_READ_REQ || type >= COH_MSG_TYPE_END)
-		return NULL;
-	return &msg_shapes[type - COH_MSG_READ_REQ];
-}
-
-const char *coh_msg_type_name(uint16_t type)
-{
-	const struct msg_shape *shape = shape_of(type);
-	return shape ? shape->name : "unknown";
-}
-
-/* The checks every message must pass, whether decoded or built by a caller. */
-static int check_shape(uint16_t type, bool has_copy, bool has_data, uint64_t page,
-		       uint64_t page_count, char *err, size_t errlen)
-{
-	const struct msg_shape *shape = shape_of(type);
-	if (!shape) {
-		snprintf(err, errlen, "unknown coherence message type 0x%x", type);
-		return -1;
-	}
-	if (has_copy && !shape->has_copy) {
-		snprintf(err, errlen, "%s: has_copy flag not allowed", shape->name);
-		return -1;
-	}
-	if (has_data && shape->data == DATA_NEVER) {
-		snprintf(err, errlen, "%s: must not carry page data", shape->name);
-		return -1;
-	}
-	if (!has_data && shape->data == DATA_ALWAYS) {
-		snprintf(err, errlen, "%s: page data missing", shape->name);
-		return -1;
-	}
-	if (page >= page_count) {
-		snprintf(err, errlen, "%s: page %llu out of range (%llu pages)", shape->name,
-			 (unsigned long long)page, (unsigned long long)page_count);
-		return -1;
-	}
-	return 0;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-int coh_msg_encode(const struct coh_msg *msg, uint8_t *buf, size_t buflen, size_t *len, char *err,
-		   size_t errlen)
-{
-	bool has_data = msg->data != NULL;
-	if (check_shape(msg->type, msg->has_copy, has_data, msg->page, UINT64_MAX, err, errlen) < 0)
-		return -1;
-	size_t size = COH_MSG_HEADER_SIZE + (has_data ? COH_PAGE_SIZE : 0);
-	if (buflen < size) {
-		snprintf(err, errlen, "%s: needs %zu bytes, buffer has %zu",
-			 coh_msg_type_name(msg->type), size, buflen);
-		return -1;
-	}
-	buf[0] = COH_MSG_VERSION;
-	buf[1] = (uint8_t)((msg->has_copy ? FLAG_HAS_COPY : 0) | (has_data ? FLAG_DATA : 0));
-	buf[2] = 0;
-	buf[3] = 0;
-	put_le64(buf + 4, msg->page);
-	if (has_data)
-		memcpy(buf + COH_MSG_HEADER_SIZE, msg->data, COH_PAGE_SIZE);
-	*len = size;
-	return 0;
-}
-
-int coh_msg_decode(uint16_t type, const uint8_t *payload, size_t len, uint64_t page_count,
-		   struct coh_msg *msg, char *err, size_t errlen)
-{
-	const char *name = coh_msg_type_name(type);
-	if (len < COH_MSG_HEADER_SIZE) {
-		snprintf(err, errlen, "%s: %zu bytes, shorter than the %u-byte header", name, len,
-			 COH_MSG_HEADER_SIZE);
-		return -1;
-	}
-	if (payload[0] != COH_MSG_VERSION) {
-		snprintf(err, errlen, "%s: unsupported version %u (this node speaks %u)", name,
-			 payload[0], COH_MSG_VERSION);
-		return -1;
-	}
-	uint8_t flags = payload[1];
-	if (flags & ~(FLAG_HAS_COPY | FLAG_DATA)) {
-		snprintf(err, errlen, "%s: unknown flags 0x%02x", name, flags);
-		return -1;
-	}
-	if (payload[2] != 0 || payload[3] != 0) {
-		snprintf(err, errlen, "%s: reserved bytes not zero", name);
-		return -1;
-	}
-	bool has_data = flags & FLAG_DATA;
-	size_t expected = COH_MSG_HEADER_SIZE + (has_data ? COH_PAGE_SIZE : 0);
-	if (len != expected) {
-		snprintf(err, errlen, "%s: %zu bytes, expected %zu", name, len, expected);
-		return -1;
-	}
-	uint64_t page = get_le64(payload + 4);
-	if (check_shape(type, flags & FLAG_HAS_COPY, has_data, page, page_count, err, errlen) < 0)
-		return -1;
-	msg->type = type;
-	msg->page = page;
-	msg->has_copy = flags & FLAG_HAS_COPY;
-	msg->data = has_data ? payload + COH_MSG_HEADER_SIZE : NULL;
-	return 0;
-}
-
 /* --- The protocol object --------------------------------------------------------------------- */
 
 /* Striped page locks: enough stripes that unrelated pages rarely contend, few enough to be
@@ -583,6 +442,11 @@ enum coh_page_state coh_page_state(struct coh *c, uint64_t page)
 	return state;
 }
 
+static bool is_node(const struct coh *c, uint32_t home)
+{
+	return home < c->node_count;
+}
+
 static int handle_home(struct coh *c, uint64_t page, const struct dir_input *in, char *err,
 		       size_t errlen)
 {
@@ -590,18 +454,36 @@ static int handle_home(struct coh *c, uint64_t page, const struct dir_input *in,
 	return dir_handle(&c->env, &c->dir, slot, page, in, err, errlen);
 }
 
+/* The home of a page this node faults on. Under FIRST_TOUCH, for a page whose home nobody has
+ * told us, the registrar decides: if that is us, we take the page; otherwise we ask and the fault
+ * waits (COH_HOME_ASKED) until the answer's complete() makes the thread retry. */
+static uint32_t home_for_fault(struct coh *c, uint64_t page)
+{
+	uint32_t home = coh_home_of(&c->homes, page);
+	if (home != COH_HOME_UNKNOWN)
+		return home;
+	uint32_t registrar = coh_home_registrar(&c->homes, page);
+	home = registrar == c->env.self ? c->env.self : COH_HOME_ASKED;
+	coh_home_learn(&c->homes, page, home);
+	if (home == COH_HOME_ASKED) {
+		struct coh_msg query = {.type = COH_MSG_HOME_QUERY, .page = page};
+		c->env.ops->send(c->env.ctx, registrar, &query);
+	}
+	return home;
+}
+
 int coh_fault(struct coh *c, uint64_t page, bool write, char *err, size_t errlen)
 {
 	if (check_page(c, page, err, errlen) < 0)
 		return -1;
-	uint32_t home = coh_home_of(&c->homes, page);
 	pthread_mutex_lock(lock_of(c, page));
-	int rc;
+	uint32_t home = home_for_fault(c, page);
+	int rc = 0;
 	if (home == c->env.self) {
 		struct dir_input in = {write ? DIR_IN_HOME_STORE : DIR_IN_HOME_LOAD, c->env.self,
 				       false, NULL};
 		rc = handle_home(c, page, &in, err, errlen);
-	} else {
+	} else if (is_node(c, home)) {
 		rc = pt_handle(&c->env, home, page, write ? PT_EV_STORE : PT_EV_LOAD, NULL, err,
 			       errlen);
 	}
@@ -613,14 +495,16 @@ int coh_evict(struct coh *c, uint64_t page, char *err, size_t errlen)
 {
 	if (check_page(c, page, err, errlen) < 0)
 		return -1;
+	pthread_mutex_lock(lock_of(c, page));
 	uint32_t home = coh_home_of(&c->homes, page);
-	if (home == c->env.self) {
+	int rc = -1;
+	if (home == c->env.self)
 		snprintf(err, errlen, "page %llu is homed here: its memory is the backing store",
 			 (unsigned long long)page);
-		return -1;
-	}
-	pthread_mutex_lock(lock_of(c, page));
-	int rc = pt_handle(&c->env, home, page, PT_EV_EVICT, NULL, err, errlen);
+	else if (!is_node(c, home))
+		snprintf(err, errlen, "page %llu: no copy here to evict", (unsigned long long)page);
+	else
+		rc = pt_handle(&c->env, home, page, PT_EV_EVICT, NULL, err, errlen);
 	pthread_mutex_unlock(lock_of(c, page));
 	return rc;
 }
@@ -663,46 +547,130 @@ static enum pt_event requester_event_of(const struct coh_msg *msg)
 	}
 }
 
-/* Who may send what: messages to a home come from other nodes, the others only from the home. */
-static int check_route(const struct coh *c, uint32_t from, uint32_t home, bool to_home,
-		       const struct coh_msg *msg, char *err, size_t errlen)
+/* A home as this node knows it, for error messages. */
+static const char *home_text(const struct coh *c, uint32_t home, char *buf, size_t len)
 {
-	const char *name = coh_msg_type_name(msg->type);
-	unsigned long long page = msg->page;
-	if (from >= c->node_count || from == c->env.self) {
-		snprintf(err, errlen, "%s for page %llu from invalid node %u", name, page, from);
+	if (is_node(c, home))
+		snprintf(buf, len, "node %u", home);
+	else
+		snprintf(buf, len, "%s",
+			 home == COH_HOME_ASKED ? "a node not yet known" : "no node");
+	return buf;
+}
+
+/* Requests and replies to the home. Under FIRST_TOUCH a node may learn from the registrar that we
+ * home a page before the registrar's answer to our own question reaches us: the sender cannot
+ * have been told anything else, so we take the page now. */
+static int receive_at_home(struct coh *c, uint32_t from, const struct coh_msg *msg, char *err,
+			   size_t errlen)
+{
+	uint32_t home = coh_home_of(&c->homes, msg->page);
+	if (home == COH_HOME_ASKED) {
+		home = c->env.self;
+		coh_home_learn(&c->homes, msg->page, home);
+	}
+	if (home != c->env.self) {
+		char text[32];
+		snprintf(err, errlen, "%s from node %u for page %llu, which %s homes",
+			 coh_msg_type_name(msg->type), from, (unsigned long long)msg->page,
+			 home_text(c, home, text, sizeof(text)));
 		return -1;
 	}
-	if (to_home && home != c->env.self) {
-		snprintf(err, errlen, "%s from node %u for page %llu, which node %u homes", name,
-			 from, page, home);
+	struct dir_input in = {home_input_of(msg->type), from, msg->has_copy, msg->data};
+	return handle_home(c, msg->page, &in, err, errlen);
+}
+
+static int receive_from_home(struct coh *c, uint32_t from, const struct coh_msg *msg, char *err,
+			     size_t errlen)
+{
+	uint32_t home = coh_home_of(&c->homes, msg->page);
+	if (home != from || home == c->env.self) {
+		char text[32];
+		snprintf(err, errlen, "%s for page %llu from node %u, not its home (%s)",
+			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, from,
+			 home_text(c, home, text, sizeof(text)));
 		return -1;
 	}
-	if (!to_home && (home == c->env.self || from != home)) {
-		snprintf(err, errlen, "%s for page %llu from node %u, not its home (node %u)", name,
-			 page, from, home);
+	return pt_handle(&c->env, home, msg->page, requester_event_of(msg), msg->data, err, errlen);
+}
+
+static int check_registrar(const struct coh *c, uint32_t registrar, const struct coh_msg *msg,
+			   uint32_t from, char *err, size_t errlen)
+{
+	if (c->homes.policy != COH_HOME_FIRST_TOUCH) {
+		snprintf(err, errlen, "%s for page %llu from node %u: homes are not first-touch",
+			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, from);
+		return -1;
+	}
+	uint32_t expected = coh_home_registrar(&c->homes, msg->page);
+	if (registrar != expected) {
+		snprintf(err, errlen, "%s for page %llu from node %u, whose registrar is node %u",
+			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, from,
+			 expected);
 		return -1;
 	}
 	return 0;
 }
 
+/* The registrar names the first node that asks, unless it touched the page first itself. */
+static int answer_home_query(struct coh *c, uint32_t from, const struct coh_msg *msg, char *err,
+			     size_t errlen)
+{
+	if (check_registrar(c, c->env.self, msg, from, err, errlen) < 0)
+		return -1;
+	uint32_t home = coh_home_of(&c->homes, msg->page);
+	if (home == COH_HOME_UNKNOWN) {
+		home = from;
+		coh_home_learn(&c->homes, msg->page, home);
+	}
+	struct coh_msg reply = {.type = COH_MSG_HOME_IS, .page = msg->page, .node = home};
+	c->env.ops->send(c->env.ctx, from, &reply);
+	return 0;
+}
+
+/* The registrar's answer: the faults that waited for it retry, now knowing where to go. */
+static int learn_home(struct coh *c, uint32_t from, const struct coh_msg *msg, char *err,
+		      size_t errlen)
+{
+	if (check_registrar(c, from, msg, from, err, errlen) < 0)
+		return -1;
+	uint32_t known = coh_home_of(&c->homes, msg->page);
+	if (!is_node(c, msg->node) || (known != COH_HOME_ASKED && known != msg->node)) {
+		char text[32];
+		snprintf(err, errlen, "HOME_IS for page %llu names node %u, but this node knows %s",
+			 (unsigned long long)msg->page, msg->node,
+			 home_text(c, known, text, sizeof(text)));
+		return -1;
+	}
+	coh_home_learn(&c->homes, msg->page, msg->node);
+	c->env.ops->complete(c->env.ctx, msg->page);
+	return 0;
+}
+
 int coh_receive(struct coh *c, uint32_t from, const struct coh_msg *msg, char *err, size_t errlen)
 {
-	if (check_shape(msg->type, msg->has_copy, msg->data != NULL, msg->page, c->page_count, err,
-			errlen) < 0)
+	if (coh_msg_check(msg, c->page_count, err, errlen) < 0)
 		return -1;
-	bool to_home = shape_of(msg->type)->to_home;
-	uint32_t home = coh_home_of(&c->homes, msg->page);
-	if (check_route(c, from, home, to_home, msg, err, errlen) < 0)
+	if (from >= c->node_count || from == c->env.self) {
+		snprintf(err, errlen, "%s for page %llu from invalid node %u",
+			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, from);
 		return -1;
+	}
 	pthread_mutex_lock(lock_of(c, msg->page));
 	int rc;
-	if (to_home) {
-		struct dir_input in = {home_input_of(msg->type), from, msg->has_copy, msg->data};
-		rc = handle_home(c, msg->page, &in, err, errlen);
-	} else {
-		rc = pt_handle(&c->env, home, msg->page, requester_event_of(msg), msg->data, err,
-			       errlen);
+	switch (coh_msg_route(msg->type)) {
+	case COH_TO_HOME:
+		rc = receive_at_home(c, from, msg, err, errlen);
+		break;
+	case COH_FROM_HOME:
+		rc = receive_from_home(c, from, msg, err, errlen);
+		break;
+	case COH_TO_REGISTRAR:
+		rc = answer_home_query(c, from, msg, err, errlen);
+		break;
+	default:
+		rc = learn_home(c, from, msg, err, errlen);
+		break;
 	}
 	pthread_mutex_unlock(lock_of(c, msg->page));
 	return rc;

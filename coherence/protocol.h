@@ -12,49 +12,12 @@
 #define COHERENCE_PROTOCOL_H
 
 #include "coherence/directory.h"
+#include "coherence/homes.h"
+#include "coherence/message.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define COH_PAGE_SIZE	    4096u
-#define COH_MSG_VERSION	    1u
-#define COH_MSG_HEADER_SIZE 12u
-#define COH_MSG_MAX_SIZE    (COH_MSG_HEADER_SIZE + COH_PAGE_SIZE)
-
-/* Transport message types; the transport carries {type, payload} between authenticated nodes. */
-enum coh_msg_type {
-	COH_MSG_READ_REQ = 0x100, /* requester -> home: a read-only copy, please */
-	COH_MSG_WRITE_REQ,	/* requester -> home: a writable copy; has_copy: I hold it shared */
-	COH_MSG_READ_DATA,	/* home -> requester: a read-only copy (data) */
-	COH_MSG_WRITE_GRANT,	/* home -> requester: write; data unless its copy is still valid */
-	COH_MSG_INV,		/* home -> sharer: drop your read-only copy */
-	COH_MSG_INV_ACK,	/* sharer -> home: dropped */
-	COH_MSG_FETCH,		/* home -> owner: downgrade to read-only, send me the data */
-	COH_MSG_FETCH_DATA,	/* owner -> home (data) */
-	COH_MSG_FETCH_INV,	/* home -> owner: drop your copy, send me the data */
-	COH_MSG_FETCH_INV_DATA, /* owner -> home (data) */
-	COH_MSG_WRITEBACK,	/* owner -> home: evicting a dirty page (data) */
-	COH_MSG_WB_ACK,		/* home -> former owner: writeback absorbed */
-	COH_MSG_EVICT,		/* sharer -> home: dropped my clean copy */
-	COH_MSG_TYPE_END
-};
-
-struct coh_msg {
-	uint16_t type; /* enum coh_msg_type */
-	uint64_t page;
-	bool has_copy;	     /* COH_MSG_WRITE_REQ only */
-	const uint8_t *data; /* COH_PAGE_SIZE bytes or NULL; borrowed, valid for the call only */
-};
-
-/* Payload: version u8, flags u8 (bit 0 has_copy, bit 1 data follows), reserved u16 = 0,
- * page u64 little endian, then the page when flagged. Each type allows exactly one shape.
- * Decoding borrows: msg->data points into `payload`. */
-int coh_msg_encode(const struct coh_msg *msg, uint8_t *buf, size_t buflen, size_t *len, char *err,
-		   size_t errlen);
-int coh_msg_decode(uint16_t type, const uint8_t *payload, size_t len, uint64_t page_count,
-		   struct coh_msg *msg, char *err, size_t errlen);
-const char *coh_msg_type_name(uint16_t type);
 
 /* A node's own copy of a page. Stable: I, S, E. Transient: a request or writeback in flight. */
 enum coh_page_state {
@@ -113,6 +76,7 @@ int coh_evict(struct coh *c, uint64_t page, char *err, size_t errlen);
 
 enum coh_page_state coh_page_state(struct coh *c, uint64_t page);
 const char *coh_page_state_name(enum coh_page_state state);
+/* The home map, with what this node learned under FIRST_TOUCH; read it only while no call runs. */
 const struct coh_homes *coh_homes(const struct coh *c);
 /* This node's directory entries (pages homed here); read it only while no call is running. */
 const struct coh_directory *coh_directory(const struct coh *c);

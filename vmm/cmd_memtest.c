@@ -31,14 +31,17 @@
 static const char usage_text[] =
     "usage: vsmp-vmm memtest --config FILE [--node NAME] [--netns] [--test LIST]\n"
     "                        [--threads N] [--iters N] [--seed N] [--timeout S]\n"
+    "                        [--homes striped|first-touch]\n"
     "  Runs coherence litmus tests and a randomized stress on a region shared by every node\n"
     "  of the configuration (no guest, no KVM). LIST: comma-separated of mp,sb,iriw,corr,stress\n"
-    "  (default all). Without --node, starts every node on this host (--netns: each in its own\n"
+    "  (default all). --homes: page p homed at node p % N (default), or at the first node\n"
+    "  to touch it. Without --node, starts every node on this host (--netns: each in its own\n"
     "  network namespace). Exit status 0 if every check held, 1 if not, 2 on bad input.\n";
 
 struct memtest_options {
 	const char *config, *node, *tests;
 	bool netns;
+	enum coh_home_policy homes;
 	unsigned threads, iters, timeout_s;
 	unsigned long long seed;
 };
@@ -177,7 +180,7 @@ static int memtest_node(const struct cluster_config *cfg, unsigned self, void *c
 				       .memfd = mem.fd,
 				       .size = mem.size,
 				       .cluster = c,
-				       .homes = {.policy = COH_HOME_STRIPED, .stripe_pages = 1},
+				       .homes = {.policy = opt->homes, .stripe_pages = 1},
 				       .fatal = memtest_fatal,
 				       .ctx = &run};
 	struct engine *e = engine_create(&params, err, sizeof(err));
@@ -236,17 +239,13 @@ static int parse_unsigned(const char *text, unsigned long long max, unsigned lon
 
 static int memtest_parse(int argc, char **argv, struct memtest_options *opt)
 {
-	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-						 {"node", required_argument, NULL, 'n'},
-						 {"netns", no_argument, NULL, 'N'},
-						 {"test", required_argument, NULL, 't'},
-						 {"threads", required_argument, NULL, 'T'},
-						 {"iters", required_argument, NULL, 'i'},
-						 {"seed", required_argument, NULL, 's'},
-						 {"timeout", required_argument, NULL, 'o'},
-						 {"verbose", no_argument, NULL, 'v'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},  {"node", required_argument, NULL, 'n'},
+	    {"netns", no_argument, NULL, 'N'},	       {"test", required_argument, NULL, 't'},
+	    {"threads", required_argument, NULL, 'T'}, {"iters", required_argument, NULL, 'i'},
+	    {"seed", required_argument, NULL, 's'},    {"timeout", required_argument, NULL, 'o'},
+	    {"homes", required_argument, NULL, 'H'},   {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0}};
 	int c;
 	unsigned long long v;
 	optind = 1;
@@ -263,6 +262,12 @@ static int memtest_parse(int argc, char **argv, struct memtest_options *opt)
 			break;
 		case 't':
 			opt->tests = optarg;
+			break;
+		case 'H':
+			if (strcmp(optarg, "striped") && strcmp(optarg, "first-touch"))
+				return -1;
+			opt->homes =
+			    strcmp(optarg, "striped") ? COH_HOME_FIRST_TOUCH : COH_HOME_STRIPED;
 			break;
 		case 'v':
 			log_set_verbose(true);

@@ -33,6 +33,7 @@
 #define PATH_SIZE	    4096
 
 static const char *const mode_names[] = {"system", "memory"};
+static const char *const homes_names[] = {"numa", "striped", "first-touch"};
 static const char *const guest_kind_names[] = {"testguest", "linux"};
 static const char *const unknown_io_names[] = {"stop", "ignore"};
 static const char *const device_kind_names[] = {"uart", "debug-exit", "virtio-blk", "virtio-net",
@@ -219,6 +220,15 @@ static int cluster_mode(struct parser *p, const struct toml_key *key)
 	return 0;
 }
 
+static int cluster_homes(struct parser *p, const struct toml_key *key)
+{
+	int homes = 0;
+	if (get_choice(p, key, homes_names, COUNT(homes_names), &homes))
+		return -1;
+	p->cfg->homes = (enum memory_homes)homes;
+	return 0;
+}
+
 static int cluster_key_file(struct parser *p, const struct toml_key *key)
 {
 	return get_path(p, key, p->cfg->key_file, false);
@@ -227,6 +237,7 @@ static int cluster_key_file(struct parser *p, const struct toml_key *key)
 static const struct key_rule cluster_rules[] = {
     {"name", cluster_name},
     {"mode", cluster_mode},
+    {"homes", cluster_homes},
     {"key_file", cluster_key_file},
 };
 
@@ -581,6 +592,7 @@ static void compute_hash(struct cluster_config *cfg)
 	hash_string(&state, "vsmp-vmm cluster config 1");
 	hash_string(&state, cfg->name);
 	hash_u64(&state, cfg->mode);
+	hash_u64(&state, cfg->homes);
 	hash_u64(&state, cfg->guest.kind);
 	hash_string(&state, cfg->guest.cmdline);
 	hash_u64(&state, cfg->guest.unknown_io);

@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 enum cluster_mode { CLUSTER_MODE_SYSTEM, CLUSTER_MODE_MEMORY };
+/* Which node homes each page of guest RAM: its NUMA node's (the nodes' shares in order), pages
+ * striped over the nodes, or the first node to touch it. */
+enum memory_homes { HOMES_NUMA, HOMES_STRIPED, HOMES_FIRST_TOUCH };
 enum guest_kind { GUEST_TESTGUEST, GUEST_LINUX };
 enum unknown_io_policy { UNKNOWN_IO_STOP, UNKNOWN_IO_IGNORE };
 enum device_kind {
@@ -45,6 +48,7 @@ struct guest_config {
 struct cluster_config {
 	char name[64];
 	enum cluster_mode mode;
+	enum memory_homes homes;
 	char key_file[4096];
 	struct guest_config guest;
 	struct node_config *nodes;
@@ -53,7 +57,7 @@ struct cluster_config {
 	unsigned device_count;
 	unsigned total_vcpus;
 	uint64_t total_memory;
-	/* BLAKE2b-256 of what every node must agree on: name, mode, guest kind, cmdline and
+	/* BLAKE2b-256 of what every node must agree on: name, mode, homes, guest kind, cmdline and
 	 * unknown_io, the nodes and the devices. Paths are left out: each node resolves them
 	 * against its own config directory and only their users read the files. */
 	uint8_t hash[32];

@@ -352,11 +352,16 @@ static void machine_node_message(void *ctx, unsigned src, uint16_t type, const v
 	node_link_receive(m->link, src, type, payload, len);
 }
 
-/* Several nodes: join the cluster and put guest RAM under the coherence engine, homing each
- * node's share of RAM at that node (the NUMA node SRAT gives it). */
+/* Several nodes: join the cluster and put guest RAM under the coherence engine. By default each
+ * node's share of RAM is homed at that node, the NUMA node SRAT gives it ([cluster] homes). */
 static int machine_join(struct machine *m, char *err, size_t errlen)
 {
 	static const struct cluster_ops ops = {.peer_lost = machine_peer_lost};
+	static const enum coh_home_policy coh_policy_of[] = {
+	    [HOMES_NUMA] = COH_HOME_RANGES,
+	    [HOMES_STRIPED] = COH_HOME_STRIPED,
+	    [HOMES_FIRST_TOUCH] = COH_HOME_FIRST_TOUCH,
+	};
 	const struct cluster_config *cfg = m->cfg;
 	bool bad_input;
 	m->cluster = node_cluster_join(cfg, m->node, 30, &ops, m, &bad_input, err, errlen);
@@ -373,7 +378,7 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	    .memfd = m->mem.fd,
 	    .size = m->mem.size,
 	    .cluster = m->cluster,
-	    .homes = {.policy = COH_HOME_RANGES, .range_pages = range_pages},
+	    .homes = {.policy = coh_policy_of[cfg->homes], .range_pages = range_pages},
 	    .fatal = machine_engine_fatal,
 	    .user_message = machine_node_message,
 	    .ctx = m};

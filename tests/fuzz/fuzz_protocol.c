@@ -1,11 +1,14 @@
 /* libFuzzer target for the coherence protocol: hostile payloads through coh_msg_decode (whatever
  * decodes must encode back to the same bytes) and hostile sequences of messages, faults and
  * evictions into one protocol instance, which must refuse what breaks the protocol without
- * crashing. Input: node count, own node, then records; each starts with an op byte:
- *   op % 4 == 0  compact message: from, type, 12 header bytes (+ a zero page if the data flag is
- * set) op % 4 == 1  raw message: from, type, length (u16 LE), payload op % 4 == 2  fault: page (op
- * bit 4: write); pages run to twice the region, half invalid op % 4 == 3  evict: page Message types
- * are 0x100 + type, or the raw type byte when op bit 7 is set. */
+ * crashing. Input: node count (2 + b % 130; first-touch homes when b >= 130, else striped), own
+ * node, then records; each starts with an op byte:
+ *   op % 4 == 0  compact message: from, type, 12 header bytes, a node (4 bytes) for HOME_IS, a
+ *                zero page if the data flag is set
+ *   op % 4 == 1  raw message: from, type, length (u16 LE), payload
+ *   op % 4 == 2  fault: page (op bit 4: write); pages run to twice the region, half invalid
+ *   op % 4 == 3  evict: page
+ * Message types are 0x100 + type, or the raw type byte when op bit 7 is set. */
 #include "coherence/protocol.h"
 
 #include <stdint.h>
@@ -67,13 +70,15 @@ static void deliver(struct coh *c, uint32_t from, uint16_t type, const uint8_t *
 
 static void message(struct coh *c, struct input *in, uint8_t op, uint32_t nodes)
 {
-	static uint8_t payload[COH_MSG_MAX_SIZE];
+	static uint8_t payload[COH_MSG_MAX_SIZE + COH_MSG_NODE_SIZE];
 	uint32_t from = take(in) % (nodes + 1);
 	uint8_t type_byte = take(in);
 	uint16_t type = (op & 0x80) ? type_byte : (uint16_t)(0x100 + type_byte);
 	size_t len;
 	if (op % 4 == 0) {
-		for (len = 0; len < COH_MSG_HEADER_SIZE; len++)
+		size_t header =
+		    COH_MSG_HEADER_SIZE + (type == COH_MSG_HOME_IS ? COH_MSG_NODE_SIZE : 0);
+		for (len = 0; len < header; len++)
 			payload[len] = take(in);
 		if (payload[1] & 0x02) {
 			memset(payload + len, 0, COH_PAGE_SIZE);
@@ -94,9 +99,11 @@ static void message(struct coh *c, struct input *in, uint8_t op, uint32_t nodes)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = {data, size};
-	uint32_t nodes = 2 + take(&in) % 130;
+	uint8_t shape = take(&in);
+	uint32_t nodes = 2 + shape % 130;
 	uint32_t self = take(&in) % nodes;
-	struct coh_config cfg = {PAGES, nodes, self, {COH_HOME_STRIPED, 1, NULL}, &ops, NULL};
+	enum coh_home_policy homes = shape >= 130 ? COH_HOME_FIRST_TOUCH : COH_HOME_STRIPED;
+	struct coh_config cfg = {PAGES, nodes, self, {homes, 1, NULL}, &ops, NULL};
 	char err[256];
 	struct coh *c = coh_create(&cfg, err, sizeof(err));
 	if (!c)

@@ -1,7 +1,8 @@
-/* Home maps (striped and ranges): which node homes each page, and the dense slot of each page
- * among its home's pages, which must be unique and within the home's slot count, for any stripe,
- * range layout and node count; the configurations they refuse; directory storage sizing. */
+/* Home maps (striped, ranges, first-touch): which node homes each page, and the dense slot of each
+ * page among its home's pages, which must be unique and within the home's slot count, for any
+ * stripe, range layout and node count; the configurations they refuse; directory storage sizing. */
 #include "coherence/directory.h"
+#include "coherence/homes.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -122,6 +123,25 @@ Test(directory, ranges_for_130_nodes)
 	cr_assert_eq(coh_home_of(&homes, pages - 1), 129);
 	cr_assert_eq(coh_home_of(&homes, pages - 4), 128, "node 126 lends nothing");
 	check_slots_dense_and_unique(&homes);
+	coh_homes_free(&homes);
+}
+
+Test(directory, first_touch_starts_unknown_and_keeps_what_it_learns)
+{
+	struct coh_homes homes = homes_ok(
+	    10, 3, (struct coh_home_config){.policy = COH_HOME_FIRST_TOUCH, .stripe_pages = 2});
+	for (uint64_t p = 0; p < 10; p++) {
+		cr_assert_eq(coh_home_of(&homes, p), COH_HOME_UNKNOWN);
+		cr_assert_eq(coh_home_registrar(&homes, p), (p / 2) % 3, "registrars are striped");
+		cr_assert_eq(coh_home_slot(&homes, p), p, "any node may home any page");
+	}
+	for (uint32_t n = 0; n < 3; n++)
+		cr_assert_eq(coh_home_slot_count(&homes, n), 10);
+	coh_home_learn(&homes, 7, COH_HOME_ASKED);
+	cr_assert_eq(coh_home_of(&homes, 7), COH_HOME_ASKED);
+	coh_home_learn(&homes, 7, 2);
+	cr_assert_eq(coh_home_of(&homes, 7), 2);
+	cr_assert_eq(coh_home_of(&homes, 6), COH_HOME_UNKNOWN);
 	coh_homes_free(&homes);
 }
 

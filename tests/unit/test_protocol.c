@@ -391,3 +391,87 @@ Test(protocol, ranges_home_pages_where_the_guest_puts_them)
 	check_quiescent(sim);
 	sim_free(sim);
 }
+
+/* --- First-touch homes: page p's registrar is node p % N, its home the first node to touch it */
+
+static struct sim *sim_first_touch(uint32_t node_count, uint64_t page_count)
+{
+	return sim_new_homes(node_count, page_count,
+			     (struct coh_home_config){.policy = COH_HOME_FIRST_TOUCH}, 0);
+}
+
+/* The asking thread retries once the registrar answers, and then takes the normal path. */
+static void answer_and_retry(struct sim *sim, uint32_t node, uint32_t registrar, size_t access)
+{
+	expect_and_deliver(sim, node, registrar, COH_MSG_HOME_QUERY);
+	expect_and_deliver(sim, registrar, node, COH_MSG_HOME_IS);
+	cr_assert(retry_one(sim, access), "the answer wakes the fault");
+}
+
+Test(protocol_first_touch, the_first_node_to_touch_a_page_homes_it)
+{
+	struct sim *sim = sim_first_touch(3, 3);
+	size_t w = sim_access(sim, 2, 0, true);
+	cr_assert_eq(home_of(sim, 0), COH_HOME_UNKNOWN, "decided by the registrar, node 0");
+	answer_and_retry(sim, 2, 0, w);
+	cr_assert(sim_done(sim, w), "the home maps its untouched page at once");
+	cr_assert_eq(home_of(sim, 0), 2);
+	size_t r = sim_access(sim, 1, 0, false);
+	answer_and_retry(sim, 1, 0, r);
+	expect_and_deliver(sim, 1, 2, COH_MSG_READ_REQ);
+	expect_and_deliver(sim, 2, 1, COH_MSG_READ_DATA);
+	cr_assert(sim_done(sim, r));
+	size_t r0 = sim_access(sim, 0, 0, false);
+	expect_and_deliver(sim, 0, 2, COH_MSG_READ_REQ); /* the registrar knows: no question */
+	expect_and_deliver(sim, 2, 0, COH_MSG_READ_DATA);
+	cr_assert(sim_done(sim, r0));
+	cr_assert_eq(trace_count(sim, false, COH_MSG_HOME_QUERY), 2);
+	check_quiescent(sim);
+	sim_free(sim);
+}
+
+Test(protocol_first_touch, the_registrar_touching_first_asks_nobody)
+{
+	struct sim *sim = sim_first_touch(3, 3);
+	size_t w = sim_access(sim, 1, 1, true);
+	cr_assert(sim_done(sim, w));
+	cr_assert_eq(sim->in_flight, 0);
+	cr_assert_eq(home_of(sim, 1), 1);
+	sim_free(sim);
+}
+
+Test(protocol_first_touch, concurrent_first_touches_agree_on_one_home)
+{
+	struct sim *sim = sim_first_touch(3, 3);
+	size_t a = sim_access(sim, 1, 0, true);
+	size_t b = sim_access(sim, 2, 0, true);
+	expect_and_deliver(sim, 2, 0, COH_MSG_HOME_QUERY);
+	expect_and_deliver(sim, 1, 0, COH_MSG_HOME_QUERY);
+	sim_run(sim);
+	cr_assert(sim_done(sim, a) && sim_done(sim, b));
+	cr_assert_eq(home_of(sim, 0), 2, "the first question the registrar saw wins");
+	check_quiescent(sim);
+	sim_free(sim);
+}
+
+/* Node 2 learns that node 1 homes page 0 and asks it before the registrar's answer reaches node 1:
+ * node 1 serves the read as the home, and its own write then invalidates node 2's copy. */
+Test(protocol_first_touch, a_request_may_reach_the_home_before_its_answer)
+{
+	struct sim *sim = sim_first_touch(3, 3);
+	size_t w = sim_access(sim, 1, 0, true);
+	expect_and_deliver(sim, 1, 0, COH_MSG_HOME_QUERY); /* HOME_IS(1) waits on link 0->1 */
+	size_t r = sim_access(sim, 2, 0, false);
+	answer_and_retry(sim, 2, 0, r);
+	expect_and_deliver(sim, 2, 1, COH_MSG_READ_REQ);
+	expect_and_deliver(sim, 1, 2, COH_MSG_READ_DATA);
+	cr_assert(sim_done(sim, r));
+	cr_assert(!sim_done(sim, w));
+	expect_and_deliver(sim, 0, 1, COH_MSG_HOME_IS);
+	cr_assert(retry_one(sim, w));
+	expect_and_deliver(sim, 1, 2, COH_MSG_INV);
+	expect_and_deliver(sim, 2, 1, COH_MSG_INV_ACK);
+	cr_assert(sim_done(sim, w));
+	check_quiescent(sim);
+	sim_free(sim);
+}

@@ -47,18 +47,23 @@ static const struct coh_ops rec_ops = {rec_send, rec_install, rec_page,
 static uint8_t page_bytes[COH_PAGE_SIZE];
 static char err[256];
 
-static struct coh *node0(struct recorder *r, uint32_t nodes)
+static struct coh *node0_homes(struct recorder *r, uint32_t nodes, enum coh_home_policy policy)
 {
 	memset(r, 0, sizeof(*r));
-	struct coh_config cfg = {4, nodes, 0, {COH_HOME_STRIPED, 1, NULL}, &rec_ops, r};
+	struct coh_config cfg = {4, nodes, 0, {policy, 1, NULL}, &rec_ops, r};
 	struct coh *c = coh_create(&cfg, err, sizeof(err));
 	cr_assert_not_null(c, "%s", err);
 	return c;
 }
 
+static struct coh *node0(struct recorder *r, uint32_t nodes)
+{
+	return node0_homes(r, nodes, COH_HOME_STRIPED);
+}
+
 static struct coh_msg msg_of(uint16_t type, uint64_t page)
 {
-	return (struct coh_msg){type, page, false, NULL};
+	return (struct coh_msg){.type = type, .page = page};
 }
 
 static void expect_rejected(struct coh *c, struct recorder *r, uint32_t from, struct coh_msg m,
@@ -80,7 +85,11 @@ static void receive_ok(struct coh *c, uint32_t from, struct coh_msg m)
 
 static void round_trip(uint16_t type, bool has_copy, bool data)
 {
-	struct coh_msg in = {type, 0x0102030405060708ull, has_copy, data ? page_bytes : NULL}, out;
+	struct coh_msg in = {.type = type,
+			     .page = 0x0102030405060708ull,
+			     .has_copy = has_copy,
+			     .data = data ? page_bytes : NULL},
+		       out;
 	uint8_t buf[COH_MSG_MAX_SIZE];
 	size_t len;
 	page_bytes[17] = 0x5a;
@@ -149,8 +158,8 @@ Test(protocol_codec, decoder_rejects_malformed_payloads)
 	p[11] = 0x80;
 	expect_decode_error(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, "out of range");
 	p[11] = 0;
-	p[0] = 2;
-	expect_decode_error(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, "unsupported version 2");
+	p[0] = COH_MSG_VERSION - 1;
+	expect_decode_error(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, "unsupported version 1");
 	struct coh_msg msg;
 	p[0] = COH_MSG_VERSION;
 	cr_assert_eq(coh_msg_decode(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, 16, &msg, err, 256), 0);
@@ -160,12 +169,12 @@ Test(protocol_codec, encoder_refuses_bad_shapes_and_small_buffers)
 {
 	uint8_t buf[COH_MSG_MAX_SIZE];
 	size_t len;
-	struct coh_msg m = {COH_MSG_READ_DATA, 1, false, NULL};
+	struct coh_msg m = {.type = COH_MSG_READ_DATA, .page = 1};
 	cr_assert_eq(coh_msg_encode(&m, buf, sizeof(buf), &len, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "page data missing"), "%s", err);
-	m = (struct coh_msg){COH_MSG_INV, 1, true, NULL};
+	m = (struct coh_msg){.type = COH_MSG_INV, .page = 1, .has_copy = true};
 	cr_assert_eq(coh_msg_encode(&m, buf, sizeof(buf), &len, err, sizeof(err)), -1);
-	m = (struct coh_msg){COH_MSG_WRITEBACK, 1, false, page_bytes};
+	m = (struct coh_msg){.type = COH_MSG_WRITEBACK, .page = 1, .data = page_bytes};
 	cr_assert_eq(coh_msg_encode(&m, buf, COH_MSG_MAX_SIZE - 1, &len, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "needs 4108 bytes"), "%s", err);
 	m.type = 0x200;
@@ -195,13 +204,13 @@ Test(protocol_input, replies_nobody_asked_for)
 {
 	struct recorder r;
 	struct coh *c = node0(&r, 3);
-	struct coh_msg data = {COH_MSG_READ_DATA, 1, false, page_bytes};
+	struct coh_msg data = {.type = COH_MSG_READ_DATA, .page = 1, .data = page_bytes};
 	expect_rejected(c, &r, 1, data, "READ_DATA not allowed in state I");
 	expect_rejected(c, &r, 1, msg_of(COH_MSG_WRITE_GRANT, 1), "not allowed in state I");
 	expect_rejected(c, &r, 1, msg_of(COH_MSG_FETCH, 1), "FETCH not allowed in state I");
 	expect_rejected(c, &r, 1, msg_of(COH_MSG_WB_ACK, 1), "not allowed in state I");
 	expect_rejected(c, &r, 1, msg_of(COH_MSG_INV_ACK, 0), "unexpected INV_ACK from node 1");
-	struct coh_msg fetched = {COH_MSG_FETCH_DATA, 0, false, page_bytes};
+	struct coh_msg fetched = {.type = COH_MSG_FETCH_DATA, .page = 0, .data = page_bytes};
 	expect_rejected(c, &r, 2, fetched, "unexpected FETCH_DATA");
 	cr_assert_eq(coh_page_state(c, 1), COH_I);
 	coh_destroy(c);
@@ -250,7 +259,7 @@ Test(protocol_input, replayed_writeback_from_the_owner_is_refused)
 	struct coh *c = node0(&r, 3);
 	receive_ok(c, 1, msg_of(COH_MSG_READ_REQ, 0));
 	receive_ok(c, 2, msg_of(COH_MSG_WRITE_REQ, 0)); /* INV to node 1 */
-	struct coh_msg wb = {COH_MSG_WRITEBACK, 0, false, page_bytes};
+	struct coh_msg wb = {.type = COH_MSG_WRITEBACK, .page = 0, .data = page_bytes};
 	receive_ok(c, 2, wb);
 	struct coh_msg ack = msg_of(COH_MSG_INV_ACK, 0);
 	cr_assert_eq(coh_receive(c, 1, &ack, err, sizeof(err)), -1);
@@ -312,4 +321,77 @@ Test(protocol_input, create_refuses_bad_configurations)
 	cfg.homes = (struct coh_home_config){COH_HOME_RANGES, 0, short_ranges};
 	cr_assert_null(coh_create(&cfg, err, sizeof(err)));
 	cr_assert(strstr(err, "cover 3 of 4 pages"), "%s", err);
+}
+
+/* --- First-touch homes ----------------------------------------------------------------------- */
+
+Test(protocol_codec, home_is_carries_the_node)
+{
+	struct coh_msg in = {.type = COH_MSG_HOME_IS, .page = 3, .node = 0x01020304}, out;
+	uint8_t buf[COH_MSG_MAX_SIZE];
+	size_t len;
+	cr_assert_eq(coh_msg_encode(&in, buf, sizeof(buf), &len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(len, COH_MSG_HEADER_SIZE + COH_MSG_NODE_SIZE);
+	cr_assert_eq(buf[COH_MSG_HEADER_SIZE], 0x04, "node is little endian");
+	cr_assert_eq(coh_msg_decode(in.type, buf, len, 4, &out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(out.node, in.node);
+	cr_assert_eq(out.page, 3);
+	expect_decode_error(COH_MSG_HOME_IS, buf, COH_MSG_HEADER_SIZE, "expected 16");
+	expect_decode_error(COH_MSG_HOME_QUERY, buf, len, "expected 12");
+}
+
+Test(protocol_input, home_messages_need_first_touch_homes)
+{
+	struct recorder r;
+	struct coh *c = node0(&r, 3);
+	expect_rejected(c, &r, 1, msg_of(COH_MSG_HOME_QUERY, 0), "not first-touch");
+	expect_rejected(c, &r, 1, msg_of(COH_MSG_HOME_IS, 1), "not first-touch");
+	coh_destroy(c);
+}
+
+/* Node 0 of 3 registers pages 0 and 3. */
+Test(protocol_input, the_registrar_names_the_first_node_that_asks)
+{
+	struct recorder r;
+	struct coh *c = node0_homes(&r, 3, COH_HOME_FIRST_TOUCH);
+	expect_rejected(c, &r, 2, msg_of(COH_MSG_HOME_QUERY, 1), "whose registrar is node 1");
+	expect_rejected(c, &r, 1, msg_of(COH_MSG_READ_REQ, 0), "which no node homes");
+	receive_ok(c, 1, msg_of(COH_MSG_HOME_QUERY, 0));
+	cr_assert_eq(r.last.type, COH_MSG_HOME_IS);
+	cr_assert_eq(r.last_to, 1);
+	cr_assert_eq(r.last.node, 1);
+	receive_ok(c, 2, msg_of(COH_MSG_HOME_QUERY, 0));
+	cr_assert_eq(r.last_to, 2);
+	cr_assert_eq(r.last.node, 1, "the home never changes");
+	expect_rejected(c, &r, 2, msg_of(COH_MSG_READ_REQ, 0), "which node 1 homes");
+	cr_assert_eq(coh_fault(c, 0, false, err, sizeof(err)), 0);
+	cr_assert_eq(r.last.type, COH_MSG_READ_REQ, "the registrar itself goes to the home");
+	cr_assert_eq(r.last_to, 1);
+	coh_destroy(c);
+}
+
+Test(protocol_input, only_the_asked_registrar_answers)
+{
+	struct recorder r;
+	struct coh *c = node0_homes(&r, 3, COH_HOME_FIRST_TOUCH);
+	struct coh_msg is = {.type = COH_MSG_HOME_IS, .page = 1, .node = 2};
+	expect_rejected(c, &r, 1, is, "this node knows no node");
+	cr_assert_eq(coh_fault(c, 1, true, err, sizeof(err)), 0);
+	cr_assert_eq(r.last.type, COH_MSG_HOME_QUERY);
+	cr_assert_eq(r.last_to, 1);
+	cr_assert_eq(coh_fault(c, 1, false, err, sizeof(err)), 0);
+	cr_assert_eq(r.sends, 1, "one question per page");
+	expect_rejected(c, &r, 2, is, "whose registrar is node 1");
+	is.node = 3;
+	expect_rejected(c, &r, 1, is, "names node 3");
+	is.node = 2;
+	unsigned calls = r.calls;
+	receive_ok(c, 1, is);
+	cr_assert_eq(r.calls, calls + 1, "complete(): the fault retries");
+	cr_assert_eq(coh_fault(c, 1, true, err, sizeof(err)), 0);
+	cr_assert_eq(r.last.type, COH_MSG_WRITE_REQ);
+	cr_assert_eq(r.last_to, 2);
+	is.node = 1;
+	expect_rejected(c, &r, 1, is, "this node knows node 2");
+	coh_destroy(c);
 }

@@ -60,7 +60,7 @@ static void evict_random(struct sim *sim, uint64_t *rng)
 
 /* Random accesses, evictions, deliveries (any link, FIFO within it) and retries, then a drain:
  * afterwards every access must have completed and the directories must match the copies.
- * Homes are striped by 1 or 2 pages, or random ranges; at most 8 nodes. */
+ * Homes are striped by 1 or 2 pages, random ranges, or first-touch; at most 8 nodes. */
 static void explore(uint64_t seed, uint32_t nodes, uint64_t pages, unsigned accesses)
 {
 	uint64_t rng = seed;
@@ -68,8 +68,11 @@ static void explore(uint64_t seed, uint32_t nodes, uint64_t pages, unsigned acce
 	for (uint64_t page = 0; page < pages; page++)
 		ranges[next_random(&rng) % nodes]++;
 	struct coh_home_config homes = {COH_HOME_STRIPED, 1 + next_random(&rng) % 2, NULL};
-	if (next_random(&rng) % 3 == 0)
+	uint64_t policy = next_random(&rng) % 3;
+	if (policy == 1)
 		homes = (struct coh_home_config){COH_HOME_RANGES, 0, ranges};
+	else if (policy == 2)
+		homes.policy = COH_HOME_FIRST_TOUCH;
 	struct sim *sim = sim_new_homes(nodes, pages, homes, seed);
 	unsigned issued = 0;
 	for (unsigned step = 0;; step++) {
