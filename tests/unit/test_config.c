@@ -89,6 +89,7 @@ Test(config, one_node_with_defaults)
 					     "memory_mib = 256\n");
 	cr_assert_str_eq(cfg.name, "local-1node");
 	cr_assert_eq(cfg.mode, CLUSTER_MODE_SYSTEM);
+	cr_assert_eq(cfg.homes, HOMES_NUMA);
 	cr_assert_str_eq(cfg.key_file, "");
 	cr_assert_eq(cfg.guest.kind, GUEST_TESTGUEST);
 	cr_assert_eq(cfg.guest.unknown_io, UNKNOWN_IO_STOP);
@@ -331,6 +332,8 @@ Test(config, hash_follows_content_not_layout)
 	    "[cluster]\nname='c'\n[[node]]\nname='n0'\nvcpus=2\nmemory_mib=16\n",
 	    "[cluster]\nname='c'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib=17\n",
 	    "[cluster]\nname='c'\nmode='memory'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib=16\n",
+	    "[cluster]\nname='c'\nhomes='first-touch'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib="
+	    "16\n",
 	    "[cluster]\nname='c'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib=16\n"
 	    "address='127.0.0.1:7101'\n",
 	    "[cluster]\nname='c'\n[guest]\ncmdline='x'\n[[node]]\nname='n0'\nvcpus=1\n"
@@ -441,6 +444,11 @@ Test(config, cluster_errors)
 	config_free(&cfg);
 	expect_error("[cluster]\nname = 'c'\nmode = 'System'\n" NODE0,
 		     "test.toml:3: 'mode' must be \"system\" or \"memory\"");
+	expect_error("[cluster]\nname = 'c'\nhomes = 'first_touch'\n" NODE0,
+		     "test.toml:3: 'homes' must be \"numa\", \"striped\" or \"first-touch\"");
+	cfg = parse_ok("[cluster]\nname = 'c'\nhomes = 'striped'\n" NODE0);
+	cr_assert_eq(cfg.homes, HOMES_STRIPED);
+	config_free(&cfg);
 	expect_error("[cluster]\nname = 'c'\nkey_file = ''\n" NODE0,
 		     "test.toml:3: 'key_file' must not be empty");
 	expect_error("[cluster]\nname = \"c\\u0000d\"\n" NODE0,
