@@ -4,7 +4,8 @@
  * machine stops (a lost node stops the machine, so nothing waits forever).
  *
  * An interrupt message goes to every other node: each delivers it to the local LAPICs that match
- * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR. */
+ * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR.
+ * The EOI of a level-triggered vector goes to the IOAPIC's node only. */
 #include "vmm/node_link.h"
 
 #include <pthread.h>
@@ -14,6 +15,7 @@
 
 #include "coherence/engine.h"
 #include "vmm/apic_bus.h"
+#include "vmm/ioapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
@@ -26,10 +28,15 @@ enum node_msg_type {
 	NODE_MSG_IO_REQ,
 	NODE_MSG_IO_RESP,
 	NODE_MSG_STOP,
+	NODE_MSG_EOI,
 };
 
 struct node_msg_apic {
 	uint8_t version, mode, vector, level, logical, dest, shorthand, src_apic_id;
+};
+
+struct node_msg_eoi {
+	uint8_t version, vector;
 };
 
 struct node_msg_io {
@@ -122,6 +129,13 @@ void node_link_forward_apic(void *ctx, const struct apic_message *msg)
 				     .shorthand = msg->shorthand,
 				     .src_apic_id = msg->src_apic_id};
 	node_link_broadcast(ctx, NODE_MSG_APIC, &wire, sizeof(wire));
+}
+
+void node_link_forward_eoi(struct node_link *l, uint8_t vector)
+{
+	struct node_msg_eoi wire = {.version = NODE_LINK_VERSION, .vector = vector};
+	if (l->engine)
+		engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_EOI, &wire, sizeof(wire));
 }
 
 void node_link_broadcast_stop(struct node_link *l, int status, int lost_node)
@@ -229,6 +243,13 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 					   .shorthand = w.shorthand,
 					   .src_apic_id = w.src_apic_id};
 		apic_bus_deliver(l->m->apic_bus, &msg);
+	} else if (type == NODE_MSG_EOI && len == sizeof(struct node_msg_eoi)) {
+		struct node_msg_eoi w;
+		memcpy(&w, payload, sizeof(w));
+		if (l->m->ioapic)
+			ioapic_eoi(l->m->ioapic, w.vector);
+		else
+			log_error("node %u sent an EOI to a node without the IOAPIC: ignored", src);
 	} else if ((type == NODE_MSG_IO_REQ || type == NODE_MSG_IO_RESP) &&
 		   len == sizeof(struct node_msg_io)) {
 		struct node_msg_io io;
