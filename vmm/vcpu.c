@@ -229,10 +229,12 @@ static void vcpu_inject(struct vcpu *v, bool after_halt)
 	run->request_interrupt_window = 1;
 }
 
-/* A halted vCPU resumes when an interrupt it can take (or an NMI, INIT) arrives. */
+/* A halted vCPU resumes when an interrupt it can take or an NMI arrives (INIT is handled before
+ * this, in vcpu_take_startup). */
 static bool vcpu_halt_should_end(struct vcpu *v)
 {
-	return lapic_pending_vector(v->lapic) >= 0 && v->run->if_flag;
+	return lapic_nmi_pending(v->lapic) ||
+	       (lapic_pending_vector(v->lapic) >= 0 && v->run->if_flag);
 }
 
 static void vcpu_run_once(struct vcpu *v)
