@@ -103,10 +103,14 @@ static void uart_output(void *ctx, uint8_t byte)
 		return;
 }
 
+/* The UART may belong to a node without the IOAPIC: its line then goes to the IOAPIC's node. */
 static void uart_set_irq(void *ctx, bool level)
 {
 	struct machine *m = ctx;
-	ioapic_set_irq(m->ioapic, UART_COM1_IRQ, level);
+	if (m->ioapic)
+		ioapic_set_irq(m->ioapic, UART_COM1_IRQ, level);
+	else
+		node_link_forward_irq(m->link, UART_COM1_IRQ, level);
 }
 
 static const struct uart8250_ops machine_uart_ops = {

@@ -5,7 +5,7 @@
  *
  * An interrupt message goes to every other node: each delivers it to the local LAPICs that match
  * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR.
- * The EOI of a level-triggered vector goes to the IOAPIC's node only. */
+ * Device interrupt lines and the EOIs of level-triggered vectors go to the IOAPIC's node only. */
 #include "vmm/node_link.h"
 
 #include <pthread.h>
@@ -29,6 +29,7 @@ enum node_msg_type {
 	NODE_MSG_IO_RESP,
 	NODE_MSG_STOP,
 	NODE_MSG_EOI,
+	NODE_MSG_IRQ,
 };
 
 struct node_msg_apic {
@@ -37,6 +38,10 @@ struct node_msg_apic {
 
 struct node_msg_eoi {
 	uint8_t version, vector;
+};
+
+struct node_msg_irq {
+	uint8_t version, pin, level;
 };
 
 struct node_msg_io {
@@ -129,6 +134,14 @@ void node_link_forward_apic(void *ctx, const struct apic_message *msg)
 				     .shorthand = msg->shorthand,
 				     .src_apic_id = msg->src_apic_id};
 	node_link_broadcast(ctx, NODE_MSG_APIC, &wire, sizeof(wire));
+}
+
+void node_link_forward_irq(struct node_link *l, unsigned pin, bool level)
+{
+	struct node_msg_irq wire = {
+	    .version = NODE_LINK_VERSION, .pin = (uint8_t)pin, .level = level};
+	if (l->engine && pin < IOAPIC_PINS)
+		engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_IRQ, &wire, sizeof(wire));
 }
 
 void node_link_forward_eoi(struct node_link *l, uint8_t vector)
@@ -243,6 +256,13 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 					   .shorthand = w.shorthand,
 					   .src_apic_id = w.src_apic_id};
 		apic_bus_deliver(l->m->apic_bus, &msg);
+	} else if (type == NODE_MSG_IRQ && len == sizeof(struct node_msg_irq)) {
+		struct node_msg_irq w;
+		memcpy(&w, payload, sizeof(w));
+		if (l->m->ioapic && w.pin < IOAPIC_PINS && w.level <= 1)
+			ioapic_set_irq(l->m->ioapic, w.pin, w.level);
+		else
+			log_error("node %u sent a bad interrupt line message: ignored", src);
 	} else if (type == NODE_MSG_EOI && len == sizeof(struct node_msg_eoi)) {
 		struct node_msg_eoi w;
 		memcpy(&w, payload, sizeof(w));
