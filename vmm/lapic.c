@@ -567,6 +567,14 @@ void lapic_accept_vector(struct lapic *l, int vector)
 	pthread_mutex_unlock(&l->lock);
 }
 
+bool lapic_nmi_pending(struct lapic *l)
+{
+	pthread_mutex_lock(&l->lock);
+	bool nmi = l->nmi_pending;
+	pthread_mutex_unlock(&l->lock);
+	return nmi;
+}
+
 bool lapic_take_nmi(struct lapic *l)
 {
 	pthread_mutex_lock(&l->lock);

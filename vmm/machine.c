@@ -103,10 +103,14 @@ static void uart_output(void *ctx, uint8_t byte)
 		return;
 }
 
+/* The UART may belong to a node without the IOAPIC: its line then goes to the IOAPIC's node. */
 static void uart_set_irq(void *ctx, bool level)
 {
 	struct machine *m = ctx;
-	ioapic_set_irq(m->ioapic, UART_COM1_IRQ, level);
+	if (m->ioapic)
+		ioapic_set_irq(m->ioapic, UART_COM1_IRQ, level);
+	else
+		node_link_forward_irq(m->link, UART_COM1_IRQ, level);
 }
 
 static const struct uart8250_ops machine_uart_ops = {
@@ -177,21 +181,22 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 	m->apic_bus = apic_bus_create(m->link ? node_link_forward_apic : NULL, m->link);
 	if (!m->apic_bus)
 		goto nomem;
-	if (m->node == 0 && !(m->ioapic = ioapic_create(IOAPIC_ID, &machine_ioapic_ops, m)))
+	if (m->node == MACHINE_IOAPIC_NODE &&
+	    !(m->ioapic = ioapic_create(IOAPIC_ID, &machine_ioapic_ops, m)))
 		goto nomem;
 	int uart_owner = machine_device_owner(m, DEVICE_UART);
 	if (uart_owner == (int)m->node && !(m->uart = uart8250_create(&machine_uart_ops, m)))
 		goto nomem;
 	m->debug_port = (struct debug_port){.ops = &machine_debug_ops, .ctx = m};
 	m->acpi_sleep = (struct acpi_sleep){.poweroff = machine_poweroff, .ctx = m};
-	if (machine_place(m, 0, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000, ioapic_access, m->ioapic,
-			  "ioapic") < 0 ||
+	if (machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000,
+			  ioapic_access, m->ioapic, "ioapic") < 0 ||
 	    machine_place(m, uart_owner, IOBUS_PIO, UART_COM1_PORT, 8, uart_access, m->uart,
 			  "uart") < 0 ||
 	    machine_place(m, machine_device_owner(m, DEVICE_DEBUG_EXIT), IOBUS_PIO, DEBUG_PORT_BASE,
 			  DEBUG_PORT_LEN, debug_port_access, &m->debug_port, "debug-port") < 0 ||
-	    machine_place(m, 0, IOBUS_PIO, ACPI_SLEEP_PORT, 1, acpi_sleep_access, &m->acpi_sleep,
-			  "acpi-sleep") < 0) {
+	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, ACPI_SLEEP_PORT, 1, acpi_sleep_access,
+			  &m->acpi_sleep, "acpi-sleep") < 0) {
 		snprintf(err, errlen, "device I/O ranges overlap");
 		return -1;
 	}

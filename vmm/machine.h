@@ -30,6 +30,9 @@ enum vmm_status {
 
 #define MACHINE_MAX_MARKS 64
 
+/* The node with the IOAPIC and the ACPI sleep register (the boot node). */
+#define MACHINE_IOAPIC_NODE 0
+
 struct bench_mark {
 	uint32_t value;
 	unsigned vcpu;

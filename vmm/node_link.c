@@ -4,7 +4,8 @@
  * machine stops (a lost node stops the machine, so nothing waits forever).
  *
  * An interrupt message goes to every other node: each delivers it to the local LAPICs that match
- * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR. */
+ * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR.
+ * Device interrupt lines and the EOIs of level-triggered vectors go to the IOAPIC's node only. */
 #include "vmm/node_link.h"
 
 #include <pthread.h>
@@ -14,6 +15,7 @@
 
 #include "coherence/engine.h"
 #include "vmm/apic_bus.h"
+#include "vmm/ioapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
@@ -26,10 +28,20 @@ enum node_msg_type {
 	NODE_MSG_IO_REQ,
 	NODE_MSG_IO_RESP,
 	NODE_MSG_STOP,
+	NODE_MSG_EOI,
+	NODE_MSG_IRQ,
 };
 
 struct node_msg_apic {
 	uint8_t version, mode, vector, level, logical, dest, shorthand, src_apic_id;
+};
+
+struct node_msg_eoi {
+	uint8_t version, vector;
+};
+
+struct node_msg_irq {
+	uint8_t version, pin, level;
 };
 
 struct node_msg_io {
@@ -122,6 +134,21 @@ void node_link_forward_apic(void *ctx, const struct apic_message *msg)
 				     .shorthand = msg->shorthand,
 				     .src_apic_id = msg->src_apic_id};
 	node_link_broadcast(ctx, NODE_MSG_APIC, &wire, sizeof(wire));
+}
+
+void node_link_forward_irq(struct node_link *l, unsigned pin, bool level)
+{
+	struct node_msg_irq wire = {
+	    .version = NODE_LINK_VERSION, .pin = (uint8_t)pin, .level = level};
+	if (l->engine && pin < IOAPIC_PINS)
+		engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_IRQ, &wire, sizeof(wire));
+}
+
+void node_link_forward_eoi(struct node_link *l, uint8_t vector)
+{
+	struct node_msg_eoi wire = {.version = NODE_LINK_VERSION, .vector = vector};
+	if (l->engine)
+		engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_EOI, &wire, sizeof(wire));
 }
 
 void node_link_broadcast_stop(struct node_link *l, int status, int lost_node)
@@ -229,6 +256,20 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 					   .shorthand = w.shorthand,
 					   .src_apic_id = w.src_apic_id};
 		apic_bus_deliver(l->m->apic_bus, &msg);
+	} else if (type == NODE_MSG_IRQ && len == sizeof(struct node_msg_irq)) {
+		struct node_msg_irq w;
+		memcpy(&w, payload, sizeof(w));
+		if (l->m->ioapic && w.pin < IOAPIC_PINS && w.level <= 1)
+			ioapic_set_irq(l->m->ioapic, w.pin, w.level);
+		else
+			log_error("node %u sent a bad interrupt line message: ignored", src);
+	} else if (type == NODE_MSG_EOI && len == sizeof(struct node_msg_eoi)) {
+		struct node_msg_eoi w;
+		memcpy(&w, payload, sizeof(w));
+		if (l->m->ioapic)
+			ioapic_eoi(l->m->ioapic, w.vector);
+		else
+			log_error("node %u sent an EOI to a node without the IOAPIC: ignored", src);
 	} else if ((type == NODE_MSG_IO_REQ || type == NODE_MSG_IO_RESP) &&
 		   len == sizeof(struct node_msg_io)) {
 		struct node_msg_io io;

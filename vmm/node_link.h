@@ -1,6 +1,7 @@
 /* The VMM's messages between the nodes of one guest, carried by the coherence engine's transport
  * beside the page protocol: interrupt messages for vCPUs on other nodes (IPIs, INIT/SIPI, device
- * interrupts), port and MMIO accesses to devices another node owns, and "the guest stopped". */
+ * interrupts), device interrupt lines and level-triggered EOIs for the IOAPIC's node, port and
+ * MMIO accesses to devices another node owns, and "the guest stopped". */
 #ifndef VMM_NODE_LINK_H
 #define VMM_NODE_LINK_H
 
@@ -24,6 +25,12 @@ int node_link_forward_range(struct node_link *l, enum iobus_space space, uint64_
 			    uint64_t len, unsigned owner, const char *name);
 /* apic_bus forward hook: sends an interrupt message to every other node. */
 void node_link_forward_apic(void *ctx, const struct apic_message *msg);
+/* A device on a node without the IOAPIC drives IOAPIC input `pin` to `level` (asserted = true)
+ * on the IOAPIC's node. Changes arrive there in the order they were made. */
+void node_link_forward_irq(struct node_link *l, unsigned pin, bool level);
+/* lapic eoi_level hook on a node without the IOAPIC: sends the EOI of `vector` to the IOAPIC's
+ * node, which clears Remote IRR of the level pins using it (ioapic_eoi). */
+void node_link_forward_eoi(struct node_link *l, uint8_t vector);
 /* Tells every other node the guest stopped with `status` (because `lost_node` was lost, or -1). */
 void node_link_broadcast_stop(struct node_link *l, int status, int lost_node);
 /* The engine's user_message hook. */

@@ -26,6 +26,7 @@
 #include "vmm/lapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/node_link.h"
 #include "vmm/vcpu_exit.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -53,10 +54,12 @@ static void lapic_send_ipi(void *ctx, struct lapic *src, uint32_t icr_low, uint3
 static void lapic_eoi_level(void *ctx, uint8_t vector)
 {
 	struct vcpu *v = ctx;
-	/* Only the boot node has the IOAPIC; level-triggered EOIs are not forwarded (no device on
-	 * another node raises a level-triggered interrupt yet). */
+	/* The IOAPIC lives on one node: elsewhere the EOI is sent there, so that a level pin's
+	 * Remote IRR clears wherever its interrupt was handled. */
 	if (v->m->ioapic)
 		ioapic_eoi(v->m->ioapic, vector);
+	else if (v->m->link)
+		node_link_forward_eoi(v->m->link, vector);
 }
 
 static const struct lapic_ops vcpu_lapic_ops = {
@@ -226,10 +229,12 @@ static void vcpu_inject(struct vcpu *v, bool after_halt)
 	run->request_interrupt_window = 1;
 }
 
-/* A halted vCPU resumes when an interrupt it can take (or an NMI, INIT) arrives. */
+/* A halted vCPU resumes when an interrupt it can take or an NMI arrives (INIT is handled before
+ * this, in vcpu_take_startup). */
 static bool vcpu_halt_should_end(struct vcpu *v)
 {
-	return lapic_pending_vector(v->lapic) >= 0 && v->run->if_flag;
+	return lapic_nmi_pending(v->lapic) ||
+	       (lapic_pending_vector(v->lapic) >= 0 && v->run->if_flag);
 }
 
 static void vcpu_run_once(struct vcpu *v)

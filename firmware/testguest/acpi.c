@@ -1,7 +1,8 @@
 /* A careful reader of the ACPI tables the guest needs (ACPI 6.x, sections 5.2.5 RSDP, 5.2.8
- * XSDT, 5.2.12 MADT, 5.2.16 SRAT). The tables come from the VMM and are treated as hostile: every
- * address must lie inside our identity map, every length inside its table, every checksum must
- * hold, and no entry may run past its table's end. */
+ * XSDT, 5.2.12 MADT: local APICs, IOAPICs, interrupt source overrides; 5.2.16 SRAT). The tables
+ * come from the VMM and are treated as hostile: every address must lie inside our identity map,
+ * every length inside its table, every checksum must hold, and no entry may run past its table's
+ * end. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,18 @@
 #define LOCAL_APIC_ID	    3
 #define LOCAL_APIC_FLAGS    4
 #define LOCAL_APIC_ENABLED  1
+#define MADT_IO_APIC	    1
+#define MADT_IO_APIC_LEN    12
+#define IO_APIC_ADDRESS	    4
+#define IO_APIC_GSI_BASE    8
+#define IO_APIC_MMIO_LEN    0x20
+#define MADT_OVERRIDE	    2
+#define MADT_OVERRIDE_LEN   10
+#define OVERRIDE_BUS	    2
+#define OVERRIDE_SOURCE	    3
+#define OVERRIDE_GSI	    4
+#define OVERRIDE_FLAGS	    8
+#define ISA_BUS		    0
 
 static bool mapped(uint64_t addr, uint64_t len)
 {
@@ -119,42 +132,134 @@ static int add_apic_id(uint8_t id, uint8_t *ids, unsigned *count, unsigned max, 
 	return 0;
 }
 
-int acpi_enabled_apic_ids(uint64_t rsdp_addr, uint8_t *ids, unsigned max, char *err, size_t errlen)
+/* The next MADT entry from *off on: 1 and *entry set, 0 at the end of the table, -1 with a
+ * message for an entry that runs past it. */
+static int madt_next(const uint8_t *madt, uint32_t len, uint32_t *off, const uint8_t **entry,
+		     char *err, size_t errlen)
+{
+	if (*off + 2 > len)
+		return 0;
+	uint8_t entry_len = madt[*off + 1];
+	if (entry_len < 2 || entry_len > len - *off) {
+		snformat(err, errlen, "MADT entry at offset %u has a bad length %u", *off,
+			 entry_len);
+		return -1;
+	}
+	*entry = madt + *off;
+	*off += entry_len;
+	return 1;
+}
+
+static const uint8_t *find_madt(uint64_t rsdp_addr, uint32_t *len, char *err, size_t errlen)
 {
 	uint64_t xsdt;
 	if (xsdt_from_rsdp(rsdp_addr, &xsdt, err, errlen) < 0)
-		return -1;
-	uint32_t len;
-	const uint8_t *madt = find_table(xsdt, "APIC", &len, err, errlen);
+		return NULL;
+	return find_table(xsdt, "APIC", len, err, errlen);
+}
+
+int acpi_enabled_apic_ids(uint64_t rsdp_addr, uint8_t *ids, unsigned max, char *err, size_t errlen)
+{
+	uint32_t len, off = MADT_ENTRIES;
+	const uint8_t *madt = find_madt(rsdp_addr, &len, err, errlen);
 	if (!madt)
 		return -1;
 	unsigned count = 0;
-	uint32_t off = MADT_ENTRIES;
-	while (off + 2 <= len) {
-		uint8_t type = madt[off], entry_len = madt[off + 1];
-		if (entry_len < 2 || entry_len > len - off) {
-			snformat(err, errlen, "MADT entry at offset %u has a bad length %u", off,
-				 entry_len);
+	const uint8_t *entry;
+	int got;
+	while ((got = madt_next(madt, len, &off, &entry, err, errlen)) > 0) {
+		if (entry[0] != MADT_LOCAL_APIC)
+			continue;
+		if (entry[1] < MADT_LOCAL_APIC_LEN) {
+			snformat(err, errlen, "MADT local APIC entry at offset %u is short",
+				 (uint32_t)(entry - madt));
 			return -1;
 		}
-		const uint8_t *entry = madt + off;
-		if (type == MADT_LOCAL_APIC) {
-			if (entry_len < MADT_LOCAL_APIC_LEN) {
-				snformat(err, errlen, "MADT local APIC entry at offset %u is short",
-					 off);
-				return -1;
-			}
-			if ((load_le32(entry + LOCAL_APIC_FLAGS) & LOCAL_APIC_ENABLED) &&
-			    add_apic_id(entry[LOCAL_APIC_ID], ids, &count, max, err, errlen) < 0)
-				return -1;
-		}
-		off += entry_len;
+		if ((load_le32(entry + LOCAL_APIC_FLAGS) & LOCAL_APIC_ENABLED) &&
+		    add_apic_id(entry[LOCAL_APIC_ID], ids, &count, max, err, errlen) < 0)
+			return -1;
 	}
+	if (got < 0)
+		return -1;
 	if (count == 0) {
 		snformat(err, errlen, "MADT lists no enabled CPU");
 		return -1;
 	}
 	return (int)count;
+}
+
+/* MPS INTI flags of an interrupt source override: polarity in bits 1:0, trigger mode in bits
+ * 3:2; 0 conforms to the bus (ISA: active high, edge), 1 is high/edge, 3 low/level, 2 reserved. */
+static int apply_override_flags(uint16_t flags, struct acpi_isa_route *route, char *err,
+				size_t errlen)
+{
+	unsigned polarity = flags & 3, trigger = (flags >> 2) & 3;
+	if (polarity == 2 || trigger == 2) {
+		snformat(err, errlen, "MADT override of IRQ %u has reserved flags 0x%x", route->irq,
+			 flags);
+		return -1;
+	}
+	route->active_low = polarity == 3;
+	route->level = trigger == 3;
+	return 0;
+}
+
+/* First pass: the IRQ's GSI and flags, from its interrupt source override if there is one. */
+static int find_override(const uint8_t *madt, uint32_t len, struct acpi_isa_route *route, char *err,
+			 size_t errlen)
+{
+	uint32_t off = MADT_ENTRIES;
+	const uint8_t *entry;
+	int got;
+	while ((got = madt_next(madt, len, &off, &entry, err, errlen)) > 0) {
+		if (entry[0] != MADT_OVERRIDE || entry[1] < MADT_OVERRIDE_LEN ||
+		    entry[OVERRIDE_BUS] != ISA_BUS || entry[OVERRIDE_SOURCE] != route->irq)
+			continue;
+		route->gsi = load_le32(entry + OVERRIDE_GSI);
+		return apply_override_flags(load_le16(entry + OVERRIDE_FLAGS), route, err, errlen);
+	}
+	return got;
+}
+
+/* Second pass: the IOAPIC whose GSI range starts closest below the GSI. */
+static int find_ioapic(const uint8_t *madt, uint32_t len, struct acpi_isa_route *route, char *err,
+		       size_t errlen)
+{
+	uint32_t off = MADT_ENTRIES, best_base = 0;
+	bool found = false;
+	const uint8_t *entry;
+	int got;
+	while ((got = madt_next(madt, len, &off, &entry, err, errlen)) > 0) {
+		if (entry[0] != MADT_IO_APIC || entry[1] < MADT_IO_APIC_LEN)
+			continue;
+		uint32_t base = load_le32(entry + IO_APIC_GSI_BASE);
+		if (base > route->gsi || (found && base < best_base))
+			continue;
+		found = true;
+		best_base = base;
+		route->ioapic_addr = load_le32(entry + IO_APIC_ADDRESS);
+		route->pin = route->gsi - base;
+	}
+	if (got < 0)
+		return -1;
+	if (!found || !mapped(route->ioapic_addr, IO_APIC_MMIO_LEN)) {
+		snformat(err, errlen, "MADT has no usable IOAPIC for GSI %u", route->gsi);
+		return -1;
+	}
+	return 0;
+}
+
+int acpi_isa_irq_route(uint64_t rsdp_addr, uint8_t irq, struct acpi_isa_route *route, char *err,
+		       size_t errlen)
+{
+	uint32_t len;
+	const uint8_t *madt = find_madt(rsdp_addr, &len, err, errlen);
+	if (!madt)
+		return -1;
+	*route = (struct acpi_isa_route){.irq = irq, .gsi = irq};
+	if (find_override(madt, len, route, err, errlen) < 0)
+		return -1;
+	return find_ioapic(madt, len, route, err, errlen);
 }
 
 /* SRAT entries start after the header and 12 reserved bytes. Processor affinity (type 0, 16

@@ -1,5 +1,5 @@
-/* The machine from the ACPI tables: CPUs from RSDP -> XSDT -> MADT ("APIC"), NUMA nodes from the
- * SRAT. */
+/* The machine from the ACPI tables: CPUs and interrupt routing from RSDP -> XSDT -> MADT
+ * ("APIC"), NUMA nodes from the SRAT. */
 #ifndef TESTGUEST_ACPI_H
 #define TESTGUEST_ACPI_H
 
@@ -11,6 +11,21 @@
  * Returns how many, or -1 with a message in err (bad or missing table, more than max CPUs, a
  * duplicate ID). */
 int acpi_enabled_apic_ids(uint64_t rsdp_addr, uint8_t *ids, unsigned max, char *err, size_t errlen);
+
+/* Where an ISA IRQ reaches an IOAPIC, per the MADT: the IRQ's GSI (its interrupt source override,
+ * or the IRQ number itself), the IOAPIC serving that GSI and its input pin there, and the trigger
+ * mode and polarity (ISA's edge and active high unless an override says otherwise). */
+struct acpi_isa_route {
+	uint8_t irq;
+	uint32_t gsi;
+	uint64_t ioapic_addr;
+	unsigned pin;
+	bool level, active_low;
+};
+
+/* Returns 0, or -1 with a message (bad table, no IOAPIC for the GSI, reserved override flags). */
+int acpi_isa_irq_route(uint64_t rsdp_addr, uint8_t irq, struct acpi_isa_route *route, char *err,
+		       size_t errlen);
 
 struct acpi_numa_node {
 	uint32_t domain;

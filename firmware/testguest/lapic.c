@@ -17,6 +17,7 @@
 
 #define SVR_ENABLE	   0x100
 #define ICR_FIXED	   0x000
+#define ICR_NMI		   0x400
 #define ICR_INIT	   0x500
 #define ICR_STARTUP	   0x600
 #define ICR_ASSERT	   0x4000
@@ -54,6 +55,11 @@ static void send(uint32_t apic_id, uint32_t command)
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector)
 {
 	send(apic_id, ICR_FIXED | ICR_ASSERT | vector);
+}
+
+void lapic_send_nmi(uint32_t apic_id)
+{
+	send(apic_id, ICR_NMI | ICR_ASSERT);
 }
 
 void lapic_send_init(uint32_t apic_id)

@@ -10,6 +10,8 @@ uint32_t lapic_id(void);
 void lapic_enable(void);
 /* Fixed delivery, physical destination. */
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+/* NMI delivery, physical destination (may be this CPU's own APIC ID). */
+void lapic_send_nmi(uint32_t apic_id);
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_startup(uint32_t apic_id, uint32_t trampoline_addr);
 /* Periodic timer at VEC_TIMER, divide by 1, `count` timer-clock ticks per period. */

@@ -26,8 +26,10 @@
 /* RFLAGS for ring 3: IOPL=3 (port I/O exits straight to the VMM), IF=1, reserved bit 1. */
 #define USER_RFLAGS 0x3202
 
+#define VEC_NMI	     2
 #define VEC_TIMER    0x40
 #define VEC_IPI	     0x41
+#define VEC_DEVICE   0x42 /* the UART's interrupt, routed by the IOAPIC (wl_ioapic.c) */
 #define VEC_SPURIOUS 0xff
 
 /* Each CPU's ring-0 block: its interrupt counters at the bottom, its stack growing down from the
@@ -38,15 +40,18 @@
 #define KSTACK_IPIS	   8
 #define KSTACK_SPURIOUS	   16
 #define KSTACK_CPU	   24
+#define KSTACK_NMIS	   32
+#define KSTACK_DEVICE_IRQS 40
 #define KSTACK_TSS	   64
 
 #define USTACK_SHIFT 14
 #define USTACK_SIZE  (1 << USTACK_SHIFT)
 
 /* Debug ports of the VMM. */
-#define PORT_EXIT 0x501
-#define PORT_MARK 0x502
-#define PORT_NULL 0x503
-#define PORT_COM1 0x3f8
+#define PORT_EXIT     0x501
+#define PORT_MARK     0x502
+#define PORT_NULL     0x503
+#define PORT_COM1     0x3f8
+#define PORT_COM1_IER (PORT_COM1 + 1)
 
 #endif

@@ -12,6 +12,13 @@ void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 
+static inline uint16_t load_le16(const void *p)
+{
+	uint16_t v;
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 static inline uint32_t load_le32(const void *p)
 {
 	uint32_t v;

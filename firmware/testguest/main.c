@@ -27,7 +27,11 @@ static const struct workload workloads[] = {
     {"ipi", ipi_run, ipi_report},
     {"timer", timer_run, timer_report},
     {"litmus", litmus_run, litmus_report},
+    {"nmi", nmi_run, nmi_report},
+    {"ioapic", ioapic_run, ioapic_report},
 };
+
+uint64_t workload_rsdp;
 
 /* Written by the BSP before it starts any AP. */
 static struct options options;
@@ -85,6 +89,7 @@ __attribute__((noreturn)) static void bsp_main(void)
 	if (options.fault != FAULT_NONE)
 		misbehave(options.fault);
 	lapic_enable();
+	workload_rsdp = boot.rsdp;
 	smp_discover(boot.rsdp);
 	say("start vcpus=%u bsp_apic_id=%u ram_mib=%lu", ncpus, cpus[0].apic_id,
 	    boot.ram_bytes >> 20);

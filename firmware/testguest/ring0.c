@@ -13,6 +13,8 @@ _Static_assert(offsetof(struct cpu_block, timer_ticks) == KSTACK_TIMER_TICKS, "l
 _Static_assert(offsetof(struct cpu_block, ipis) == KSTACK_IPIS, "layout.h");
 _Static_assert(offsetof(struct cpu_block, spurious) == KSTACK_SPURIOUS, "layout.h");
 _Static_assert(offsetof(struct cpu_block, cpu) == KSTACK_CPU, "layout.h");
+_Static_assert(offsetof(struct cpu_block, nmis) == KSTACK_NMIS, "layout.h");
+_Static_assert(offsetof(struct cpu_block, device_irqs) == KSTACK_DEVICE_IRQS, "layout.h");
 _Static_assert(offsetof(struct cpu_block, tss) == KSTACK_TSS, "layout.h");
 _Static_assert(sizeof(struct cpu_block) == KSTACK_SIZE, "layout.h");
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS");
@@ -47,6 +49,7 @@ extern uint64_t pml4[];
 extern const uint64_t exception_stubs[32];
 void timer_isr(void);
 void ipi_isr(void);
+void device_isr(void);
 void spurious_isr(void);
 
 struct exception_frame {
@@ -65,13 +68,16 @@ static void set_gate(unsigned vector, uint64_t handler)
 	idt[2 * vector + 1] = handler >> 32;
 }
 
-/* Vectors left without a gate raise #NP, whose error code names them: see exception_report. */
+/* Vectors left without a gate raise #NP, whose error code names them: see exception_report.
+ * The NMI (vector 2) gets nmi_isr through exception_stubs, an ordinary gate without IST: with no
+ * syscall entry there is no moment at which ring 0 runs on a stack it cannot trust. */
 static void fill_idt(void)
 {
 	for (unsigned v = 0; v < 32; v++)
 		set_gate(v, exception_stubs[v]);
 	set_gate(VEC_TIMER, (uintptr_t)timer_isr);
 	set_gate(VEC_IPI, (uintptr_t)ipi_isr);
+	set_gate(VEC_DEVICE, (uintptr_t)device_isr);
 	set_gate(VEC_SPURIOUS, (uintptr_t)spurious_isr);
 }
 

@@ -27,7 +27,9 @@ struct cpu_block {
 	volatile uint64_t ipis;
 	volatile uint64_t spurious;
 	uint32_t cpu;
-	uint8_t unused[KSTACK_TSS - KSTACK_CPU - 4];
+	volatile uint64_t nmis;
+	volatile uint64_t device_irqs;
+	uint8_t unused[KSTACK_TSS - KSTACK_DEVICE_IRQS - 8];
 	struct tss tss;
 	uint8_t io_bitmap[IO_BITMAP_PORTS / 8 + 1]; /* zero bits allow; ends with an 0xff byte */
 	uint8_t stack[KSTACK_SIZE - KSTACK_TSS - sizeof(struct tss) - IO_BITMAP_PORTS / 8 - 1];

@@ -4,6 +4,11 @@
 #ifndef TESTGUEST_WORKLOADS_H
 #define TESTGUEST_WORKLOADS_H
 
+#include <stdint.h>
+
+/* The ACPI RSDP, for workloads that read the tables; set by the BSP before it starts the APs. */
+extern uint64_t workload_rsdp;
+
 struct workload {
 	const char *name;
 	void (*run)(unsigned cpu);
@@ -24,5 +29,9 @@ void timer_run(unsigned cpu);
 void timer_report(void);
 void litmus_run(unsigned cpu);
 void litmus_report(void);
+void nmi_run(unsigned cpu);
+void nmi_report(void);
+void ioapic_run(unsigned cpu);
+void ioapic_report(void);
 
 #endif

@@ -68,7 +68,7 @@ cluster_config() {
 	done
 }
 
-WORKLOADS="compute atomic spinlock barrier ipi timer litmus"
+WORKLOADS="compute atomic spinlock barrier ipi timer litmus nmi ioapic"
 
 # expect_testguest_pass NAME VCPUS: every workload ok and the final PASS line.
 expect_testguest_pass() {

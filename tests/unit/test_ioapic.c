@@ -179,6 +179,23 @@ Test(ioapic, eoi_register_and_shared_vector)
 	cr_assert(redir_low(12) & IOAPIC_REDIR_REMOTE_IRR);
 }
 
+/* The EOI of a vCPU on another node arrives late: the guest may have routed the pin elsewhere by
+ * then. Remote IRR survives the rewrite, and the late EOI sends to the new destination. */
+Test(ioapic, late_eoi_after_rerouting_sends_to_the_new_destination)
+{
+	program(9, IOAPIC_REDIR_LEVEL | 0x62, 1);
+	ioapic_set_irq(IO, 9, true);
+	cr_assert_eq(S.count, 1);
+	cr_assert_eq(S.sent[0].dest, 1);
+	cr_assert(S.sent[0].level);
+	program(9, IOAPIC_REDIR_LEVEL | 0x62, 2);
+	cr_assert(redir_low(9) & IOAPIC_REDIR_REMOTE_IRR, "kept across the rewrite");
+	cr_assert_eq(S.count, 1, "nothing sent while Remote IRR is set");
+	ioapic_eoi(IO, 0x62);
+	cr_assert_eq(S.count, 2);
+	cr_assert_eq(S.sent[1].dest, 2);
+}
+
 Test(ioapic, switching_to_edge_clears_remote_irr)
 {
 	program(13, IOAPIC_REDIR_LEVEL | 0x72, 0);

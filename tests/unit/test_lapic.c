@@ -235,9 +235,13 @@ Test(lapic, kick_only_for_new_work)
 	cr_assert_eq(rec.kicks, 1);
 	lapic_deliver(L, LAPIC_DM_FIXED, 0x41, false);
 	cr_assert_eq(rec.kicks, 1, "already requested");
+	cr_assert_not(lapic_nmi_pending(L));
 	lapic_deliver(L, LAPIC_DM_NMI, 0, false);
 	cr_assert_eq(rec.kicks, 2);
+	cr_assert(lapic_nmi_pending(L), "seen by a halted vCPU's wake-up check");
+	cr_assert(lapic_nmi_pending(L), "looking does not take it");
 	cr_assert(lapic_take_nmi(L));
+	cr_assert_not(lapic_nmi_pending(L));
 	cr_assert_not(lapic_take_nmi(L));
 	lapic_deliver(L, LAPIC_DM_SMI, 0, false);
 	lapic_deliver(L, LAPIC_DM_EXTINT, 0x41, false);
