@@ -567,12 +567,12 @@ void lapic_accept_vector(struct lapic *l, int vector)
 	pthread_mutex_unlock(&l->lock);
 }
 
-bool lapic_nmi_pending(struct lapic *l)
+bool lapic_wakeup_pending(struct lapic *l)
 {
 	pthread_mutex_lock(&l->lock);
-	bool nmi = l->nmi_pending;
+	bool wakeup = l->nmi_pending || l->init_pending || l->sipi_vector >= 0;
 	pthread_mutex_unlock(&l->lock);
-	return nmi;
+	return wakeup;
 }
 
 bool lapic_take_nmi(struct lapic *l)

@@ -96,7 +96,8 @@ bool lapic_match_logical(struct lapic *l, uint8_t mda);
 /* For the vCPU thread's injection loop. */
 int lapic_pending_vector(struct lapic *l); /* highest IRR vector above PPR's class, or -1 */
 void lapic_accept_vector(struct lapic *l, int vector); /* the vCPU took it: IRR -> ISR */
-bool lapic_nmi_pending(struct lapic *l); /* an NMI waits to be taken (it ends a hlt) */
+/* An NMI, INIT or SIPI waits to be taken: what ends a hlt even with interrupts disabled. */
+bool lapic_wakeup_pending(struct lapic *l);
 bool lapic_take_nmi(struct lapic *l);
 bool lapic_take_init(struct lapic *l); /* INIT received since the last call */
 int lapic_take_sipi(struct lapic *l);  /* SIPI vector accepted while waiting for SIPI, or -1 */

@@ -5,17 +5,24 @@
  *
  * An interrupt message goes to every other node: each delivers it to the local LAPICs that match
  * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR.
- * Device interrupt lines and the EOIs of level-triggered vectors go to the IOAPIC's node only. */
+ * Device interrupt lines and the EOIs of level-triggered vectors go to the IOAPIC's node only.
+ *
+ * Those three kinds are counted, sent and received, for the halted-for-good waves (halt_wave.h):
+ * a node whose vCPUs are all halted with interrupts disabled reports to the coordinator (the
+ * IOAPIC's node), which probes every node and stops the guest once two waves agree. */
 #include "vmm/node_link.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coherence/engine.h"
 #include "vmm/apic_bus.h"
+#include "vmm/halt_wave.h"
 #include "vmm/ioapic.h"
+#include "vmm/lapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
@@ -30,6 +37,9 @@ enum node_msg_type {
 	NODE_MSG_STOP,
 	NODE_MSG_EOI,
 	NODE_MSG_IRQ,
+	NODE_MSG_HALTED,     /* node -> coordinator: my vCPUs may all be halted for good */
+	NODE_MSG_PROBE,	     /* coordinator -> node: your counts for this wave, please */
+	NODE_MSG_PROBE_REPLY /* node -> coordinator */
 };
 
 struct node_msg_apic {
@@ -42,6 +52,16 @@ struct node_msg_eoi {
 
 struct node_msg_irq {
 	uint8_t version, pin, level;
+};
+
+struct node_msg_halted {
+	uint8_t version;
+};
+
+struct node_msg_probe {
+	uint8_t version, halted, pad[2]; /* halted: replies only, 0 or 1 */
+	uint32_t wave;
+	uint64_t sent, received;
 };
 
 struct node_msg_io {
@@ -79,6 +99,9 @@ struct node_link {
 	struct io_slot *slots;
 	struct remote_range ranges[NODE_LINK_RANGES];
 	unsigned range_count;
+	atomic_uint_fast64_t irqs_sent, irqs_received; /* interrupt messages, for the waves */
+	pthread_mutex_t halt_lock;		       /* the coordinator's waves */
+	struct halt_wave halt;
 };
 
 struct node_link *node_link_create(struct machine *m)
@@ -88,10 +111,12 @@ struct node_link *node_link_create(struct machine *m)
 		return NULL;
 	l->m = m;
 	l->slots = calloc(m->cfg->total_vcpus, sizeof(*l->slots));
-	if (!l->slots) {
+	if (!l->slots || halt_wave_init(&l->halt, m->cfg->node_count) < 0) {
+		free(l->slots);
 		free(l);
 		return NULL;
 	}
+	pthread_mutex_init(&l->halt_lock, NULL);
 	return l;
 }
 
@@ -104,6 +129,8 @@ void node_link_destroy(struct node_link *l)
 {
 	if (!l)
 		return;
+	halt_wave_free(&l->halt);
+	pthread_mutex_destroy(&l->halt_lock);
 	free(l->slots);
 	free(l);
 }
@@ -123,6 +150,16 @@ static void node_link_broadcast(struct node_link *l, uint16_t type, const void *
 			engine_send(l->engine, n, type, msg, len);
 }
 
+/* Counted before it leaves, so no node can count it received before it is counted sent. */
+static void send_interrupt(struct node_link *l, unsigned node, uint16_t type, const void *msg,
+			   size_t len)
+{
+	if (!l->engine)
+		return;
+	atomic_fetch_add(&l->irqs_sent, 1);
+	engine_send(l->engine, node, type, msg, len);
+}
+
 void node_link_forward_apic(void *ctx, const struct apic_message *msg)
 {
 	struct node_msg_apic wire = {.version = NODE_LINK_VERSION,
@@ -133,22 +170,24 @@ void node_link_forward_apic(void *ctx, const struct apic_message *msg)
 				     .dest = msg->dest,
 				     .shorthand = msg->shorthand,
 				     .src_apic_id = msg->src_apic_id};
-	node_link_broadcast(ctx, NODE_MSG_APIC, &wire, sizeof(wire));
+	struct node_link *l = ctx;
+	for (unsigned n = 0; n < l->m->cfg->node_count; n++)
+		if (n != l->m->node)
+			send_interrupt(l, n, NODE_MSG_APIC, &wire, sizeof(wire));
 }
 
 void node_link_forward_irq(struct node_link *l, unsigned pin, bool level)
 {
 	struct node_msg_irq wire = {
 	    .version = NODE_LINK_VERSION, .pin = (uint8_t)pin, .level = level};
-	if (l->engine && pin < IOAPIC_PINS)
-		engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_IRQ, &wire, sizeof(wire));
+	if (pin < IOAPIC_PINS)
+		send_interrupt(l, MACHINE_IOAPIC_NODE, NODE_MSG_IRQ, &wire, sizeof(wire));
 }
 
 void node_link_forward_eoi(struct node_link *l, uint8_t vector)
 {
 	struct node_msg_eoi wire = {.version = NODE_LINK_VERSION, .vector = vector};
-	if (l->engine)
-		engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_EOI, &wire, sizeof(wire));
+	send_interrupt(l, MACHINE_IOAPIC_NODE, NODE_MSG_EOI, &wire, sizeof(wire));
 }
 
 void node_link_broadcast_stop(struct node_link *l, int status, int lost_node)
@@ -156,6 +195,110 @@ void node_link_broadcast_stop(struct node_link *l, int status, int lost_node)
 	struct node_msg_stop wire = {
 	    .version = NODE_LINK_VERSION, .status = status, .lost_node = lost_node};
 	node_link_broadcast(l, NODE_MSG_STOP, &wire, sizeof(wire));
+}
+
+/* --- Halted for good ------------------------------------------------------------------------- */
+
+/* Every local vCPU in hlt with interrupts disabled, nothing pending that would wake one; a node
+ * without vCPUs (it lends memory) is halted. Read before the counters: a vCPU counts what it
+ * sends before it can halt. */
+static bool local_halted(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	bool all = m->halted_for_good == m->vcpu_count;
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned i = 0; all && i < m->vcpu_count; i++)
+		all = !lapic_wakeup_pending(m->vcpus[i].lapic);
+	return all;
+}
+
+static struct halt_counts local_counts(struct node_link *l)
+{
+	struct halt_counts c = {.halted = local_halted(l->m)};
+	c.sent = atomic_load(&l->irqs_sent);
+	c.received = atomic_load(&l->irqs_received);
+	return c;
+}
+
+/* The coordinator probes every node, answering for itself at once, for as long as waves start,
+ * and stops the guest once it is halted for good. */
+static void coordinator_act(struct node_link *l, enum halt_verdict verdict, uint32_t wave)
+{
+	while (verdict == HALT_START_WAVE) {
+		struct node_msg_probe probe = {.version = NODE_LINK_VERSION, .wave = wave};
+		node_link_broadcast(l, NODE_MSG_PROBE, &probe, sizeof(probe));
+		struct halt_counts own = local_counts(l);
+		pthread_mutex_lock(&l->halt_lock);
+		verdict = halt_wave_reply(&l->halt, l->m->node, wave, &own, &wave);
+		pthread_mutex_unlock(&l->halt_lock);
+	}
+	if (verdict == HALT_FOR_GOOD)
+		machine_stop(l->m, VMM_EXIT_GUEST_RESET,
+			     "every vCPU of every node halted with interrupts disabled: the guest "
+			     "cannot resume");
+}
+
+void node_link_report_halted(struct node_link *l)
+{
+	if (l->m->node != MACHINE_IOAPIC_NODE) {
+		struct node_msg_halted wire = {.version = NODE_LINK_VERSION};
+		if (l->engine)
+			engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_HALTED, &wire,
+				    sizeof(wire));
+		return;
+	}
+	uint32_t wave = 0;
+	pthread_mutex_lock(&l->halt_lock);
+	enum halt_verdict verdict = halt_wave_report(&l->halt, &wave);
+	pthread_mutex_unlock(&l->halt_lock);
+	coordinator_act(l, verdict, wave);
+}
+
+static void answer_probe(struct node_link *l, const struct node_msg_probe *probe)
+{
+	struct halt_counts c = local_counts(l);
+	struct node_msg_probe reply = {.version = NODE_LINK_VERSION,
+				       .halted = c.halted,
+				       .wave = probe->wave,
+				       .sent = c.sent,
+				       .received = c.received};
+	engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_PROBE_REPLY, &reply, sizeof(reply));
+}
+
+static void take_probe_reply(struct node_link *l, unsigned src, const struct node_msg_probe *r)
+{
+	struct halt_counts c = {.halted = r->halted, .sent = r->sent, .received = r->received};
+	uint32_t wave = 0;
+	pthread_mutex_lock(&l->halt_lock);
+	enum halt_verdict verdict = halt_wave_reply(&l->halt, src, r->wave, &c, &wave);
+	pthread_mutex_unlock(&l->halt_lock);
+	coordinator_act(l, verdict, wave);
+}
+
+/* Halt messages go between the coordinator and the others only; anything else is ignored. */
+static void receive_halt_message(struct node_link *l, unsigned src, uint16_t type,
+				 const void *payload)
+{
+	bool coordinator = l->m->node == MACHINE_IOAPIC_NODE;
+	struct node_msg_probe probe;
+	memcpy(&probe, payload, type == NODE_MSG_HALTED ? 0 : sizeof(probe));
+	if (type == NODE_MSG_HALTED && coordinator)
+		node_link_report_halted(l);
+	else if (type == NODE_MSG_PROBE && src == MACHINE_IOAPIC_NODE && !coordinator)
+		answer_probe(l, &probe);
+	else if (type == NODE_MSG_PROBE_REPLY && coordinator && probe.halted <= 1)
+		take_probe_reply(l, src, &probe);
+	else
+		log_error("node %u sent a misrouted halt message (type 0x%x): ignored", src, type);
+}
+
+/* An interrupt message arrived and was delivered: a halted node says so again, since the wave
+ * that saw it in flight failed and nobody else may report. */
+static void interrupt_received(struct node_link *l)
+{
+	atomic_fetch_add(&l->irqs_received, 1);
+	if (local_halted(l->m))
+		node_link_report_halted(l);
 }
 
 /* Runs on the vCPU thread that touched a device another node owns. */
@@ -256,6 +399,7 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 					   .shorthand = w.shorthand,
 					   .src_apic_id = w.src_apic_id};
 		apic_bus_deliver(l->m->apic_bus, &msg);
+		interrupt_received(l);
 	} else if (type == NODE_MSG_IRQ && len == sizeof(struct node_msg_irq)) {
 		struct node_msg_irq w;
 		memcpy(&w, payload, sizeof(w));
@@ -263,6 +407,7 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 			ioapic_set_irq(l->m->ioapic, w.pin, w.level);
 		else
 			log_error("node %u sent a bad interrupt line message: ignored", src);
+		interrupt_received(l);
 	} else if (type == NODE_MSG_EOI && len == sizeof(struct node_msg_eoi)) {
 		struct node_msg_eoi w;
 		memcpy(&w, payload, sizeof(w));
@@ -270,6 +415,7 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 			ioapic_eoi(l->m->ioapic, w.vector);
 		else
 			log_error("node %u sent an EOI to a node without the IOAPIC: ignored", src);
+		interrupt_received(l);
 	} else if ((type == NODE_MSG_IO_REQ || type == NODE_MSG_IO_RESP) &&
 		   len == sizeof(struct node_msg_io)) {
 		struct node_msg_io io;
@@ -280,6 +426,10 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 			node_link_serve_io(l, src, &io);
 		else
 			node_link_complete_io(l, &io);
+	} else if ((type == NODE_MSG_HALTED && len == sizeof(struct node_msg_halted)) ||
+		   ((type == NODE_MSG_PROBE || type == NODE_MSG_PROBE_REPLY) &&
+		    len == sizeof(struct node_msg_probe))) {
+		receive_halt_message(l, src, type, payload);
 	} else if (type == NODE_MSG_STOP && len == sizeof(struct node_msg_stop)) {
 		struct node_msg_stop w;
 		memcpy(&w, payload, sizeof(w));

@@ -31,6 +31,9 @@ void node_link_forward_irq(struct node_link *l, unsigned pin, bool level);
 /* lapic eoi_level hook on a node without the IOAPIC: sends the EOI of `vector` to the IOAPIC's
  * node, which clears Remote IRR of the level pins using it (ioapic_eoi). */
 void node_link_forward_eoi(struct node_link *l, uint8_t vector);
+/* Every vCPU of this node is halted with interrupts disabled: the guest may be halted for good,
+ * which the coordinating node finds out and then stops it (halt_wave.h). */
+void node_link_report_halted(struct node_link *l);
 /* Tells every other node the guest stopped with `status` (because `lost_node` was lost, or -1). */
 void node_link_broadcast_stop(struct node_link *l, int status, int lost_node);
 /* The engine's user_message hook. */

@@ -189,8 +189,11 @@ static void vcpu_arm_timer(struct vcpu *v, uint64_t deadline_ns)
 /* INIT and SIPI, from any state. Returns true if the vCPU may run guest code now. */
 static bool vcpu_take_startup(struct vcpu *v)
 {
-	if (lapic_take_init(v->lapic) && !v->bsp)
-		v->state = VCPU_WAIT_FOR_SIPI;
+	if (lapic_take_init(v->lapic)) {
+		vcpu_exit_halt_ended(v); /* INIT ends a hlt, with interrupts disabled or not */
+		if (!v->bsp)
+			v->state = VCPU_WAIT_FOR_SIPI;
+	}
 	if (v->state == VCPU_WAIT_FOR_SIPI) {
 		int vector = lapic_take_sipi(v->lapic);
 		if (vector < 0)
@@ -233,7 +236,7 @@ static void vcpu_inject(struct vcpu *v, bool after_halt)
  * this, in vcpu_take_startup). */
 static bool vcpu_halt_should_end(struct vcpu *v)
 {
-	return lapic_nmi_pending(v->lapic) ||
+	return lapic_wakeup_pending(v->lapic) ||
 	       (lapic_pending_vector(v->lapic) >= 0 && v->run->if_flag);
 }
 

@@ -12,6 +12,7 @@
 #include "vmm/lapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/node_link.h"
 #include "vmm/vcpu.h"
 
 static void vcpu_unknown_io(struct vcpu *v, const char *space, uint64_t addr, uint8_t *data,
@@ -118,7 +119,9 @@ static void vcpu_exit_halt(struct vcpu *v)
 	v->halted_for_good = true;
 	bool all = ++m->halted_for_good == m->vcpu_count;
 	pthread_mutex_unlock(&m->lock);
-	if (all)
+	if (all && m->link)
+		node_link_report_halted(m->link); /* other nodes may still wake them */
+	else if (all)
 		machine_stop(m, VMM_EXIT_GUEST_RESET,
 			     "every vCPU halted with interrupts disabled: the guest cannot resume");
 }

@@ -86,7 +86,7 @@ __attribute__((noreturn)) static void bsp_main(void)
 	read_options();
 	if (options.bench == BENCH_PIO)
 		bench_pio(options.iters);
-	if (options.fault != FAULT_NONE)
+	if (options.fault != FAULT_NONE && options.fault != FAULT_HALT)
 		misbehave(options.fault);
 	lapic_enable();
 	workload_rsdp = boot.rsdp;
@@ -106,6 +106,8 @@ __attribute__((noreturn)) static void bsp_main(void)
 		bench_guest_run(0, options.bench, options.iters);
 	}
 	smp_start(ncpus);
+	if (options.fault == FAULT_HALT)
+		misbehave_halt(0);
 	run_workloads(0);
 }
 
@@ -115,6 +117,8 @@ __attribute__((noreturn)) void user_main(unsigned cpu)
 	if (cpu == 0)
 		bsp_main();
 	smp_ap_online(cpu);
+	if (options.fault == FAULT_HALT)
+		misbehave_halt(cpu);
 	if (options.bench == BENCH_IPI)
 		bench_ipi(cpu, options.iters);
 	if (bench_guest_mode(options.bench))

@@ -27,6 +27,21 @@ static void triple_fault(void *arg)
 	__asm__ volatile("lidt %0; ud2" : : "m"(empty));
 }
 
+/* Nothing will send this CPU an NMI or INIT: once every CPU is here the guest cannot resume. */
+static void halt_for_good(void *arg)
+{
+	(void)arg;
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+void misbehave_halt(unsigned cpu)
+{
+	say("fault: cpu %u halts with interrupts disabled", cpu);
+	ring0_call(halt_for_good, 0);
+	fail("the VMM let tg.fault misbehaviour pass");
+}
+
 void misbehave(enum fault_mode mode)
 {
 	switch (mode) {
@@ -43,6 +58,7 @@ void misbehave(enum fault_mode mode)
 		ring0_call(triple_fault, 0);
 		break;
 	case FAULT_NONE:
+	case FAULT_HALT:
 		break;
 	}
 	fail("the VMM let tg.fault misbehaviour pass");

@@ -5,6 +5,8 @@
 
 #include "firmware/testguest/options.h"
 
+/* Every mode but FAULT_HALT, which each CPU enters with misbehave_halt() once all are up. */
 __attribute__((noreturn)) void misbehave(enum fault_mode mode);
+__attribute__((noreturn)) void misbehave_halt(unsigned cpu);
 
 #endif

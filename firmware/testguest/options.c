@@ -109,8 +109,10 @@ static int parse_fault(struct slice value, enum fault_mode *fault, char *err, si
 		*fault = FAULT_MSR;
 	else if (equals(value, "triple"))
 		*fault = FAULT_TRIPLE;
+	else if (equals(value, "halt"))
+		*fault = FAULT_HALT;
 	else {
-		snformat(err, errlen, "tg.fault: '%s' is not port, msr or triple",
+		snformat(err, errlen, "tg.fault: '%s' is not port, msr, triple or halt",
 			 shown(value, buf, sizeof(buf)));
 		return -1;
 	}

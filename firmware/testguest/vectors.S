@@ -44,9 +44,13 @@ nmi_isr:
 	pop %rax
 	iretq
 
-/* halt_until_nmis(want), through ring0_call: halts until this CPU has handled `want` NMIs. */
+/* halt_until_nmis(want), through ring0_call: halts with interrupts disabled until this CPU has
+ * handled `want` NMIs, so only an NMI can wake it: a node whose vCPUs all wait here is halted for
+ * good as far as it can tell, and the guest must go on because another node will send one. */
 	.globl halt_until_nmis
 halt_until_nmis:
+	pushf
+	cli
 	mov %rsp, %rax
 	and $-KSTACK_SIZE, %rax
 1:	cmp %rdi, KSTACK_NMIS(%rax)
@@ -54,7 +58,8 @@ halt_until_nmis:
 nmi_halt_point:
 	hlt
 	jmp 1b
-2:	ret
+2:	popf
+	ret
 
 /* The UART's interrupt (wl_ioapic.c): clearing IER lowers its line before the EOI, as a driver
  * must for a level-triggered pin, or the IOAPIC would send the interrupt again at once. */

@@ -235,17 +235,27 @@ Test(lapic, kick_only_for_new_work)
 	cr_assert_eq(rec.kicks, 1);
 	lapic_deliver(L, LAPIC_DM_FIXED, 0x41, false);
 	cr_assert_eq(rec.kicks, 1, "already requested");
-	cr_assert_not(lapic_nmi_pending(L));
+	cr_assert_not(lapic_wakeup_pending(L));
 	lapic_deliver(L, LAPIC_DM_NMI, 0, false);
 	cr_assert_eq(rec.kicks, 2);
-	cr_assert(lapic_nmi_pending(L), "seen by a halted vCPU's wake-up check");
-	cr_assert(lapic_nmi_pending(L), "looking does not take it");
+	cr_assert(lapic_wakeup_pending(L), "seen by a halted vCPU's wake-up check");
+	cr_assert(lapic_wakeup_pending(L), "looking does not take it");
 	cr_assert(lapic_take_nmi(L));
-	cr_assert_not(lapic_nmi_pending(L));
+	cr_assert_not(lapic_wakeup_pending(L));
 	cr_assert_not(lapic_take_nmi(L));
 	lapic_deliver(L, LAPIC_DM_SMI, 0, false);
 	lapic_deliver(L, LAPIC_DM_EXTINT, 0x41, false);
 	cr_assert_eq(rec.kicks, 2, "SMI and ExtINT have no receiver here");
+}
+
+Test(lapic, init_is_a_wakeup_until_taken)
+{
+	enable();
+	cr_assert_not(lapic_wakeup_pending(L));
+	lapic_deliver(L, LAPIC_DM_INIT, 0, false);
+	cr_assert(lapic_wakeup_pending(L), "INIT ends even a hlt with interrupts disabled");
+	cr_assert(lapic_take_init(L));
+	cr_assert_not(lapic_wakeup_pending(L));
 }
 
 Test(lapic, svr_disable_masks_lvts_and_drops_fixed)
