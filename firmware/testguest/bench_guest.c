@@ -127,7 +127,7 @@ static uint64_t fewer(uint64_t a, uint64_t b)
 /* Barrier, then the BSP's TSC: the start or the end of a timed phase. */
 static uint64_t phase_edge(unsigned cpu)
 {
-	smp_barrier(cpu);
+	smp_barrier();
 	return cpu == 0 ? rdtsc() : 0;
 }
 
@@ -282,7 +282,7 @@ static void tsc_kernel(unsigned cpu, uint32_t rounds)
 	for (unsigned ap = 1; ap < ncpus; ap++) {
 		if (cpu == 0)
 			mailbox.seq = 0;
-		smp_barrier(cpu);
+		smp_barrier();
 		if (cpu == 0 || cpu == ap)
 			tsc_pair(cpu, ap, rounds);
 	}
@@ -307,7 +307,7 @@ void bench_guest_run(unsigned cpu, enum bench_mode mode, uint32_t iters)
 		contention_kernel(cpu, iters);
 	else
 		tsc_kernel(cpu, iters);
-	smp_barrier(cpu);
+	smp_barrier();
 	if (cpu != 0)
 		smp_park();
 	say("bench done vcpus=%u", ncpus);
