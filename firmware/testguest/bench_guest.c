@@ -34,9 +34,12 @@
 #define MAX_AFFINITIES (4 * MAX_CPUS)
 #define COMPUTE_WORDS  2048 /* 16 KiB: the compute kernel runs from the L1 cache */
 #define REPEATS	       5    /* each timed phase; the fastest counts, as STREAM reports its best */
-#define STREAM_PASSES  10
-#define STREAM_SCALAR  3
-#define STREAM_BYTES   24 /* per element and pass, as STREAM counts them: 2 loads, 1 store */
+/* Per timed phase. The phase ends with a barrier, which across nodes is a few page round trips:
+ * microseconds on an idle host, milliseconds each on a loaded one. With 10 passes (9 ms on one
+ * node) that barrier could be half the phase; with 100 it is a small part (docs/benchmarks.md). */
+#define STREAM_PASSES 100
+#define STREAM_SCALAR 3
+#define STREAM_BYTES  24 /* per element and pass, as STREAM counts them: 2 loads, 1 store */
 
 struct arena {
 	uint64_t base, size;
