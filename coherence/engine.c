@@ -6,9 +6,14 @@
  *
  * The engine remembers which pages are mapped locally (a bit per page), because installing "the
  * bytes already there" means flipping protection on a mapped page but filling a zero page into a
- * missing one. */
+ * missing one.
+ *
+ * A request that may take a page away waits until the page has been here for ENGINE_HOLD_NS
+ * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait blocks the
+ * transport's delivery thread, which keeps each link's messages in order, as the protocol needs. */
 #include "coherence/engine.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include <time.h>
 
 #include "coherence/cluster.h"
+#include "coherence/hold.h"
 #include "coherence/protocol.h"
 #include "coherence/region.h"
 #include "coherence/transport.h"
@@ -26,6 +32,12 @@
 #define ENGINE_MSG_PING (WIRE_DIAG_FIRST + 8)
 #define ENGINE_MSG_PONG (WIRE_DIAG_FIRST + 9)
 #define ENGINE_MSG_DONE (WIRE_DIAG_FIRST + 10)
+
+/* Long enough for a woken vCPU to retry its access, short next to a scheduler slice. Measured on
+ * 2 nodes (docs/benchmarks.md, STREAM): 20 us already ended the livelocks, 50 us leaves a margin.
+ * The price: a page handed back and forth as fast as possible waits up to this long per hand-off
+ * (bench coherence's ping-pong: about 5000 instead of 7000-9000 transfers/s at 20 us). */
+#define ENGINE_HOLD_NS 50000ull
 
 struct engine {
 	struct engine_params params;
@@ -37,6 +49,7 @@ struct engine {
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
+	struct hold hold;
 	pthread_mutex_t pong_lock;
 	pthread_cond_t pong_cond;
 	uint64_t pongs;
@@ -44,6 +57,13 @@ struct engine {
 };
 
 static const uint8_t zero_page[REGION_PAGE_SIZE] __attribute__((aligned(4096)));
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static void engine_fail(struct engine *e, const char *why)
 {
@@ -102,6 +122,7 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 		rc = region_install(engine_region(e), page, data ? data : zero_page, writable);
 		page_set_mapped(e, page, true);
 	}
+	hold_note(&e->hold, page, now_ns());
 	if (rc < 0)
 		engine_fail(e, "coherence: installing a page failed");
 }
@@ -156,6 +177,22 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 
 static const struct region_ops engine_region_ops = {.fault = engine_fault};
 
+/* The requests that may take a page from this node or write-protect it here. */
+static bool may_take_page(uint16_t type)
+{
+	return type == COH_MSG_READ_REQ || type == COH_MSG_WRITE_REQ || type == COH_MSG_INV ||
+	       type == COH_MSG_FETCH || type == COH_MSG_FETCH_INV;
+}
+
+static void wait_out_hold(struct engine *e, uint64_t page)
+{
+	uint64_t left = hold_remaining_ns(&e->hold, page, now_ns());
+	struct timespec pause = {.tv_sec = (time_t)(left / 1000000000ull),
+				 .tv_nsec = (long)(left % 1000000000ull)};
+	while (left && nanosleep(&pause, &pause) < 0 && errno == EINTR)
+		;
+}
+
 static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_t type,
 			   const void *payload, size_t len)
 {
@@ -184,9 +221,11 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 	atomic_fetch_add(&e->messages_in, 1);
 	struct coh_msg msg;
 	char err[256];
-	if (coh_msg_decode(type, payload, len, e->params.size / REGION_PAGE_SIZE, &msg, err,
-			   sizeof(err)) < 0 ||
-	    coh_receive(e->coh, src, &msg, err, sizeof(err)) < 0) {
+	int rc = coh_msg_decode(type, payload, len, e->params.size / REGION_PAGE_SIZE, &msg, err,
+				sizeof(err));
+	if (rc == 0 && may_take_page(type))
+		wait_out_hold(e, msg.page);
+	if (rc < 0 || coh_receive(e->coh, src, &msg, err, sizeof(err)) < 0) {
 		char why[400];
 		snprintf(why, sizeof(why), "coherence: node %u broke the protocol: %s", src, err);
 		engine_fail(e, why);
@@ -205,6 +244,7 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	e->params = *params;
 	pthread_mutex_init(&e->pong_lock, NULL);
 	pthread_cond_init(&e->pong_cond, NULL);
+	hold_init(&e->hold, ENGINE_HOLD_NS);
 	struct coh_config cfg = {.page_count = pages,
 				 .node_count = cluster_node_count(params->cluster),
 				 .self = cluster_self(params->cluster),
@@ -242,6 +282,7 @@ void engine_destroy(struct engine *e)
 	free(e->mapped);
 	pthread_mutex_destroy(&e->pong_lock);
 	pthread_cond_destroy(&e->pong_cond);
+	hold_destroy(&e->hold);
 	free(e);
 }
 

@@ -54,7 +54,7 @@ static void ipi_round_trips(void *arg)
 void bench_ipi(unsigned cpu, uint32_t iters)
 {
 	struct ipi_bench bench = {cpu, cpu == 0 ? 1 : 0, iters, ipis_received(cpu)};
-	smp_barrier(cpu);
+	smp_barrier();
 	ring0_call(ipi_round_trips, &bench);
 	if (cpu != 0)
 		smp_park();

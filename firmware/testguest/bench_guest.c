@@ -34,9 +34,12 @@
 #define MAX_AFFINITIES (4 * MAX_CPUS)
 #define COMPUTE_WORDS  2048 /* 16 KiB: the compute kernel runs from the L1 cache */
 #define REPEATS	       5    /* each timed phase; the fastest counts, as STREAM reports its best */
-#define STREAM_PASSES  10
-#define STREAM_SCALAR  3
-#define STREAM_BYTES   24 /* per element and pass, as STREAM counts them: 2 loads, 1 store */
+/* Per timed phase. The phase ends with a barrier, which across nodes is a few page round trips:
+ * microseconds on an idle host, milliseconds each on a loaded one. With 10 passes (9 ms on one
+ * node) that barrier could be half the phase; with 100 it is a small part (docs/benchmarks.md). */
+#define STREAM_PASSES 100
+#define STREAM_SCALAR 3
+#define STREAM_BYTES  24 /* per element and pass, as STREAM counts them: 2 loads, 1 store */
 
 struct arena {
 	uint64_t base, size;
@@ -127,7 +130,7 @@ static uint64_t fewer(uint64_t a, uint64_t b)
 /* Barrier, then the BSP's TSC: the start or the end of a timed phase. */
 static uint64_t phase_edge(unsigned cpu)
 {
-	smp_barrier(cpu);
+	smp_barrier();
 	return cpu == 0 ? rdtsc() : 0;
 }
 
@@ -282,7 +285,7 @@ static void tsc_kernel(unsigned cpu, uint32_t rounds)
 	for (unsigned ap = 1; ap < ncpus; ap++) {
 		if (cpu == 0)
 			mailbox.seq = 0;
-		smp_barrier(cpu);
+		smp_barrier();
 		if (cpu == 0 || cpu == ap)
 			tsc_pair(cpu, ap, rounds);
 	}
@@ -307,7 +310,7 @@ void bench_guest_run(unsigned cpu, enum bench_mode mode, uint32_t iters)
 		contention_kernel(cpu, iters);
 	else
 		tsc_kernel(cpu, iters);
-	smp_barrier(cpu);
+	smp_barrier();
 	if (cpu != 0)
 		smp_park();
 	say("bench done vcpus=%u", ncpus);

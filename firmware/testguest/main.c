@@ -42,13 +42,13 @@ __attribute__((noreturn)) static void run_workloads(unsigned cpu)
 	for (unsigned i = 0; i < WORKLOAD_COUNT; i++) {
 		if (!(options.workload_mask & (1u << i)))
 			continue;
-		smp_barrier(cpu);
+		smp_barrier();
 		workloads[i].run(cpu);
-		smp_barrier(cpu);
+		smp_barrier();
 		if (cpu == 0)
 			workloads[i].report();
 	}
-	smp_barrier(cpu);
+	smp_barrier();
 	if (cpu != 0)
 		smp_park();
 	say("PASS vcpus=%u", ncpus);

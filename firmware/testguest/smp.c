@@ -75,9 +75,9 @@ void smp_ap_online(unsigned cpu)
 	cpus[cpu].online = 1;
 }
 
-void smp_barrier(unsigned cpu)
+void smp_barrier(void)
 {
-	barrier_wait(&all_cpus, &cpus[cpu].barrier_sense, "all-cpus");
+	barrier_wait(&all_cpus, "all-cpus");
 }
 
 unsigned smp_partner(unsigned cpu)

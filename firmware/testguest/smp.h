@@ -12,7 +12,6 @@
 struct cpu_info {
 	uint32_t apic_id;
 	volatile uint32_t online;
-	uint32_t barrier_sense;
 } __attribute__((aligned(64)));
 
 extern struct cpu_info cpus[MAX_CPUS];
@@ -24,7 +23,7 @@ void smp_discover(uint64_t rsdp);
 void smp_start(unsigned count);
 /* First thing an AP does in ring 3. */
 void smp_ap_online(unsigned cpu);
-void smp_barrier(unsigned cpu);
+void smp_barrier(void);
 /* Pairs CPUs from both ends (0 with n-1, 1 with n-2, ...), so that on several nodes a pair spans
  * nodes; the middle CPU of an odd count is its own partner. */
 unsigned smp_partner(unsigned cpu);

@@ -1,7 +1,12 @@
 /* The spinlock spins on a plain read and only tries the locked xchg once the lock looks free
- * (test-and-test-and-set), so waiters do not bounce the line with writes. The barrier is the
- * centralized sense-reversing one: the last arrival resets the count and flips the shared sense,
- * which releases everyone whose local sense matches. */
+ * (test-and-test-and-set), so waiters do not bounce the line with writes. The barrier is a
+ * centralized ticket barrier: arrival k (counted forever, never reset) belongs to episode
+ * k / parties, and the episode's last arrival releases it by advancing `released`. One locked add
+ * both counts a party in and tells it which episode to wait for, so a party writes the barrier
+ * once and keeps no state of its own anywhere. Across nodes that matters, because memory is kept
+ * coherent page by page: a per-CPU sense in a shared array moved that array's page between the
+ * nodes twice per barrier, and reading a shared sense before the add costs a read and then a
+ * write transfer where the add alone costs one. */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,21 +33,19 @@ void spin_unlock(struct spinlock *lock)
 
 void barrier_init(struct barrier *barrier, unsigned parties)
 {
-	barrier->arrived = 0;
-	barrier->sense = 0;
+	barrier->arrivals = 0;
+	barrier->released = 0;
 	barrier->parties = parties;
 }
 
-void barrier_wait(struct barrier *barrier, uint32_t *local_sense, const char *name)
+void barrier_wait(struct barrier *barrier, const char *name)
 {
-	uint32_t sense = *local_sense ^ 1;
-	*local_sense = sense;
-	if (atomic_fetch_add(&barrier->arrived, 1) == barrier->parties - 1) {
-		barrier->arrived = 0;
-		compiler_barrier();
-		barrier->sense = sense;
+	uint64_t ticket = atomic_fetch_add(&barrier->arrivals, 1);
+	uint64_t episode = ticket / barrier->parties;
+	if (ticket % barrier->parties == barrier->parties - 1) {
+		barrier->released = episode + 1;
 		return;
 	}
-	WAIT_UNTIL(barrier->sense == sense, "barrier %s timed out (%lu of %u arrived)", name,
-		   barrier->arrived, barrier->parties);
+	WAIT_UNTIL(barrier->released > episode, "barrier %s timed out (%lu of %u arrived)", name,
+		   barrier->arrivals - episode * barrier->parties, barrier->parties);
 }

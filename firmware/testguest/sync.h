@@ -1,5 +1,5 @@
 /* Ring-3 synchronization for the workloads and the console: time bounds on every wait, a
- * test-and-test-and-set spinlock and a sense-reversing barrier. Nothing here waits forever: a lost
+ * test-and-test-and-set spinlock and a ticket barrier. Nothing here waits forever: a lost
  * IPI or a dead vCPU must become a FAIL line, not a hang. */
 #ifndef TESTGUEST_SYNC_H
 #define TESTGUEST_SYNC_H
@@ -46,13 +46,12 @@ bool spin_lock_within(struct spinlock *lock, unsigned seconds);
 void spin_unlock(struct spinlock *lock);
 
 struct barrier {
-	volatile uint64_t arrived;
-	volatile uint32_t sense;
+	volatile uint64_t arrivals; /* since barrier_init, by all parties */
+	volatile uint64_t released; /* episodes every party has arrived at */
 	uint32_t parties;
 } __attribute__((aligned(64)));
 
-/* Each party keeps its own `local_sense`, starting at 0, for each barrier it uses. */
 void barrier_init(struct barrier *barrier, unsigned parties);
-void barrier_wait(struct barrier *barrier, uint32_t *local_sense, const char *name);
+void barrier_wait(struct barrier *barrier, const char *name);
 
 #endif

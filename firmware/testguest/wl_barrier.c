@@ -1,4 +1,4 @@
-/* barrier: proves the sense-reversing barrier (and the memory ordering under it) works: in each
+/* barrier: proves the barrier (and the memory ordering under it) works: in each
  * round every CPU writes the round number into its own slot, passes the barrier, and checks that
  * every slot holds that round; a second barrier keeps a fast CPU from starting the next round
  * while a slow one is still checking. */
@@ -18,14 +18,14 @@ void barrier_run(unsigned cpu)
 {
 	for (uint32_t round = 1; round <= BARRIER_ROUNDS; round++) {
 		slots[cpu].round = round;
-		smp_barrier(cpu);
+		smp_barrier();
 		for (unsigned other = 0; other < ncpus; other++) {
 			uint32_t seen = slots[other].round;
 			if (seen != round)
 				fail("barrier: round %u: cpu %u saw cpu %u's slot at %u", round,
 				     cpu, other, seen);
 		}
-		smp_barrier(cpu);
+		smp_barrier();
 	}
 }
 

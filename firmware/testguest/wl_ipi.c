@@ -23,9 +23,9 @@ static uint64_t expected_ipis(unsigned cpu)
 void ipi_run(unsigned cpu)
 {
 	base[cpu] = ipis_received(cpu);
-	smp_barrier(cpu);
+	smp_barrier();
 	ipi_ping_pong(cpu, smp_partner(cpu), IPI_ROUND_TRIPS, base[cpu]);
-	smp_barrier(cpu);
+	smp_barrier();
 	if (cpu == 0) {
 		for (unsigned ap = 1; ap < ncpus; ap++)
 			lapic_send_ipi(cpus[ap].apic_id, VEC_IPI);

@@ -26,7 +26,6 @@
 
 struct litmus_pair {
 	struct barrier both;
-	uint32_t sense[2];
 	volatile uint64_t data __attribute__((aligned(64)));
 	volatile uint64_t flag __attribute__((aligned(64)));
 	uint64_t sb_plain_both_zero;
@@ -39,9 +38,9 @@ struct litmus_pair {
 
 static struct litmus_pair pairs[MAX_CPUS / 2];
 
-static void pair_sync(struct litmus_pair *pair, unsigned side)
+static void pair_sync(struct litmus_pair *pair)
 {
-	barrier_wait(&pair->both, &pair->sense[side], "litmus-pair");
+	barrier_wait(&pair->both, "litmus-pair");
 }
 
 static void message_passing(struct litmus_pair *pair, unsigned side, unsigned cpu)
@@ -92,9 +91,9 @@ static uint64_t store_buffering(struct litmus_pair *pair, unsigned side, bool fe
 				pair->x[i] = pair->y[i] = pair->r1[i] = pair->r2[i] = 0;
 			pair->sb_start = rdtsc() + SB_LEAD_CYCLES;
 		}
-		pair_sync(pair, side);
+		pair_sync(pair);
 		store_buffer_chunk(pair, side, fenced);
-		pair_sync(pair, side);
+		pair_sync(pair);
 		if (side == 0) {
 			for (uint32_t i = 0; i < SB_CHUNK; i++)
 				both_zero += pair->r1[i] == 0 && pair->r2[i] == 0;
@@ -110,10 +109,10 @@ void litmus_run(unsigned cpu)
 	struct litmus_pair *pair = &pairs[side == 0 ? cpu : partner];
 	if (partner != cpu && side == 0)
 		barrier_init(&pair->both, 2);
-	smp_barrier(cpu);
+	smp_barrier();
 	if (partner == cpu)
 		return;
-	pair_sync(pair, side);
+	pair_sync(pair);
 	message_passing(pair, side, cpu);
 	uint64_t fenced = store_buffering(pair, side, true);
 	if (fenced)
