@@ -50,7 +50,7 @@ static void run_all_to_all(unsigned cpu)
 			unsigned target = (cpu + step) % ncpus;
 			sent++;
 			send_and_wait(cpu, target, base[target] + sent, "running");
-			smp_barrier(cpu);
+			smp_barrier();
 		}
 	}
 }
@@ -70,7 +70,7 @@ static void wake_each_halted(unsigned cpu)
 				cpu_relax();
 			send_and_wait(cpu, sleeper, want, "halted");
 		}
-		smp_barrier(cpu);
+		smp_barrier();
 	}
 }
 
@@ -82,7 +82,7 @@ static uint64_t expected_nmis(void)
 void nmi_run(unsigned cpu)
 {
 	base[cpu] = nmis_received(cpu);
-	smp_barrier(cpu);
+	smp_barrier();
 	run_all_to_all(cpu);
 	if (ncpus > 1) /* a lone CPU cannot wake itself */
 		wake_each_halted(cpu);
