@@ -23,13 +23,6 @@ launch() {
 	launcher=$(child_of $timer)
 }
 
-expect_no_namespaces() {
-	if ip netns list | grep -q "^vsmp-$launcher-"; then
-		ip netns list
-		fail "namespaces of launcher $launcher were left behind"
-	fi
-}
-
 launch joined
 status=0
 wait $timer || status=$?
@@ -37,7 +30,7 @@ expect_status 0 joined
 expect_count joined '^CLUSTER UP nodes=3$' 3
 expect_count joined '^TRANSPORT OK$' 3
 expect_line joined 'authenticated n1 \(192\.168\.213\.2:'
-expect_no_namespaces
+expect_no_namespaces "$launcher"
 
 launch killed --seconds 60
 wait_for killed.out '^TRANSPORT OK$' 30 || fail "killed: no TRANSPORT OK"
@@ -51,4 +44,4 @@ status=0
 wait $timer || status=$?
 [ "$status" -eq 137 ] || fail "launcher: status $status, expected 137"
 expect_gone $pids
-expect_no_namespaces
+expect_no_namespaces "$launcher"

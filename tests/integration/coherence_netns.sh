@@ -11,4 +11,4 @@ run_vmm memtest memtest --config "$WORK/c.toml" --netns --threads 2 --iters 1000
 expect_status 0 memtest
 for t in mp sb corr stress; do expect_line memtest "^MEMTEST $t ok "; done
 [ "$(grep -c '^MEMTEST PASS' "$WORK/memtest.out")" -eq 3 ] || fail "not every node passed"
-! ip netns list | grep -q "vsmp-" || fail "network namespaces left behind: $(ip netns list)"
+expect_no_namespaces "$(cat "$WORK/memtest.pid")"

@@ -17,11 +17,20 @@ need_kvm() {
 
 # run_vmm NAME ARGS...: runs the VMM with a time limit; stdout/stderr in $WORK/NAME.{out,err},
 # status in $status. The limit only turns a hang into a failure: it is not synchronization.
+# run_vmm NAME ARGS...: the VMM's output in $WORK/NAME.out and .err, its exit status in $status,
+# its pid (which names a launcher's network namespaces) in $WORK/NAME.pid.
 run_vmm() {
 	local name=$1; shift
 	status=0
-	timeout --kill-after=5 300 "$VMM" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null \
-		|| status=$?
+	timeout --kill-after=5 300 bash -c 'echo $$ >"$0"; exec "$@"' "$WORK/$name.pid" "$VMM" "$@" \
+		>"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || status=$?
+}
+
+# expect_no_namespaces PID: the launcher PID removed every namespace it made (vsmp-PID-*).
+expect_no_namespaces() {
+	local left
+	left=$(ip netns list | grep "^vsmp-$1-") || return 0
+	fail "network namespaces of launcher $1 left behind: $left"
 }
 
 expect_status() {

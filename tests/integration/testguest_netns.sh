@@ -8,4 +8,4 @@ ip netns delete "vsmp-probe-$$"
 cluster_config "$WORK/c.toml" 3 7450
 UCX_TLS=tcp run_vmm guest --config "$WORK/c.toml" --netns
 expect_testguest_pass guest 3
-! ip netns list | grep -q "vsmp-" || fail "network namespaces left behind: $(ip netns list)"
+expect_no_namespaces "$(cat "$WORK/guest.pid")"
