@@ -2,7 +2,8 @@
 # `make stress`: minutes of the coherence memtest on three local node processes, not part of
 # `make check`. Each seed runs the stress and the litmus tests (mp, sb, corr) with more threads
 # and iterations than the integration tests; the first seed runs once more with every node in its
-# own network namespace (UCX over TCP). Prints each seed and its result, keeps the logs of a
+# own network namespace (UCX over TCP). Odd seeds home pages where first touched, even seeds
+# stripe them. Prints each seed and its result, keeps the logs of a
 # failed run, and exits non-zero if any run failed.
 #
 # usage: tests/stress.sh BUILD_DIR
@@ -22,21 +23,22 @@ unset UCX_NET_DEVICES # set per run: loopback only, except between namespaces (t
 
 # run_one NAME SEED [--netns]: one memtest of every node of a fresh configuration.
 run_one() {
-	local name=$1 seed=$2 started status=0
+	local name=$1 seed=$2 started status=0 homes=striped
 	shift 2
+	[ $((seed % 2)) -eq 0 ] || homes=first-touch
 	cluster_config "$WORK/$name.toml" 3 $((20000 + RANDOM % 20000))
 	started=$(date +%s)
 	timeout --kill-after=10 "$limit" "$VMM" memtest --config "$WORK/$name.toml" "$@" \
 		--threads "$threads" --iters "$iters" --test "$tests" --seed "$seed" \
-		--timeout "$limit" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || status=$?
+		--homes "$homes" --timeout "$limit" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || status=$?
 	local took=$(($(date +%s) - started)) passes
 	passes=$(grep -c '^MEMTEST PASS' "$WORK/$name.out" || true)
 	if [ "$status" -eq 0 ] && [ "$passes" -eq 3 ]; then
-		echo "stress: $name seed=$seed ok ($took s)"
+		echo "stress: $name seed=$seed homes=$homes ok ($took s)"
 		passed=$((passed + 1))
 		return
 	fi
-	echo "stress: $name seed=$seed FAIL: status $status, $passes of 3 nodes passed ($took s)"
+	echo "stress: $name seed=$seed homes=$homes FAIL: status $status, $passes of 3 nodes passed ($took s)"
 	[ "$status" -ne 124 ] || echo "  (did not finish within $limit s)"
 	grep -Ev ' ok ' "$WORK/$name.out" | sed 's/^/  out: /' || true
 	tail -n 20 "$WORK/$name.err" | sed 's/^/  err: /'

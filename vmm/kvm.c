@@ -45,6 +45,29 @@ fail:
 	return -1;
 }
 
+int kvm_vm_set_clock(struct kvm_vm *vm, uint64_t clock_ns, uint64_t realtime_ns, char *err,
+		     size_t errlen)
+{
+	struct kvm_clock_data data = {
+	    .clock = clock_ns, .flags = KVM_CLOCK_REALTIME, .realtime = realtime_ns};
+	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &data) < 0) {
+		snprintf(err, errlen, "KVM_SET_CLOCK: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int kvm_vm_get_clock(struct kvm_vm *vm, uint64_t *clock_ns, char *err, size_t errlen)
+{
+	struct kvm_clock_data data = {0};
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &data) < 0) {
+		snprintf(err, errlen, "KVM_GET_CLOCK: %s", strerror(errno));
+		return -1;
+	}
+	*clock_ns = data.clock;
+	return 0;
+}
+
 void kvm_vm_close(struct kvm_vm *vm)
 {
 	if (vm->vm_fd >= 0)

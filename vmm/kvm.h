@@ -19,6 +19,12 @@ int kvm_vm_open(struct kvm_vm *vm, char *err, size_t errlen);
 void kvm_vm_close(struct kvm_vm *vm);
 int kvm_vm_map(struct kvm_vm *vm, uint64_t gpa, uint64_t size, void *host, char *err,
 	       size_t errlen);
+/* kvmclock: the VM's clock reads clock_ns at host CLOCK_REALTIME realtime_ns and runs on from
+ * there (KVM adds the time elapsed since realtime_ns). */
+int kvm_vm_set_clock(struct kvm_vm *vm, uint64_t clock_ns, uint64_t realtime_ns, char *err,
+		     size_t errlen);
+/* The VM's kvmclock now, in nanoseconds. */
+int kvm_vm_get_clock(struct kvm_vm *vm, uint64_t *clock_ns, char *err, size_t errlen);
 /* Creates vCPU `index`; returns its fd and maps its kvm_run into *run. */
 int kvm_vcpu_create(struct kvm_vm *vm, unsigned index, struct kvm_run **run, char *err,
 		    size_t errlen);

@@ -41,11 +41,40 @@
 #define IOAPIC_ID      0
 #define TESTGUEST_FILE "testguest.elf"
 
-uint64_t machine_now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t machine_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* Each node's VM is its own KVM VM, whose kvmclock would start at 0 when that node created it.
+ * Counting every node's from one epoch makes them agree as well as the hosts' realtime clocks do
+ * (on one host: exactly, up to the ioctl's own time). */
+void machine_set_clock_epoch(struct machine *m, uint64_t epoch_ns)
+{
+	char err[128];
+	if (kvm_vm_set_clock(&m->kvm, 0, epoch_ns, err, sizeof(err)) < 0) {
+		log_error("kvmclock left unaligned with node 0's: %s", err);
+		return;
+	}
+	atomic_store(&m->clock_epoch_ns, epoch_ns);
+}
+
+/* How far this node's kvmclock is from the cluster's (realtime - epoch), for --verbose. */
+static void machine_log_clock(struct machine *m)
+{
+	uint64_t epoch = atomic_load(&m->clock_epoch_ns), clock;
+	char err[128];
+	if (!epoch || kvm_vm_get_clock(&m->kvm, &clock, err, sizeof(err)) < 0)
+		return;
+	int64_t off = (int64_t)(clock - (clock_ns(CLOCK_REALTIME) - epoch));
+	log_debug("kvmclock: %+.1f us from the cluster clock", (double)off / 1000.0);
 }
 
 void machine_stop(struct machine *m, int status, const char *fmt, ...)
@@ -392,6 +421,11 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	if (!m->engine)
 		return -1;
 	node_link_set_engine(m->link, m->engine);
+	if (m->node == MACHINE_IOAPIC_NODE) {
+		uint64_t epoch = clock_ns(CLOCK_REALTIME);
+		machine_set_clock_epoch(m, epoch);
+		node_link_send_clock_epoch(m->link, epoch);
+	}
 	return 0;
 }
 
@@ -476,6 +510,8 @@ int machine_run(struct machine *m)
 			  (unsigned long long)st.faults, (unsigned long long)st.write_faults,
 			  (unsigned long long)st.messages_in, (unsigned long long)st.messages_out);
 	}
+	if (log_verbose())
+		machine_log_clock(m);
 	engine_destroy(m->engine);
 	m->engine = NULL;
 	for (unsigned i = 0; i < m->vcpu_count; i++)

@@ -74,6 +74,8 @@ struct machine {
 	int stop_fd;	      /* eventfd: becomes readable once the machine stops */
 	pthread_mutex_t lock;
 	unsigned halted_for_good; /* vCPUs in hlt with interrupts disabled */
+	_Atomic uint64_t
+	    clock_epoch_ns; /* several nodes: kvmclock counts from this CLOCK_REALTIME */
 
 	struct bench_mark marks[MACHINE_MAX_MARKS];
 	atomic_uint mark_count;
@@ -90,5 +92,7 @@ void machine_destroy(struct machine *m);
 void machine_stop(struct machine *m, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 uint64_t machine_now_ns(void);
+/* Several nodes: kvmclock reads the nanoseconds since epoch_ns (CLOCK_REALTIME), on every node. */
+void machine_set_clock_epoch(struct machine *m, uint64_t epoch_ns);
 
 #endif

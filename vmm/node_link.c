@@ -37,9 +37,10 @@ enum node_msg_type {
 	NODE_MSG_STOP,
 	NODE_MSG_EOI,
 	NODE_MSG_IRQ,
-	NODE_MSG_HALTED,     /* node -> coordinator: my vCPUs may all be halted for good */
-	NODE_MSG_PROBE,	     /* coordinator -> node: your counts for this wave, please */
-	NODE_MSG_PROBE_REPLY /* node -> coordinator */
+	NODE_MSG_HALTED,      /* node -> coordinator: my vCPUs may all be halted for good */
+	NODE_MSG_PROBE,	      /* coordinator -> node: your counts for this wave, please */
+	NODE_MSG_PROBE_REPLY, /* node -> coordinator */
+	NODE_MSG_CLOCK,	      /* node 0 -> node: count kvmclock from this epoch */
 };
 
 struct node_msg_apic {
@@ -62,6 +63,11 @@ struct node_msg_probe {
 	uint8_t version, halted, pad[2]; /* halted: replies only, 0 or 1 */
 	uint32_t wave;
 	uint64_t sent, received;
+};
+
+struct node_msg_clock {
+	uint8_t version, pad[7];
+	uint64_t epoch_ns;
 };
 
 struct node_msg_io {
@@ -188,6 +194,12 @@ void node_link_forward_eoi(struct node_link *l, uint8_t vector)
 {
 	struct node_msg_eoi wire = {.version = NODE_LINK_VERSION, .vector = vector};
 	send_interrupt(l, MACHINE_IOAPIC_NODE, NODE_MSG_EOI, &wire, sizeof(wire));
+}
+
+void node_link_send_clock_epoch(struct node_link *l, uint64_t epoch_ns)
+{
+	struct node_msg_clock wire = {.version = NODE_LINK_VERSION, .epoch_ns = epoch_ns};
+	node_link_broadcast(l, NODE_MSG_CLOCK, &wire, sizeof(wire));
 }
 
 void node_link_broadcast_stop(struct node_link *l, int status, int lost_node)
@@ -430,6 +442,13 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 		   ((type == NODE_MSG_PROBE || type == NODE_MSG_PROBE_REPLY) &&
 		    len == sizeof(struct node_msg_probe))) {
 		receive_halt_message(l, src, type, payload);
+	} else if (type == NODE_MSG_CLOCK && len == sizeof(struct node_msg_clock)) {
+		struct node_msg_clock w;
+		memcpy(&w, payload, sizeof(w));
+		if (src == 0 && w.epoch_ns)
+			machine_set_clock_epoch(l->m, w.epoch_ns);
+		else
+			log_error("node %u sent a clock epoch: ignored (only node 0 may)", src);
 	} else if (type == NODE_MSG_STOP && len == sizeof(struct node_msg_stop)) {
 		struct node_msg_stop w;
 		memcpy(&w, payload, sizeof(w));
