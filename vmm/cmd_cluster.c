@@ -17,13 +17,13 @@
 #include "vmm/config.h"
 #include "vmm/launcher.h"
 #include "vmm/log.h"
+#include "vmm/node_options.h"
 #include "vmm/machine.h"
 #include "vmm/node_cluster.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -58,9 +58,8 @@ static const char usage_text[] =
     "2 bad input, 130 interrupted.\n";
 
 struct check_options {
-	const char *config, *node;
+	struct node_options node;
 	unsigned seconds, join_timeout_s, rtt_iters;
-	bool netns;
 };
 
 struct check {
@@ -371,85 +370,39 @@ static int run_check_node(const struct cluster_config *cfg, unsigned self, void 
 	return status;
 }
 
-static int parse_count(const char *text, unsigned max, unsigned *out)
+/* cluster-check's own options: --seconds S, --join-timeout S (at least 1), --rtt N. */
+static int check_take(void *ctx, int key, const char *arg)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(text, &end, 10);
-	if (errno || end == text || *end || v > max)
+	struct check_options *opt = ctx;
+	unsigned *field = key == 's'   ? &opt->seconds
+			  : key == 'j' ? &opt->join_timeout_s
+				       : &opt->rtt_iters;
+	unsigned long long max = key == 's' ? 86400 : key == 'j' ? 3600 : 10000000, v;
+	if (parse_decimal(arg, max, &v) < 0 || (key == 'j' && v == 0))
 		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_check_options(int argc, char **argv, struct check_options *opt)
-{
-	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-						 {"node", required_argument, NULL, 'n'},
-						 {"seconds", required_argument, NULL, 's'},
-						 {"join-timeout", required_argument, NULL, 'j'},
-						 {"rtt", required_argument, NULL, 'r'},
-						 {"netns", no_argument, NULL, 'N'},
-						 {"verbose", no_argument, NULL, 'v'},
-						 {"help", no_argument, NULL, 'h'},
-						 {NULL, 0, NULL, 0}};
-	int ch;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:n:s:vh", longopts, NULL)) != -1) {
-		int rc = 0;
-		switch (ch) {
-		case 'c':
-			opt->config = optarg;
-			break;
-		case 'n':
-			opt->node = optarg;
-			break;
-		case 's':
-			rc = parse_count(optarg, 86400, &opt->seconds);
-			break;
-		case 'j':
-			rc = parse_count(optarg, 3600, &opt->join_timeout_s);
-			rc = rc == 0 && opt->join_timeout_s == 0 ? -1 : rc;
-			break;
-		case 'r':
-			rc = parse_count(optarg, 10000000, &opt->rtt_iters);
-			break;
-		case 'N':
-			opt->netns = true;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		default:
-			return -1;
-		}
-		if (rc < 0) {
-			fprintf(stderr, "vsmp-vmm: invalid number '%s'\n", optarg);
-			return -1;
-		}
-	}
-	if (optind < argc || !opt->config) {
-		fprintf(stderr, "vsmp-vmm: cluster-check needs --config FILE and no other "
-				"arguments\n");
-		return -1;
-	}
+	*field = (unsigned)v;
 	return 0;
 }
 
 static int cluster_check(int argc, char **argv)
 {
+	static const struct option extra[] = {{"seconds", required_argument, NULL, 's'},
+					      {"join-timeout", required_argument, NULL, 'j'},
+					      {"rtt", required_argument, NULL, 'r'},
+					      {NULL, 0, NULL, 0}};
 	struct check_options opt = {.join_timeout_s = 30};
-	if (parse_check_options(argc - 1, argv + 1, &opt) < 0) {
-		fputs(usage_text, stderr);
+	const struct node_options_spec spec = {.command = "cluster-check",
+					       .usage = usage_text,
+					       .extra = extra,
+					       .extra_short = "s:",
+					       .take = check_take,
+					       .ctx = &opt};
+	if (node_options_parse(argc - 1, argv + 1, &spec, &opt.node) < 0)
 		return VMM_EXIT_BAD_INPUT;
-	}
-	struct node_command cmd = {.config_path = opt.config,
-				   .node = opt.node,
+	struct node_command cmd = {.config_path = opt.node.config,
+				   .node = opt.node.node,
 				   .launch = true,
-				   .netns = opt.netns,
+				   .netns = opt.node.netns,
 				   .argc = argc,
 				   .argv = argv,
 				   .run_node = run_check_node,

@@ -6,7 +6,6 @@
  * held, and nothing can bring those back (docs/coherence.md). */
 #include "vmm/cmd_memtest.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "vmm/config.h"
 #include "vmm/launcher.h"
 #include "vmm/log.h"
+#include "vmm/node_options.h"
 #include "vmm/machine.h"
 #include "vmm/memtest_workloads.h"
 #include "vmm/node_cluster.h"
@@ -39,8 +39,8 @@ static const char usage_text[] =
     "  network namespace). Exit status 0 if every check held, 1 if not, 2 on bad input.\n";
 
 struct memtest_options {
-	const char *config, *node, *tests;
-	bool netns;
+	struct node_options node;
+	const char *tests;
 	enum coh_home_policy homes;
 	unsigned threads, iters, timeout_s;
 	unsigned long long seed;
@@ -227,91 +227,55 @@ static int memtest_select(const char *list, uint32_t *selected)
 	return rc;
 }
 
-static int parse_unsigned(const char *text, unsigned long long max, unsigned long long *out)
+/* memtest's own options; numbers must be at least 1. */
+static int memtest_take(void *ctx, int key, const char *arg)
 {
-	char *end;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (!*text || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int memtest_parse(int argc, char **argv, struct memtest_options *opt)
-{
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},  {"node", required_argument, NULL, 'n'},
-	    {"netns", no_argument, NULL, 'N'},	       {"test", required_argument, NULL, 't'},
-	    {"threads", required_argument, NULL, 'T'}, {"iters", required_argument, NULL, 'i'},
-	    {"seed", required_argument, NULL, 's'},    {"timeout", required_argument, NULL, 'o'},
-	    {"homes", required_argument, NULL, 'H'},   {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0}};
-	int c;
+	struct memtest_options *opt = ctx;
 	unsigned long long v;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:n:t:v", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			opt->config = optarg;
-			break;
-		case 'n':
-			opt->node = optarg;
-			break;
-		case 'N':
-			opt->netns = true;
-			break;
-		case 't':
-			opt->tests = optarg;
-			break;
-		case 'H':
-			if (strcmp(optarg, "striped") && strcmp(optarg, "first-touch"))
-				return -1;
-			opt->homes =
-			    strcmp(optarg, "striped") ? COH_HOME_FIRST_TOUCH : COH_HOME_STRIPED;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		case 'T':
-		case 'i':
-		case 'o':
-			if (parse_unsigned(optarg, c == 'T' ? MEMTEST_MAX_THREADS : 100000000, &v) <
-				0 ||
-			    v == 0)
-				return -1;
-			*(c == 'T'   ? &opt->threads
-			  : c == 'i' ? &opt->iters
-				     : &opt->timeout_s) = (unsigned)v;
-			break;
-		case 's':
-			if (parse_unsigned(optarg, ~0ULL, &opt->seed) < 0)
-				return -1;
-			break;
-		default:
+	switch (key) {
+	case 't':
+		opt->tests = arg;
+		return 0;
+	case 'H':
+		if (strcmp(arg, "striped") && strcmp(arg, "first-touch"))
 			return -1;
-		}
+		opt->homes = strcmp(arg, "striped") ? COH_HOME_FIRST_TOUCH : COH_HOME_STRIPED;
+		return 0;
+	case 's':
+		return parse_decimal(arg, ~0ULL, &opt->seed);
 	}
-	return optind == argc && opt->config ? 0 : -1;
+	if (parse_decimal(arg, key == 'T' ? MEMTEST_MAX_THREADS : 100000000, &v) < 0 || v == 0)
+		return -1;
+	*(key == 'T' ? &opt->threads : key == 'i' ? &opt->iters : &opt->timeout_s) = (unsigned)v;
+	return 0;
 }
 
 int cmd_memtest_main(int argc, char **argv)
 {
 	struct memtest_options opt = {
 	    .threads = 2, .iters = 2000, .timeout_s = 120, .seed = (unsigned long long)time(NULL)};
+	static const struct option extra[] = {{"test", required_argument, NULL, 't'},
+					      {"threads", required_argument, NULL, 'T'},
+					      {"iters", required_argument, NULL, 'i'},
+					      {"seed", required_argument, NULL, 's'},
+					      {"timeout", required_argument, NULL, 'o'},
+					      {"homes", required_argument, NULL, 'H'},
+					      {NULL, 0, NULL, 0}};
+	const struct node_options_spec spec = {.command = "memtest",
+					       .usage = usage_text,
+					       .extra = extra,
+					       .extra_short = "t:",
+					       .take = memtest_take,
+					       .ctx = &opt};
 	uint32_t selected;
-	if (memtest_parse(argc - 1, argv + 1, &opt) < 0 ||
-	    memtest_select(opt.tests, &selected) < 0) {
-		fputs(usage_text, stderr);
+	if (node_options_parse(argc - 1, argv + 1, &spec, &opt.node) < 0 ||
+	    memtest_select(opt.tests, &selected) < 0)
 		return VMM_EXIT_BAD_INPUT;
-	}
 	struct memtest_node_args args = {.opt = &opt, .selected = selected};
-	struct node_command cmd = {.config_path = opt.config,
-				   .node = opt.node,
+	struct node_command cmd = {.config_path = opt.node.config,
+				   .node = opt.node.node,
 				   .launch = true,
-				   .netns = opt.netns,
+				   .netns = opt.node.netns,
 				   .argc = argc,
 				   .argv = argv,
 				   .run_node = memtest_node,

@@ -1,6 +1,5 @@
 /* vsmp-vmm's command line: parse arguments, load and validate the configuration, then either
  * run this node's part of the guest or a benchmark. Exit statuses are listed in --help. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "vmm/launcher.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/node_options.h"
 
 static const char usage_text[] =
     "usage: vsmp-vmm --config FILE [--node NAME] [--netns] [--check-config] [--verbose]\n"
@@ -59,61 +59,28 @@ static const char usage_text[] =
     "  130 interrupted by SIGINT/SIGTERM.\n";
 
 struct cli_options {
-	const char *config;
-	const char *node;
+	struct node_options node;
 	bool check_only;
-	bool netns;
 };
 
-static int cli_usage_error(const char *msg)
-{
-	fprintf(stderr, "vsmp-vmm: %s\n(try 'vsmp-vmm --help')\n", msg);
-	return VMM_EXIT_BAD_INPUT;
-}
+enum { KEY_CHECK_CONFIG = 0x100, KEY_VERSION };
 
-static int cli_parse(int argc, char **argv, struct cli_options *opt)
+static int cli_take(void *ctx, int key, const char *arg)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"node", required_argument, NULL, 'n'},
-	    {"check-config", no_argument, NULL, 'C'}, {"verbose", no_argument, NULL, 'v'},
-	    {"netns", no_argument, NULL, 'N'},	      {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
-	int c;
-	while ((c = getopt_long(argc, argv, "c:n:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			opt->config = optarg;
-			break;
-		case 'n':
-			opt->node = optarg;
-			break;
-		case 'C':
-			opt->check_only = true;
-			break;
-		case 'N':
-			opt->netns = true;
-			break;
-		case 'v':
-			log_set_verbose(true);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		case 'V':
-			puts("vsmp-vmm " VSMP_VERSION);
-			exit(0);
-		default:
-			return -1;
-		}
+	struct cli_options *opt = ctx;
+	if (key == KEY_VERSION) {
+		puts("vsmp-vmm " VSMP_VERSION);
+		exit(0);
 	}
-	return 0;
+	opt->check_only = key == KEY_CHECK_CONFIG;
+	return opt->check_only ? 0 : -1;
 }
 
 static int run_machine(const struct cluster_config *cfg, unsigned self, void *ctx)
 {
 	const struct cli_options *opt = ctx;
 	if (opt->check_only) {
-		printf("%s: valid: %u node(s), %u vCPU(s), %llu MiB\n", opt->config,
+		printf("%s: valid: %u node(s), %u vCPU(s), %llu MiB\n", opt->node.config,
 		       cfg->node_count, cfg->total_vcpus,
 		       (unsigned long long)(cfg->total_memory >> 20));
 		return 0;
@@ -134,10 +101,10 @@ static int run_machine(const struct cluster_config *cfg, unsigned self, void *ct
 
 static int run_config(struct cli_options *opt, int argc, char **argv)
 {
-	struct node_command cmd = {.config_path = opt->config,
-				   .node = opt->node,
+	struct node_command cmd = {.config_path = opt->node.config,
+				   .node = opt->node.node,
 				   .launch = !opt->check_only,
-				   .netns = opt->netns,
+				   .netns = opt->node.netns,
 				   .argc = argc,
 				   .argv = argv,
 				   .run_node = run_machine,
@@ -153,12 +120,13 @@ int main(int argc, char **argv)
 		return cmd_memtest_main(argc, argv);
 	if (argc >= 2 && cmd_cluster_handles(argv[1]))
 		return cmd_cluster_main(argc, argv);
+	static const struct option extra[] = {{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
+					      {"version", no_argument, NULL, KEY_VERSION},
+					      {NULL, 0, NULL, 0}};
 	struct cli_options opt = {0};
-	if (cli_parse(argc, argv, &opt) < 0)
-		return cli_usage_error("invalid arguments");
-	if (optind < argc)
-		return cli_usage_error("unexpected argument");
-	if (!opt.config)
-		return cli_usage_error("--config FILE is required");
+	const struct node_options_spec spec = {
+	    .command = "", .usage = usage_text, .extra = extra, .take = cli_take, .ctx = &opt};
+	if (node_options_parse(argc, argv, &spec, &opt.node) < 0)
+		return VMM_EXIT_BAD_INPUT;
 	return run_config(&opt, argc, argv);
 }

@@ -16,6 +16,13 @@ case_fails() { # NAME PATTERN ARGS...
 case_fails no_args '--config FILE is required'
 case_fails bad_option 'invalid arguments' --frobnicate
 case_fails missing_config 'nonexistent\.toml' --config "$WORK/nonexistent.toml"
+case_fails leftover "unexpected argument 'extra'" --config "$WORK/x.toml" extra
+# The node commands share the parser: the same errors, named by command and option.
+case_fails memtest_no_config 'memtest: --config FILE is required' memtest --threads 2
+case_fails memtest_threads "memtest: invalid value for --threads: '0'" memtest --config x --threads 0
+case_fails memtest_homes "invalid value for --homes: 'numa'" memtest --config x --homes numa
+case_fails check_timeout "cluster-check: invalid value for --join-timeout: '0'" \
+	cluster-check --config x --join-timeout 0
 
 printf '[cluster]\nname = "x"\n[[node]]\nname = "n0"\nvcpus = \n' >"$WORK/syntax.toml"
 case_fails syntax 'syntax\.toml:5' --config "$WORK/syntax.toml"
