@@ -399,10 +399,8 @@ static int cluster_check(int argc, char **argv)
 					       .ctx = &opt};
 	if (node_options_parse(argc - 1, argv + 1, &spec, &opt.node) < 0)
 		return VMM_EXIT_BAD_INPUT;
-	struct node_command cmd = {.config_path = opt.node.config,
-				   .node = opt.node.node,
+	struct node_command cmd = {.opts = opt.node,
 				   .launch = true,
-				   .netns = opt.node.netns,
 				   .argc = argc,
 				   .argv = argv,
 				   .run_node = run_check_node,

@@ -272,10 +272,8 @@ int cmd_memtest_main(int argc, char **argv)
 	    memtest_select(opt.tests, &selected) < 0)
 		return VMM_EXIT_BAD_INPUT;
 	struct memtest_node_args args = {.opt = &opt, .selected = selected};
-	struct node_command cmd = {.config_path = opt.node.config,
-				   .node = opt.node.node,
+	struct node_command cmd = {.opts = opt.node,
 				   .launch = true,
-				   .netns = opt.node.netns,
 				   .argc = argc,
 				   .argv = argv,
 				   .run_node = memtest_node,

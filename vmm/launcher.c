@@ -321,17 +321,17 @@ int node_command_run(const struct node_command *cmd)
 {
 	struct cluster_config cfg;
 	char err[1024];
-	if (config_load_file(cmd->config_path, &cfg, err, sizeof(err)) < 0) {
+	if (config_load_file(cmd->opts.config, &cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return VMM_EXIT_BAD_INPUT;
 	}
-	int node = cmd->node ? config_find_node(&cfg, cmd->node) : 0;
+	int node = cmd->opts.node ? config_find_node(&cfg, cmd->opts.node) : 0;
 	int status;
 	if (node < 0) {
-		log_error("%s: no node named '%s'", cmd->config_path, cmd->node);
+		log_error("%s: no node named '%s'", cmd->opts.config, cmd->opts.node);
 		status = VMM_EXIT_BAD_INPUT;
-	} else if (cmd->launch && !cmd->node && cfg.node_count > 1) {
-		status = launcher_run(&cfg, cmd->netns, cmd->argc, cmd->argv);
+	} else if (cmd->launch && !cmd->opts.node && cfg.node_count > 1) {
+		status = launcher_run(&cfg, cmd->opts.netns, cmd->argc, cmd->argv);
 	} else if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		status = VMM_EXIT_BAD_INPUT;

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmm/node_options.h"
+
 struct cluster_config;
 
 /* Starts /proc/self/exe once per node with argv (less any --netns) plus "--node NAME", forwards
@@ -23,11 +25,9 @@ int launcher_apply_host_override(struct cluster_config *cfg, char *err, size_t e
  * of a multi-node configuration on this host (no `node` given) or run `node` (default: the
  * first) in this process through run_node. Bad input exits 2 with a message. */
 struct node_command {
-	const char *config_path;
-	const char *node; /* NULL: launch them all (or run the only one) */
-	bool launch;	  /* false: never launch; without a node, run_node gets node 0 */
-	bool netns;
-	int argc; /* the whole command line, for the launcher to re-run per node */
+	struct node_options opts; /* opts.node NULL: launch them all (or run the only one) */
+	bool launch;		  /* false: never launch; without a node, run_node gets node 0 */
+	int argc;		  /* the whole command line, for the launcher to re-run per node */
 	char **argv;
 	int (*run_node)(const struct cluster_config *cfg, unsigned self, void *ctx);
 	void *ctx;

@@ -101,10 +101,8 @@ static int run_machine(const struct cluster_config *cfg, unsigned self, void *ct
 
 static int run_config(struct cli_options *opt, int argc, char **argv)
 {
-	struct node_command cmd = {.config_path = opt->node.config,
-				   .node = opt->node.node,
+	struct node_command cmd = {.opts = opt->node,
 				   .launch = !opt->check_only,
-				   .netns = opt->node.netns,
 				   .argc = argc,
 				   .argv = argv,
 				   .run_node = run_machine,
