@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "firmware/acpi.h"
+#include "firmware/bytes.h"
 
 #define OEM_ID	     "VSMP  "
 #define OEM_TABLE_ID "VSMPVMM "
@@ -102,21 +103,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static void put16(uint8_t *p, size_t off, uint16_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void put64(uint8_t *p, size_t off, uint64_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
 }
 
 /* The byte that makes the sum of bytes [0, len) zero when stored at `at` (which holds 0). */

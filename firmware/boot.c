@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "firmware/boot.h"
+#include "firmware/bytes.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "boot structures are little-endian");
 _Static_assert(sizeof(struct e820_entry) == 20, "boot_params e820 entries are 20 bytes");
@@ -106,42 +107,6 @@ static const struct vmm_area {
     {LAYOUT_CMDLINE, LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX, "command line"},
     {LAYOUT_EBDA, LAYOUT_ACPI_END, "legacy BIOS and ACPI area"},
 };
-
-static uint16_t get16(const uint8_t *p, size_t off)
-{
-	uint16_t v;
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static uint32_t get32(const uint8_t *p, size_t off)
-{
-	uint32_t v;
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p, size_t off)
-{
-	uint64_t v;
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
-static void put16(uint8_t *p, size_t off, uint16_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
-
-static void put64(uint8_t *p, size_t off, uint64_t v)
-{
-	memcpy(p + off, &v, sizeof(v));
-}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
