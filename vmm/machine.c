@@ -467,6 +467,17 @@ static void machine_console_input(struct machine *m, struct pollfd *in)
 		uart8250_input(m->uart, buf, (size_t)n);
 }
 
+static void machine_start_vcpus(struct machine *m)
+{
+	char err[256];
+	for (unsigned i = 0; i < m->vcpu_count; i++) {
+		if (vcpu_start(&m->vcpus[i], err, sizeof(err)) < 0) {
+			machine_stop(m, VMM_EXIT_HOST_ERROR, "%s", err);
+			return;
+		}
+	}
+}
+
 int machine_run(struct machine *m)
 {
 	sigset_t stop_signals;
@@ -483,23 +494,26 @@ int machine_run(struct machine *m)
 		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
 		tcsetattr(STDIN_FILENO, TCSANOW, &t);
 	}
-	char err[256];
-	for (unsigned i = 0; i < m->vcpu_count; i++) {
-		if (vcpu_start(&m->vcpus[i], err, sizeof(err)) < 0) {
-			machine_stop(m, VMM_EXIT_HOST_ERROR, "%s", err);
-			break;
-		}
-	}
-	struct pollfd fds[3] = {{.fd = m->stop_fd, .events = POLLIN},
+	/* Node 0 holds its vCPUs (the BSP) until every node has created its devices and vCPUs, so
+	 * no INIT, SIPI or IPI reaches a node that could not take it yet. */
+	int ready_fd = m->link ? node_link_ready(m->link) : -1;
+	if (ready_fd < 0)
+		machine_start_vcpus(m);
+	struct pollfd fds[4] = {{.fd = m->stop_fd, .events = POLLIN},
 				{.fd = sig_fd, .events = POLLIN},
-				{.fd = m->uart ? STDIN_FILENO : -1, .events = POLLIN}};
+				{.fd = m->uart ? STDIN_FILENO : -1, .events = POLLIN},
+				{.fd = ready_fd, .events = POLLIN}};
 	while (!atomic_load(&m->stopping)) {
-		if (poll(fds, 3, -1) < 0 && errno != EINTR)
+		if (poll(fds, 4, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[1].revents & POLLIN)
 			machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
 		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
 			machine_console_input(m, &fds[2]);
+		if (fds[3].revents & POLLIN) {
+			fds[3].fd = -1;
+			machine_start_vcpus(m);
+		}
 	}
 	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of KVM_RUN:
 	 * taking the engine (and its userfaultfd) away first releases it. */

@@ -12,11 +12,14 @@
  * IOAPIC's node), which probes every node and stops the guest once two waves agree. */
 #include "vmm/node_link.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "coherence/engine.h"
 #include "vmm/apic_bus.h"
@@ -41,6 +44,7 @@ enum node_msg_type {
 	NODE_MSG_PROBE,	      /* coordinator -> node: your counts for this wave, please */
 	NODE_MSG_PROBE_REPLY, /* node -> coordinator */
 	NODE_MSG_CLOCK,	      /* node 0 -> node: count kvmclock from this epoch */
+	NODE_MSG_READY,	      /* node -> node 0: my devices and vCPUs exist */
 };
 
 struct node_msg_apic {
@@ -55,7 +59,7 @@ struct node_msg_irq {
 	uint8_t version, pin, level;
 };
 
-struct node_msg_halted {
+struct node_msg_halted { /* also NODE_MSG_READY */
 	uint8_t version;
 };
 
@@ -108,6 +112,9 @@ struct node_link {
 	atomic_uint_fast64_t irqs_sent, irqs_received; /* interrupt messages, for the waves */
 	pthread_mutex_t halt_lock;		       /* the coordinator's waves */
 	struct halt_wave halt;
+	int ready_fd;		/* node 0: readable once every other node is ready */
+	atomic_uint ready_from; /* node 0: how many nodes said so */
+	uint8_t *ready_seen;	/* node 0: which (transport thread only) */
 };
 
 struct node_link *node_link_create(struct machine *m)
@@ -117,7 +124,13 @@ struct node_link *node_link_create(struct machine *m)
 		return NULL;
 	l->m = m;
 	l->slots = calloc(m->cfg->total_vcpus, sizeof(*l->slots));
-	if (!l->slots || halt_wave_init(&l->halt, m->cfg->node_count) < 0) {
+	l->ready_seen = calloc(m->cfg->node_count, 1);
+	l->ready_fd = eventfd(0, EFD_CLOEXEC);
+	if (!l->slots || !l->ready_seen || l->ready_fd < 0 ||
+	    halt_wave_init(&l->halt, m->cfg->node_count) < 0) {
+		if (l->ready_fd >= 0)
+			close(l->ready_fd);
+		free(l->ready_seen);
 		free(l->slots);
 		free(l);
 		return NULL;
@@ -136,6 +149,8 @@ void node_link_destroy(struct node_link *l)
 	if (!l)
 		return;
 	halt_wave_free(&l->halt);
+	close(l->ready_fd);
+	free(l->ready_seen);
 	pthread_mutex_destroy(&l->halt_lock);
 	free(l->slots);
 	free(l);
@@ -194,6 +209,30 @@ void node_link_forward_eoi(struct node_link *l, uint8_t vector)
 {
 	struct node_msg_eoi wire = {.version = NODE_LINK_VERSION, .vector = vector};
 	send_interrupt(l, MACHINE_IOAPIC_NODE, NODE_MSG_EOI, &wire, sizeof(wire));
+}
+
+int node_link_ready(struct node_link *l)
+{
+	if (l->m->node == 0)
+		return l->ready_fd;
+	struct node_msg_halted wire = {.version = NODE_LINK_VERSION};
+	if (l->engine)
+		engine_send(l->engine, 0, NODE_MSG_READY, &wire, sizeof(wire));
+	return -1;
+}
+
+/* Node 0, transport thread: the last node to be ready opens the gate. */
+static void take_ready(struct node_link *l, unsigned src)
+{
+	if (l->m->node != 0 || l->ready_seen[src]) {
+		log_error("node %u sent an unexpected ready message: ignored", src);
+		return;
+	}
+	l->ready_seen[src] = 1;
+	uint64_t one = 1;
+	if (atomic_fetch_add(&l->ready_from, 1) + 2 == l->m->cfg->node_count &&
+	    write(l->ready_fd, &one, sizeof(one)) < 0)
+		log_error("ready event: %s", strerror(errno));
 }
 
 void node_link_send_clock_epoch(struct node_link *l, uint64_t epoch_ns)
@@ -442,6 +481,8 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 		   ((type == NODE_MSG_PROBE || type == NODE_MSG_PROBE_REPLY) &&
 		    len == sizeof(struct node_msg_probe))) {
 		receive_halt_message(l, src, type, payload);
+	} else if (type == NODE_MSG_READY && len == sizeof(struct node_msg_halted)) {
+		take_ready(l, src);
 	} else if (type == NODE_MSG_CLOCK && len == sizeof(struct node_msg_clock)) {
 		struct node_msg_clock w;
 		memcpy(&w, payload, sizeof(w));

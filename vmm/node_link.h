@@ -34,6 +34,9 @@ void node_link_forward_eoi(struct node_link *l, uint8_t vector);
 /* Every vCPU of this node is halted with interrupts disabled: the guest may be halted for good,
  * which the coordinating node finds out and then stops it (halt_wave.h). */
 void node_link_report_halted(struct node_link *l);
+/* The machine is created: node 0 gets an fd that becomes readable once every other node has
+ * said so too (then it may start the guest); the others tell node 0 and get -1. */
+int node_link_ready(struct node_link *l);
 /* Node 0: every other node counts its kvmclock from epoch_ns too (machine_set_clock_epoch). */
 void node_link_send_clock_epoch(struct node_link *l, uint64_t epoch_ns);
 /* Tells every other node the guest stopped with `status` (because `lost_node` was lost, or -1). */
