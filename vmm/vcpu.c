@@ -205,6 +205,7 @@ static bool vcpu_take_startup(struct vcpu *v)
 		}
 		log_debug("vCPU %u: SIPI vector 0x%02x", v->index, vector);
 		v->state = VCPU_RUNNABLE;
+		vcpu_exit_halt_ended(v);
 	}
 	return true;
 }
@@ -248,6 +249,7 @@ static void vcpu_run_once(struct vcpu *v)
 	pthread_mutex_unlock(&v->wait_lock);
 
 	if (!vcpu_take_startup(v)) {
+		vcpu_exit_halted_for_good(v); /* an AP waiting for its SIPI */
 		vcpu_wait(v, UINT64_MAX);
 		return;
 	}

@@ -109,10 +109,9 @@ static void vcpu_exit_msr(struct vcpu *v, bool is_write)
 	run->msr.error = 1;
 }
 
-static void vcpu_exit_halt(struct vcpu *v)
+void vcpu_exit_halted_for_good(struct vcpu *v)
 {
-	v->state = VCPU_HALTED;
-	if (v->run->if_flag)
+	if (v->halted_for_good)
 		return;
 	struct machine *m = v->m;
 	pthread_mutex_lock(&m->lock);
@@ -123,7 +122,15 @@ static void vcpu_exit_halt(struct vcpu *v)
 		node_link_report_halted(m->link); /* other nodes may still wake them */
 	else if (all)
 		machine_stop(m, VMM_EXIT_GUEST_RESET,
-			     "every vCPU halted with interrupts disabled: the guest cannot resume");
+			     "every vCPU halted with interrupts disabled or waits for a SIPI: the "
+			     "guest cannot resume");
+}
+
+static void vcpu_exit_halt(struct vcpu *v)
+{
+	v->state = VCPU_HALTED;
+	if (!v->run->if_flag)
+		vcpu_exit_halted_for_good(v);
 }
 
 void vcpu_exit_halt_ended(struct vcpu *v)

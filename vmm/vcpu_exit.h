@@ -8,7 +8,11 @@
 struct vcpu;
 
 void vcpu_exit_handle(struct vcpu *v);
-/* The vCPU left hlt (an interrupt arrived). */
+/* v can be woken only by another vCPU or a device from now on (hlt with interrupts off, or an AP
+ * waiting for its SIPI); when every vCPU is so, the guest cannot resume and is stopped (status 4;
+ * across nodes the IOAPIC's node decides, halt_wave.h). Only v's own thread calls these. */
+void vcpu_exit_halted_for_good(struct vcpu *v);
+/* v runs again: it left hlt, or took an INIT or its SIPI. */
 void vcpu_exit_halt_ended(struct vcpu *v);
 
 #endif

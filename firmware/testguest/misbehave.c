@@ -57,6 +57,8 @@ void misbehave(enum fault_mode mode)
 		say("fault: triple fault");
 		ring0_call(triple_fault, 0);
 		break;
+	case FAULT_HALT_BSP:
+		misbehave_halt(0);
 	case FAULT_NONE:
 	case FAULT_HALT:
 		break;

@@ -111,8 +111,10 @@ static int parse_fault(struct slice value, enum fault_mode *fault, char *err, si
 		*fault = FAULT_TRIPLE;
 	else if (equals(value, "halt"))
 		*fault = FAULT_HALT;
+	else if (equals(value, "halt-bsp"))
+		*fault = FAULT_HALT_BSP;
 	else {
-		snformat(err, errlen, "tg.fault: '%s' is not port, msr, triple or halt",
+		snformat(err, errlen, "tg.fault: '%s' is not port, msr, triple, halt or halt-bsp",
 			 shown(value, buf, sizeof(buf)));
 		return -1;
 	}

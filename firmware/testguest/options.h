@@ -3,9 +3,10 @@
  *   tg.bench=pio|ipi|compute|stream|contention|tsc
  *                              run a benchmark instead of the workloads
  *   tg.iters=<n>               benchmark iterations or size (default 10000)
- *   tg.fault=port|msr|triple|halt
+ *   tg.fault=port|msr|triple|halt|halt-bsp
  *                              misbehave on purpose (the VMM must stop the guest cleanly);
- *                              halt: every CPU, once all are up, halts with interrupts off
+ *                              halt: every CPU, once all are up, halts with interrupts off;
+ *                              halt-bsp: the BSP does, before starting any AP
  * Other tokens are ignored. */
 #ifndef TESTGUEST_OPTIONS_H
 #define TESTGUEST_OPTIONS_H
@@ -23,7 +24,7 @@ enum bench_mode {
 	BENCH_TSC,
 	BENCH_MODE_COUNT
 };
-enum fault_mode { FAULT_NONE, FAULT_PORT, FAULT_MSR, FAULT_TRIPLE, FAULT_HALT };
+enum fault_mode { FAULT_NONE, FAULT_PORT, FAULT_MSR, FAULT_TRIPLE, FAULT_HALT, FAULT_HALT_BSP };
 
 struct options {
 	uint32_t workload_mask; /* bit i selects names[i] */
