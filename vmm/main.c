@@ -54,7 +54,8 @@ static const char usage_text[] =
     "  2 bad input (usage, configuration, kernel or key file, /dev/kvm, host memory),\n"
     "  3 the guest did something unsupported (unknown port/MMIO/MSR with unknown_io = \"stop\",\n"
     "    an instruction neither KVM nor vsmp-vmm can emulate),\n"
-    "  4 the guest reset (triple fault) or halted every vCPU with interrupts disabled,\n"
+    "  4 the guest reset (triple fault) or halted every vCPU with interrupts disabled\n"
+    "    (or never started it),\n"
     "  5 a host/KVM error while running, 6 another node of the guest was lost,\n"
     "  130 interrupted by SIGINT/SIGTERM.\n";
 
