@@ -155,9 +155,9 @@ static bool may_concern_others(const struct apic_message *msg, size_t reached_he
 	return msg->dest == APIC_PHYSICAL_BROADCAST || reached_here == 0;
 }
 
-void apic_bus_deliver(struct apic_bus *bus, const struct apic_message *msg)
+size_t apic_bus_deliver(struct apic_bus *bus, const struct apic_message *msg)
 {
-	deliver_local(bus, msg);
+	return deliver_local(bus, msg);
 }
 
 void apic_bus_route(struct apic_bus *bus, const struct apic_message *msg)

@@ -10,6 +10,8 @@
 #ifndef VSMP_VMM_APIC_BUS_H
 #define VSMP_VMM_APIC_BUS_H
 
+#include <stddef.h>
+
 #include "vmm/lapic.h"
 
 #define APIC_SHORTHAND_NONE	0
@@ -30,8 +32,8 @@ struct apic_message {
 
 /* Called when a message may concern vCPUs not in this process: a physical destination that is
  * not local, a broadcast or all-(excluding-)self shorthand, any logical destination; a lowest-
- * priority message only when no local LAPIC matched (the forwarder must then hand it to one node
- * only). NULL = single process. */
+ * priority message only when no local LAPIC matched (the forwarder must then see that exactly
+ * one LAPIC elsewhere takes it: node_link.c passes it round the nodes). NULL = single process. */
 typedef void (*apic_bus_forward_fn)(void *ctx, const struct apic_message *msg);
 
 struct apic_bus;
@@ -48,7 +50,8 @@ void apic_bus_send_ipi(struct apic_bus *bus, struct lapic *src, uint32_t icr_low
 bool apic_bus_decode_icr(uint32_t icr_low, uint32_t icr_high, uint8_t src_apic_id,
 			 struct apic_message *msg);
 
-void apic_bus_deliver(struct apic_bus *bus, const struct apic_message *msg); /* local only */
+/* Local delivery only; returns how many LAPICs took the message. */
+size_t apic_bus_deliver(struct apic_bus *bus, const struct apic_message *msg);
 /* Local delivery, then forwarding when the message may concern other processes. A lowest-
  * priority message reaches exactly one LAPIC: a local one if any matches, else it is forwarded. */
 void apic_bus_route(struct apic_bus *bus, const struct apic_message *msg);

@@ -4,7 +4,9 @@
  * machine stops (a lost node stops the machine, so nothing waits forever).
  *
  * An interrupt message goes to every other node: each delivers it to the local LAPICs that match
- * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR.
+ * (physical, logical or broadcast destinations alike), so no node needs the others' LDR/DFR. A
+ * lowest-priority message must reach one LAPIC only, so it travels the other nodes in a ring
+ * instead, from its origin on, until one has a LAPIC it matches (or it is back at its origin).
  * Device interrupt lines and the EOIs of level-triggered vectors go to the IOAPIC's node only.
  *
  * Those three kinds are counted, sent and received, for the halted-for-good waves (halt_wave.h):
@@ -30,7 +32,7 @@
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
 
-#define NODE_LINK_VERSION 1
+#define NODE_LINK_VERSION 2
 #define NODE_LINK_RANGES  16
 
 enum node_msg_type {
@@ -49,6 +51,7 @@ enum node_msg_type {
 
 struct node_msg_apic {
 	uint8_t version, mode, vector, level, logical, dest, shorthand, src_apic_id;
+	uint32_t origin; /* lowest priority: the node that sent it round the ring */
 };
 
 struct node_msg_eoi {
@@ -192,9 +195,24 @@ void node_link_forward_apic(void *ctx, const struct apic_message *msg)
 				     .shorthand = msg->shorthand,
 				     .src_apic_id = msg->src_apic_id};
 	struct node_link *l = ctx;
+	wire.origin = l->m->node;
+	if (msg->mode == LAPIC_DM_LOWEST) {
+		send_interrupt(l, (l->m->node + 1) % l->m->cfg->node_count, NODE_MSG_APIC, &wire,
+			       sizeof(wire));
+		return;
+	}
 	for (unsigned n = 0; n < l->m->cfg->node_count; n++)
 		if (n != l->m->node)
 			send_interrupt(l, n, NODE_MSG_APIC, &wire, sizeof(wire));
+}
+
+/* A lowest-priority message none of our LAPICs took goes on to the next node, unless that is
+ * where it started. */
+static void pass_lowest_priority_on(struct node_link *l, const struct node_msg_apic *w)
+{
+	unsigned next = (l->m->node + 1) % l->m->cfg->node_count;
+	if (w->origin < l->m->cfg->node_count && next != w->origin)
+		send_interrupt(l, next, NODE_MSG_APIC, w, sizeof(*w));
 }
 
 void node_link_forward_irq(struct node_link *l, unsigned pin, bool level)
@@ -449,7 +467,9 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 					   .dest = w.dest,
 					   .shorthand = w.shorthand,
 					   .src_apic_id = w.src_apic_id};
-		apic_bus_deliver(l->m->apic_bus, &msg);
+		size_t reached = apic_bus_deliver(l->m->apic_bus, &msg);
+		if (msg.mode == LAPIC_DM_LOWEST && reached == 0)
+			pass_lowest_priority_on(l, &w);
 		interrupt_received(l);
 	} else if (type == NODE_MSG_IRQ && len == sizeof(struct node_msg_irq)) {
 		struct node_msg_irq w;

@@ -224,9 +224,24 @@ Test(apic_bus, remote_message_delivered_locally_only)
 				 .vector = 0x51,
 				 .shorthand = APIC_SHORTHAND_OTHERS,
 				 .src_apic_id = 9};
-	apic_bus_deliver(BUS, &m);
+	cr_assert_eq(apic_bus_deliver(BUS, &m), 4);
 	cr_assert_eq(receivers(0x51), 0xF, "the sender lives elsewhere");
 	cr_assert_eq(FWD.count, 0);
+}
+
+/* A forwarded lowest-priority message: one local LAPIC at most, and the count tells the node
+ * whether to pass it on round the ring. */
+Test(apic_bus, remote_lowest_priority_reports_whether_taken)
+{
+	struct apic_message m = {
+	    .mode = LAPIC_DM_LOWEST, .vector = 0x53, .dest = 2, .src_apic_id = 9};
+	cr_assert_eq(apic_bus_deliver(BUS, &m), 1);
+	cr_assert_eq(receivers(0x53), 1u << 2);
+	m.dest = 9;
+	m.vector = 0x54;
+	cr_assert_eq(apic_bus_deliver(BUS, &m), 0, "APIC ID 9 lives elsewhere");
+	cr_assert_eq(receivers(0x54), 0);
+	cr_assert_eq(FWD.count, 0, "delivery alone never forwards");
 }
 
 Test(apic_bus, route_without_forwarder)
