@@ -62,7 +62,7 @@ struct node_msg_irq {
 	uint8_t version, pin, level;
 };
 
-struct node_msg_halted { /* also NODE_MSG_READY */
+struct node_msg_signal { /* HALTED, READY: the type says it all */
 	uint8_t version;
 };
 
@@ -233,7 +233,7 @@ int node_link_ready(struct node_link *l)
 {
 	if (l->m->node == 0)
 		return l->ready_fd;
-	struct node_msg_halted wire = {.version = NODE_LINK_VERSION};
+	struct node_msg_signal wire = {.version = NODE_LINK_VERSION};
 	if (l->engine)
 		engine_send(l->engine, 0, NODE_MSG_READY, &wire, sizeof(wire));
 	return -1;
@@ -310,7 +310,7 @@ static void coordinator_act(struct node_link *l, enum halt_verdict verdict, uint
 void node_link_report_halted(struct node_link *l)
 {
 	if (l->m->node != MACHINE_IOAPIC_NODE) {
-		struct node_msg_halted wire = {.version = NODE_LINK_VERSION};
+		struct node_msg_signal wire = {.version = NODE_LINK_VERSION};
 		if (l->engine)
 			engine_send(l->engine, MACHINE_IOAPIC_NODE, NODE_MSG_HALTED, &wire,
 				    sizeof(wire));
@@ -346,17 +346,15 @@ static void take_probe_reply(struct node_link *l, unsigned src, const struct nod
 
 /* Halt messages go between the coordinator and the others only; anything else is ignored. */
 static void receive_halt_message(struct node_link *l, unsigned src, uint16_t type,
-				 const void *payload)
+				 const struct node_msg_probe *probe)
 {
 	bool coordinator = l->m->node == MACHINE_IOAPIC_NODE;
-	struct node_msg_probe probe;
-	memcpy(&probe, payload, type == NODE_MSG_HALTED ? 0 : sizeof(probe));
 	if (type == NODE_MSG_HALTED && coordinator)
 		node_link_report_halted(l);
 	else if (type == NODE_MSG_PROBE && src == MACHINE_IOAPIC_NODE && !coordinator)
-		answer_probe(l, &probe);
-	else if (type == NODE_MSG_PROBE_REPLY && coordinator && probe.halted <= 1)
-		take_probe_reply(l, src, &probe);
+		answer_probe(l, probe);
+	else if (type == NODE_MSG_PROBE_REPLY && coordinator && probe->halted <= 1)
+		take_probe_reply(l, src, probe);
 	else
 		log_error("node %u sent a misrouted halt message (type 0x%x): ignored", src, type);
 }
@@ -497,11 +495,14 @@ void node_link_receive(void *ctx, unsigned src, uint16_t type, const void *paylo
 			node_link_serve_io(l, src, &io);
 		else
 			node_link_complete_io(l, &io);
-	} else if ((type == NODE_MSG_HALTED && len == sizeof(struct node_msg_halted)) ||
-		   ((type == NODE_MSG_PROBE || type == NODE_MSG_PROBE_REPLY) &&
-		    len == sizeof(struct node_msg_probe))) {
-		receive_halt_message(l, src, type, payload);
-	} else if (type == NODE_MSG_READY && len == sizeof(struct node_msg_halted)) {
+	} else if (type == NODE_MSG_HALTED && len == sizeof(struct node_msg_signal)) {
+		receive_halt_message(l, src, type, NULL);
+	} else if ((type == NODE_MSG_PROBE || type == NODE_MSG_PROBE_REPLY) &&
+		   len == sizeof(struct node_msg_probe)) {
+		struct node_msg_probe probe;
+		memcpy(&probe, payload, sizeof(probe));
+		receive_halt_message(l, src, type, &probe);
+	} else if (type == NODE_MSG_READY && len == sizeof(struct node_msg_signal)) {
 		take_ready(l, src);
 	} else if (type == NODE_MSG_CLOCK && len == sizeof(struct node_msg_clock)) {
 		struct node_msg_clock w;
