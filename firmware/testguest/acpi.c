@@ -307,51 +307,77 @@ static int srat_next(const uint8_t *srat, uint32_t len, uint32_t *off, struct ac
 	return 0;
 }
 
-static void srat_add(struct acpi_numa_node *nodes, unsigned max, unsigned *count, uint32_t domain,
-		     unsigned cpus, uint64_t bytes)
+/* Calls each() with every enabled SRAT entry in table order; each() returns -1 to stop with an
+ * error it wrote. The number of entries, or -1. */
+static int srat_walk(uint64_t rsdp_addr, int (*each)(void *ctx, const struct acpi_affinity *a),
+		     void *ctx, char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < *count; i++) {
-		if (nodes[i].domain == domain) {
-			nodes[i].cpus += cpus;
-			nodes[i].memory_bytes += bytes;
-			return;
+	uint32_t len, off = SRAT_ENTRIES;
+	const uint8_t *srat = find_srat(rsdp_addr, &len, err, errlen);
+	if (!srat)
+		return -1;
+	int count = 0, got;
+	struct acpi_affinity a;
+	while ((got = srat_next(srat, len, &off, &a, err, errlen)) > 0) {
+		if (each(ctx, &a) < 0)
+			return -1;
+		count++;
+	}
+	return got < 0 ? -1 : count;
+}
+
+struct numa_tally {
+	struct acpi_numa_node *nodes;
+	unsigned max, count;
+};
+
+/* Adds an entry to its domain's node (a new one while there is room). */
+static int tally_node(void *ctx, const struct acpi_affinity *a)
+{
+	struct numa_tally *t = ctx;
+	unsigned cpus = a->is_cpu ? 1 : 0;
+	uint64_t bytes = a->is_cpu ? 0 : a->length;
+	for (unsigned i = 0; i < t->count; i++) {
+		if (t->nodes[i].domain == a->domain) {
+			t->nodes[i].cpus += cpus;
+			t->nodes[i].memory_bytes += bytes;
+			return 0;
 		}
 	}
-	if (*count < max)
-		nodes[(*count)++] = (struct acpi_numa_node){domain, cpus, bytes};
+	if (t->count < t->max)
+		t->nodes[t->count++] = (struct acpi_numa_node){a->domain, cpus, bytes};
+	return 0;
 }
 
 int acpi_numa_nodes(uint64_t rsdp_addr, struct acpi_numa_node *nodes, unsigned max, char *err,
 		    size_t errlen)
 {
-	uint32_t len, off = SRAT_ENTRIES;
-	const uint8_t *srat = find_srat(rsdp_addr, &len, err, errlen);
-	if (!srat)
+	struct numa_tally t = {nodes, max, 0};
+	return srat_walk(rsdp_addr, tally_node, &t, err, errlen) < 0 ? -1 : (int)t.count;
+}
+
+struct affinity_list {
+	struct acpi_affinity *out;
+	unsigned max, count;
+	char *err;
+	size_t errlen;
+};
+
+static int list_affinity(void *ctx, const struct acpi_affinity *a)
+{
+	struct affinity_list *list = ctx;
+	if (list->count == list->max) {
+		snformat(list->err, list->errlen, "SRAT has more than %u enabled entries",
+			 list->max);
 		return -1;
-	unsigned count = 0;
-	struct acpi_affinity a;
-	int got;
-	while ((got = srat_next(srat, len, &off, &a, err, errlen)) > 0)
-		srat_add(nodes, max, &count, a.domain, a.is_cpu ? 1 : 0, a.is_cpu ? 0 : a.length);
-	return got < 0 ? -1 : (int)count;
+	}
+	list->out[list->count++] = *a;
+	return 0;
 }
 
 int acpi_affinities(uint64_t rsdp_addr, struct acpi_affinity *out, unsigned max, char *err,
 		    size_t errlen)
 {
-	uint32_t len, off = SRAT_ENTRIES;
-	const uint8_t *srat = find_srat(rsdp_addr, &len, err, errlen);
-	if (!srat)
-		return -1;
-	unsigned count = 0;
-	struct acpi_affinity a;
-	int got;
-	while ((got = srat_next(srat, len, &off, &a, err, errlen)) > 0) {
-		if (count == max) {
-			snformat(err, errlen, "SRAT has more than %u enabled entries", max);
-			return -1;
-		}
-		out[count++] = a;
-	}
-	return got < 0 ? -1 : (int)count;
+	struct affinity_list list = {out, max, 0, err, errlen};
+	return srat_walk(rsdp_addr, list_affinity, &list, err, errlen);
 }
