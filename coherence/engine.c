@@ -50,6 +50,11 @@ struct engine {
 	atomic_bool failed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
 	struct hold hold;
+	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
+	 * to set `closing`, so no send is in flight once the transport is destroyed. The fault
+	 * thread, vCPU threads (engine_send) and the transport's own thread all send. */
+	pthread_rwlock_t send_lock;
+	atomic_bool closing;
 	pthread_mutex_t pong_lock;
 	pthread_cond_t pong_cond;
 	uint64_t pongs;
@@ -91,15 +96,27 @@ static void page_set_mapped(struct engine *e, uint64_t page, bool mapped)
 		atomic_fetch_and(&e->mapped[page / 64], ~bit);
 }
 
+/* Any message to a node, unless the engine is closing (then -1). */
+static int engine_transport_send(struct engine *e, unsigned node, uint16_t type,
+				 const void *payload, size_t len)
+{
+	pthread_rwlock_rdlock(&e->send_lock);
+	struct transport *t = atomic_load(&e->transport);
+	int rc = t && !atomic_load(&e->closing) ? transport_send(t, node, type, payload, len) : -1;
+	pthread_rwlock_unlock(&e->send_lock);
+	return rc;
+}
+
 static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 {
 	struct engine *e = ctx;
 	uint8_t buf[COH_MSG_MAX_SIZE];
 	size_t len;
 	char err[128];
-	struct transport *t = atomic_load(&e->transport);
-	if (coh_msg_encode(msg, buf, sizeof(buf), &len, err, sizeof(err)) < 0 || !t ||
-	    transport_send(t, node, msg->type, buf, len) < 0) {
+	if (coh_msg_encode(msg, buf, sizeof(buf), &len, err, sizeof(err)) < 0 ||
+	    engine_transport_send(e, node, msg->type, buf, len) < 0) {
+		if (atomic_load(&e->closing))
+			return; /* shutting down: the faults waiting for it are released anyway */
 		char why[256];
 		snprintf(why, sizeof(why), "coherence: cannot send %s for page %llu to node %u",
 			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, node);
@@ -200,7 +217,7 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 	struct transport *none = NULL;
 	atomic_compare_exchange_strong(&e->transport, &none, t);
 	if (type == ENGINE_MSG_PING) {
-		transport_send(t, src, ENGINE_MSG_PONG, payload, len);
+		engine_transport_send(e, src, ENGINE_MSG_PONG, payload, len);
 		return;
 	}
 	if (type == ENGINE_MSG_PONG || type == ENGINE_MSG_DONE) {
@@ -245,6 +262,7 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	pthread_mutex_init(&e->pong_lock, NULL);
 	pthread_cond_init(&e->pong_cond, NULL);
 	hold_init(&e->hold, ENGINE_HOLD_NS);
+	pthread_rwlock_init(&e->send_lock, NULL);
 	struct coh_config cfg = {.page_count = pages,
 				 .node_count = cluster_node_count(params->cluster),
 				 .self = cluster_self(params->cluster),
@@ -269,29 +287,43 @@ fail:
 	return NULL;
 }
 
+void engine_close(struct engine *e)
+{
+	if (!e)
+		return;
+	/* No send may be in flight into a destroyed transport, and (the reverse of creation) no
+	 * message may be delivered into a destroyed region. */
+	pthread_rwlock_wrlock(&e->send_lock);
+	bool closed = atomic_exchange(&e->closing, true);
+	pthread_rwlock_unlock(&e->send_lock);
+	if (closed)
+		return;
+	if (atomic_load(&e->transport))
+		transport_destroy(atomic_load(&e->transport));
+	region_destroy(engine_region(e));
+	atomic_store(&e->region, NULL);
+}
+
 void engine_destroy(struct engine *e)
 {
 	if (!e)
 		return;
-	/* The reverse of creation: no message may be delivered into a destroyed region. */
-	if (atomic_load(&e->transport))
-		transport_destroy(atomic_load(&e->transport));
-	region_destroy(engine_region(e));
+	engine_close(e);
 	if (e->coh)
 		coh_destroy(e->coh);
 	free(e->mapped);
 	pthread_mutex_destroy(&e->pong_lock);
 	pthread_cond_destroy(&e->pong_cond);
 	hold_destroy(&e->hold);
+	pthread_rwlock_destroy(&e->send_lock);
 	free(e);
 }
 
 int engine_send(struct engine *e, unsigned node, uint16_t type, const void *payload, size_t len)
 {
-	struct transport *t = atomic_load(&e->transport);
-	if (!t || type < ENGINE_USER_TYPE_FIRST || type > ENGINE_USER_TYPE_LAST)
+	if (type < ENGINE_USER_TYPE_FIRST || type > ENGINE_USER_TYPE_LAST)
 		return -1;
-	return transport_send(t, node, type, payload, len);
+	return engine_transport_send(e, node, type, payload, len);
 }
 
 /* Waits until *counter (guarded by pong_lock) reaches want, at most timeout_ms. */
@@ -317,22 +349,20 @@ static bool engine_wait_count(struct engine *e, const uint64_t *counter, uint64_
 
 int engine_quiesce(struct engine *e, unsigned timeout_ms)
 {
-	struct transport *t = atomic_load(&e->transport);
 	unsigned nodes = cluster_node_count(e->params.cluster);
 	unsigned self = cluster_self(e->params.cluster);
-	if (!t)
+	if (!atomic_load(&e->transport))
 		return -1;
 	for (unsigned n = 0; n < nodes; n++)
 		if (n != self)
-			transport_send(t, n, ENGINE_MSG_DONE, NULL, 0);
+			engine_transport_send(e, n, ENGINE_MSG_DONE, NULL, 0);
 	return engine_wait_count(e, &e->peers_done, nodes - 1, timeout_ms) ? 0 : -1;
 }
 
 double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iters)
 {
 	static uint8_t payload[WIRE_MAX_PAYLOAD];
-	struct transport *t = atomic_load(&e->transport);
-	if (!t || len > sizeof(payload) || iters == 0)
+	if (!atomic_load(&e->transport) || len > sizeof(payload) || iters == 0)
 		return -1;
 	pthread_mutex_lock(&e->pong_lock);
 	uint64_t base = e->pongs;
@@ -340,7 +370,7 @@ double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iter
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 1; i <= iters; i++)
-		if (transport_send(t, node, ENGINE_MSG_PING, payload, len) < 0 ||
+		if (engine_transport_send(e, node, ENGINE_MSG_PING, payload, len) < 0 ||
 		    !engine_wait_count(e, &e->pongs, base + i, 1000))
 			return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -37,7 +37,11 @@ struct engine_params {
 int engine_send(struct engine *e, unsigned node, uint16_t type, const void *payload, size_t len);
 
 struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen);
-/* Stops fault handling and the transport; the cluster is left to the caller. */
+/* Stops the transport, then fault handling (closing the userfaultfd releases every thread
+ * waiting in a fault); engine_send fails from then on, so threads that still hold the engine may
+ * call it until engine_destroy. The cluster is left to the caller. */
+void engine_close(struct engine *e);
+/* engine_close, then frees it. */
 void engine_destroy(struct engine *e);
 
 /* Round trip of a `len`-byte message to `node` and back through the engine's own transport,

@@ -526,8 +526,7 @@ int machine_run(struct machine *m)
 	}
 	if (log_verbose())
 		machine_log_clock(m);
-	engine_destroy(m->engine);
-	m->engine = NULL;
+	engine_close(m->engine); /* the vCPU threads may still send until they are joined */
 	for (unsigned i = 0; i < m->vcpu_count; i++)
 		vcpu_join(&m->vcpus[i]);
 	if (raw)
