@@ -6,7 +6,8 @@
  * thread until every peer is authenticated, then hands it to a thread of its own. Each peer's
  * connection then carries heartbeats every 200 ms both ways; a peer silent for 1 s, or whose
  * connection drops (a SIGKILLed process's socket is closed by its kernel at once), is reported
- * lost, and one that sends "leave" is reported as having left. Once the cluster has formed, the
+ * lost (and the other peers are told so: a node that stops on a loss must not be blamed for it),
+ * and one that sends "leave" is reported as having left. Once the cluster has formed, the
  * connections of its members are only freed by cluster_leave, so other threads may send on them
  * (under their send lock) at any time, even after the peer is gone.
  */
@@ -61,6 +62,18 @@ static void forget_peer(struct cluster *c, struct peer *p)
 	p->address_len = 0;
 }
 
+/* Tells the peers still up that this node lost `node`, before anything reacts to the loss: a
+ * node that stops because of it would otherwise be the loss they see first (its connection
+ * closes), and they would blame it rather than the node that failed. */
+static void report_loss(struct cluster *c, unsigned node)
+{
+	uint8_t payload[WIRE_LOST_SIZE];
+	wire_lost_encode(node, payload);
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->peers[i].state == PEER_UP)
+			cluster_conn_send(c, c->peers[i].conn, WIRE_LOST, payload, sizeof(payload));
+}
+
 /* The peer is gone: report it once, keep its connection (other threads may hold it) but stop
  * reading from it. */
 void cluster_peer_down(struct cluster *c, unsigned node, bool left, const char *why)
@@ -84,6 +97,8 @@ void cluster_peer_down(struct cluster *c, unsigned node, bool left, const char *
 	pthread_mutex_unlock(&p->conn->send_lock);
 	pthread_cond_broadcast(&c->changed);
 	pthread_mutex_unlock(&c->lock);
+	if (!left)
+		report_loss(c, node);
 	if (left && c->ops.peer_left)
 		c->ops.peer_left(c->ctx, node);
 	else if (!left && c->ops.peer_lost)
@@ -135,6 +150,24 @@ static void on_address(struct cluster *c, struct conn *conn, const uint8_t *payl
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A peer lost a node. Losses are final and the cluster stops on one, so this node takes the
+ * report as its own loss of that node (a report about this node itself is the sender's view
+ * of a partition: the sender is stopping and will be lost in turn). */
+static void on_loss_report(struct cluster *c, struct conn *conn, const uint8_t *payload, size_t len)
+{
+	unsigned sender = (unsigned)conn->node;
+	uint32_t node;
+	if (wire_lost_decode(payload, len, &node, NULL, 0) < 0 || node >= c->n || node == sender) {
+		cluster_peer_down(c, sender, false, "sent an invalid loss report");
+		return;
+	}
+	if (node == c->self)
+		return;
+	char why[64];
+	snprintf(why, sizeof(why), "reported lost by %s", c->names[sender]);
+	cluster_peer_down(c, node, false, why);
+}
+
 void cluster_on_control(struct cluster *c, struct conn *conn, uint16_t type, const uint8_t *payload,
 			size_t len)
 {
@@ -145,6 +178,8 @@ void cluster_on_control(struct cluster *c, struct conn *conn, uint16_t type, con
 		cluster_peer_down(c, (unsigned)conn->node, true, "left");
 	else if (type == WIRE_ADDRESS)
 		on_address(c, conn, payload, len);
+	else if (type == WIRE_LOST)
+		on_loss_report(c, conn, payload, len);
 	else
 		cluster_peer_down(c, (unsigned)conn->node, false, "sent an unexpected message");
 }

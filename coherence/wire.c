@@ -63,7 +63,7 @@ static int fail(char *err, size_t errlen, const char *msg)
 
 bool wire_type_is_control(uint16_t type)
 {
-	return type >= WIRE_HELLO && type <= WIRE_ADDRESS;
+	return type >= WIRE_HELLO && type <= WIRE_LOST;
 }
 
 bool wire_type_is_transport(uint16_t type)
@@ -206,5 +206,18 @@ int wire_auth_decode(const void *buf, size_t len, uint8_t proof[WIRE_PROOF_SIZE]
 	if (len != WIRE_PROOF_SIZE)
 		return fail(err, errlen, "authentication message has the wrong size");
 	memcpy(proof, buf, WIRE_PROOF_SIZE);
+	return 0;
+}
+
+void wire_lost_encode(uint32_t node, uint8_t out[WIRE_LOST_SIZE])
+{
+	put_u32(out, node);
+}
+
+int wire_lost_decode(const void *buf, size_t len, uint32_t *node, char *err, size_t errlen)
+{
+	if (len != WIRE_LOST_SIZE)
+		return fail(err, errlen, "loss report has the wrong size");
+	*node = get_u32(buf);
 	return 0;
 }

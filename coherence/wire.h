@@ -29,6 +29,7 @@ enum wire_type {
 	WIRE_HEARTBEAT = 0x03,
 	WIRE_LEAVE = 0x04,
 	WIRE_ADDRESS = 0x05, /* this node's transport (UCX worker) address */
+	WIRE_LOST = 0x06,    /* the sender lost this node (u32 index) */
 	/* Carried opaquely by the transport: the coherence protocol's messages... */
 	WIRE_PAYLOAD_FIRST = 0x100,
 	WIRE_PAYLOAD_LAST = 0x1ff,
@@ -84,5 +85,10 @@ int wire_hello_decode(const void *buf, size_t len, struct wire_hello *out, char 
 /* Payload of WIRE_AUTH: the proof of the cluster key. */
 int wire_auth_decode(const void *buf, size_t len, uint8_t proof[WIRE_PROOF_SIZE], char *err,
 		     size_t errlen);
+/* Payload of WIRE_LOST: the index of the node the sender lost. The decoder checks only the
+ * size; the receiver checks the index against its cluster. */
+#define WIRE_LOST_SIZE 4
+void wire_lost_encode(uint32_t node, uint8_t out[WIRE_LOST_SIZE]);
+int wire_lost_decode(const void *buf, size_t len, uint32_t *node, char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,7 @@
 /* libFuzzer target for everything that decodes bytes from another node: the wire header and its
- * MAC check, the hello and auth payloads, and key file contents. The first input byte picks the
- * decoder. Random bytes never carry a valid MAC, so one mode builds a sealed message from the
- * input instead and checks the invariants past that point: it opens exactly once, any flipped
+ * MAC check, the hello, auth and loss-report payloads, and key file contents. The first input byte
+ * picks the decoder. Random bytes never carry a valid MAC, so one mode builds a sealed message from
+ * the input instead and checks the invariants past that point: it opens exactly once, any flipped
  * bit makes it fail, and a replay is refused. */
 #include "coherence/cluster_key.h"
 #include "coherence/wire.h"
@@ -33,7 +33,7 @@ static void sealed_message(const uint8_t *data, size_t size)
 	static uint8_t msg[WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD];
 	if (size < 12)
 		return;
-	uint16_t type = (uint16_t)(WIRE_HELLO + data[0] % (WIRE_ADDRESS - WIRE_HELLO + 1));
+	uint16_t type = (uint16_t)(WIRE_HELLO + data[0] % (WIRE_LOST - WIRE_HELLO + 1));
 	if (data[1] & 1)
 		type = (uint16_t)(WIRE_PAYLOAD_FIRST + data[1] % 0x110);
 	uint64_t seq = read_u64(data + 2) | 1;
@@ -63,9 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct wire_replay replay = {0};
 	struct wire_hello hello;
 	uint8_t out[WIRE_KEY_SIZE];
+	uint32_t node;
 	const uint8_t *rest = data + 1;
 	size_t len = size - 1;
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 		open_message(rest, len, len > WIRE_HEADER_SIZE ? rest + WIRE_HEADER_SIZE : rest,
 			     len > WIRE_HEADER_SIZE ? len - WIRE_HEADER_SIZE : 0, &replay);
@@ -78,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 3:
 		cluster_key_parse(rest, len, out, err, sizeof(err));
+		break;
+	case 4:
+		wire_lost_decode(rest, len, &node, err, sizeof(err));
 		break;
 	default:
 		sealed_message(rest, len);

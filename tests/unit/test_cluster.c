@@ -1,7 +1,8 @@
 /* Unit tests for the cluster layer: key files (permissions, formats, keygen), the derivations
  * (proofs, session keys), and clusters formed inside this process on loopback: a clean join and
  * leave, a peer with the wrong key or another configuration refused, the join timeout naming the
- * missing nodes, a forged connection ignored, and transport messages between two nodes. */
+ * missing nodes, a forged connection ignored, a killed node reported lost once by each
+ * survivor, and transport messages between two nodes. */
 #include "coherence/cluster.h"
 #include "coherence/cluster_key.h"
 #include "coherence/transport.h"
@@ -13,11 +14,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,6 +193,7 @@ struct node {
 	pthread_cond_t changed;
 	char log[4096];
 	int left[MAX_NODES];
+	int lost[MAX_NODES];
 };
 
 static const char *const names[MAX_NODES] = {"n0", "n1", "n2"};
@@ -226,7 +230,17 @@ static void on_left(void *ctx, unsigned node)
 	pthread_mutex_unlock(&n->lock);
 }
 
-static const struct cluster_ops ops = {.peer_left = on_left, .log = on_log};
+static void on_lost(void *ctx, unsigned node, const char *why)
+{
+	(void)why;
+	struct node *n = ctx;
+	pthread_mutex_lock(&n->lock);
+	n->lost[node]++;
+	pthread_cond_broadcast(&n->changed);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static const struct cluster_ops ops = {.peer_left = on_left, .peer_lost = on_lost, .log = on_log};
 
 static void *join_thread(void *arg)
 {
@@ -270,6 +284,20 @@ static void leave_all(unsigned count)
 		cluster_leave(nodes[i].c);
 }
 
+/* Waits up to 2 s for one of n's callback counters to become non-zero; returns its value. */
+static int wait_for(struct node *n, const int *counter)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 2;
+	pthread_mutex_lock(&n->lock);
+	while (!*counter && pthread_cond_timedwait(&n->changed, &n->lock, &deadline) == 0)
+		;
+	int value = *counter;
+	pthread_mutex_unlock(&n->lock);
+	return value;
+}
+
 static void expect_log(const struct node *n, const char *expected)
 {
 	cr_assert(strstr(n->log, expected), "expected \"%s\" in the log:\n%s", expected, n->log);
@@ -289,14 +317,7 @@ Test(cluster, three_nodes_join_and_see_a_leave)
 	cluster_leave(nodes[2].c);
 	for (unsigned i = 0; i < 2; i++) {
 		struct node *n = &nodes[i];
-		struct timespec deadline;
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += 2;
-		pthread_mutex_lock(&n->lock);
-		while (!n->left[2] && pthread_cond_timedwait(&n->changed, &n->lock, &deadline) == 0)
-			;
-		pthread_mutex_unlock(&n->lock);
-		cr_assert_eq(n->left[2], 1, "n%u did not see n2 leave", i);
+		cr_assert_eq(wait_for(n, &n->left[2]), 1, "n%u did not see n2 leave", i);
 		cr_assert_not(cluster_peer_up(n->c, 2));
 		cr_assert(cluster_peer_up(n->c, 1 - i));
 	}
@@ -375,6 +396,38 @@ Test(cluster, a_forged_hello_is_ignored)
 	cr_assert_not_null(nodes[1].c, "%s", nodes[1].err);
 	expect_log(&nodes[0], "its hello failed authentication");
 	leave_all(2);
+}
+
+/* n2 runs in a child process that is SIGKILLed once the cluster has formed. Each survivor
+ * learns of it twice (its own connection closing, the other survivor's loss report) and must
+ * report it exactly once, and never blame the other survivor. */
+Test(cluster, a_killed_node_is_reported_lost_once_by_each_survivor)
+{
+	setup_nodes(3, 5000);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		join_thread(&nodes[2]);
+		for (;;)
+			pause();
+	}
+	for (unsigned i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&nodes[i].thread, NULL, join_thread, &nodes[i]), 0);
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(nodes[i].thread, NULL);
+	kill(child, SIGKILL);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	for (unsigned i = 0; i < 2; i++) {
+		struct node *n = &nodes[i];
+		cr_assert_not_null(n->c, "n%u: %s", i, n->err);
+		cr_assert_eq(wait_for(n, &n->lost[2]), 1, "n%u: n2 reported lost %d times", i,
+			     n->lost[2]);
+	}
+	cluster_leave(nodes[1].c); /* the other survivor's leave is seen as a leave, not a loss */
+	cr_assert_eq(wait_for(&nodes[0], &nodes[0].left[1]), 1, "n0 did not see n1 leave");
+	cr_assert_eq(nodes[0].lost[1], 0, "n0 blamed n1:\n%s", nodes[0].log);
+	cr_assert_eq(nodes[0].lost[2], 1);
+	cluster_leave(nodes[0].c);
 }
 
 struct inbox {

@@ -96,7 +96,7 @@ Test(wire, header_checks)
 
 Test(wire, unknown_types_are_rejected)
 {
-	const uint16_t bad[] = {0, WIRE_ADDRESS + 1, 0xff, WIRE_DIAG_LAST + 1, 0xffff};
+	const uint16_t bad[] = {0, WIRE_LOST + 1, 0xff, WIRE_DIAG_LAST + 1, 0xffff};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		seal(bad[i], 1, 1, 0);
 		expect_header_error("unknown message type");
@@ -217,4 +217,18 @@ Test(wire, auth_payload_size_is_exact)
 	cr_assert_eq(proof[0], 7);
 	cr_assert_eq(wire_auth_decode(buf, WIRE_PROOF_SIZE - 1, proof, err, sizeof(err)), -1);
 	cr_assert_eq(wire_auth_decode(buf, WIRE_PROOF_SIZE + 1, proof, err, sizeof(err)), -1);
+}
+
+Test(wire, loss_report_round_trip_and_size)
+{
+	uint8_t buf[WIRE_LOST_SIZE + 1] = {0};
+	uint32_t node = 0;
+	char err[128];
+	wire_lost_encode(0x01020304, buf);
+	cr_assert_eq(buf[0], 0x04, "little-endian");
+	cr_assert_eq(wire_lost_decode(buf, WIRE_LOST_SIZE, &node, err, sizeof(err)), 0);
+	cr_assert_eq(node, 0x01020304);
+	cr_assert_eq(wire_lost_decode(buf, WIRE_LOST_SIZE - 1, &node, err, sizeof(err)), -1);
+	cr_assert_eq(wire_lost_decode(buf, WIRE_LOST_SIZE + 1, &node, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "size"), "%s", err);
 }
