@@ -30,6 +30,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,6 +71,7 @@ struct check {
 	unsigned *pings, *pongs; /* per peer: correct messages received so far */
 	char failure[256];
 	atomic_uint rtt_pongs;
+	int node0_gone_fd; /* eventfd, signalled when node 0 leaves or is lost */
 };
 
 static const char *name_of(const struct check *ck, unsigned node)
@@ -155,12 +157,16 @@ static void on_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct check *ck = ctx;
 	say("PEER LOST %s (%s)", name_of(ck, node), why);
+	if (node == 0 && eventfd_write(ck->node0_gone_fd, 1) < 0)
+		log_error("eventfd: %s", strerror(errno));
 }
 
 static void on_peer_left(void *ctx, unsigned node)
 {
 	struct check *ck = ctx;
 	say("PEER LEFT %s", name_of(ck, node));
+	if (node == 0 && eventfd_write(ck->node0_gone_fd, 1) < 0)
+		log_error("eventfd: %s", strerror(errno));
 }
 
 static void on_log(void *ctx, const char *msg)
@@ -286,20 +292,23 @@ static int catch_stop_signals(void)
 	return 0;
 }
 
-/* Waits `seconds` or for a stop signal; true if one came (now or earlier). */
-static bool stay_up(unsigned seconds)
+/* Waits `seconds`, then (if until_fd >= 0) until until_fd is readable, or for a stop signal;
+ * true if one came (now or earlier). */
+static bool stay_up(unsigned seconds, int until_fd)
 {
 	struct timespec end, now;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += seconds;
-	struct pollfd pfd = {.fd = stop_pipe[0], .events = POLLIN};
+	struct pollfd pfd[2] = {{.fd = stop_pipe[0], .events = POLLIN},
+				{.fd = until_fd, .events = POLLIN}};
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double left_ms = elapsed_us(&now, &end) / 1000;
-		int rc = poll(&pfd, 1, left_ms > 0 ? (int)left_ms : 0);
-		if (rc > 0)
+		bool timed = left_ms > 0 || until_fd < 0;
+		int rc = poll(pfd, timed ? 1 : 2, timed ? (left_ms > 0 ? (int)left_ms : 0) : -1);
+		if (rc > 0 && pfd[0].revents)
 			return true;
-		if (rc == 0 && left_ms <= 0)
+		if ((rc == 0 && timed) || (rc > 0 && pfd[1].revents))
 			return false;
 	}
 }
@@ -327,7 +336,9 @@ static int run_joined(struct check *ck, struct cluster *c, const struct check_op
 	     peer++)
 		if (measure_rtt(ck, t, peer, opt->rtt_iters) < 0)
 			status = CHECK_FAILED;
-	if (stay_up(status == 0 ? opt->seconds : 0))
+	/* Node 0 times its round trips after the check: the others answer until it leaves. */
+	bool answer_rtt = status == 0 && ck->self != 0 && opt->rtt_iters;
+	if (stay_up(status == 0 ? opt->seconds : 0, answer_rtt ? ck->node0_gone_fd : -1))
 		status = VMM_EXIT_INTERRUPTED;
 	transport_destroy(t);
 	return status;
@@ -340,10 +351,13 @@ static int run_check_node(const struct cluster_config *cfg, unsigned self, void 
 	struct check ck = {.cfg = cfg, .n = cfg->node_count, .self = self};
 	ck.pings = calloc(ck.n, sizeof(*ck.pings));
 	ck.pongs = calloc(ck.n, sizeof(*ck.pongs));
-	if (!ck.pings || !ck.pongs) {
-		log_error("out of memory");
+	ck.node0_gone_fd = eventfd(0, EFD_CLOEXEC);
+	if (!ck.pings || !ck.pongs || ck.node0_gone_fd < 0) {
+		log_error("out of memory or file descriptors");
 		free(ck.pings);
 		free(ck.pongs);
+		if (ck.node0_gone_fd >= 0)
+			close(ck.node0_gone_fd);
 		return CHECK_FAILED;
 	}
 	pthread_mutex_init(&ck.lock, NULL);
@@ -367,6 +381,7 @@ static int run_check_node(const struct cluster_config *cfg, unsigned self, void 
 	pthread_cond_destroy(&ck.changed);
 	free(ck.pings);
 	free(ck.pongs);
+	close(ck.node0_gone_fd);
 	return status;
 }
 
