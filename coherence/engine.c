@@ -8,9 +8,15 @@
  * bytes already there" means flipping protection on a mapped page but filling a zero page into a
  * missing one.
  *
+ * One thread does all of a node's coherence work: the transport's progress thread delivers the
+ * messages and, as its chore, serves the region's faults (transport_chore). A fault then reaches
+ * the network without waking another thread, and a reply installs the page on the thread that
+ * polls; with a fault thread of its own, each remote fault paid one more wake-up, tens of
+ * microseconds on this host (docs/benchmarks.md).
+ *
  * A request that may take a page away waits until the page has been here for ENGINE_HOLD_NS
- * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait blocks the
- * transport's delivery thread, which keeps each link's messages in order, as the protocol needs. */
+ * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait blocks that
+ * thread, which keeps each link's messages in order, as the protocol needs. */
 #include "coherence/engine.h"
 
 #include <errno.h>
@@ -44,16 +50,16 @@ struct engine {
 	struct engine_params params;
 	struct coh *coh;
 	struct transport *_Atomic transport;
-	/* Published once created; read by the fault thread and the transport thread, which the
-	 * kernel (userfaultfd) and UCX start on our behalf, so the ordering must be visible. */
+	/* Published once created; read by the transport's thread (which serves the faults too),
+	 * started inside transport_create, so the ordering must be visible. */
 	struct region *_Atomic region;
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
 	struct hold hold;
 	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
-	 * to set `closing`, so no send is in flight once the transport is destroyed. The fault
-	 * thread, vCPU threads (engine_send) and the transport's own thread all send. */
+	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the
+	 * transport's own thread and vCPU threads (engine_send) send. */
 	pthread_rwlock_t send_lock;
 	atomic_bool closing;
 	pthread_mutex_t pong_lock;
@@ -195,6 +201,13 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 
 static const struct region_ops engine_region_ops = {.fault = engine_fault};
 
+/* The transport's progress thread serves the region's faults too (transport_chore). */
+static unsigned engine_serve_faults(void *ctx)
+{
+	struct engine *e = ctx;
+	return region_serve(engine_region(e));
+}
+
 /* The requests that may take a page from this node or write-protect it here. */
 static bool may_take_page(uint16_t type)
 {
@@ -279,7 +292,9 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	if (!r)
 		goto fail;
 	atomic_store_explicit(&e->region, r, memory_order_release);
-	struct transport *t = transport_create(params->cluster, engine_receive, e, err, errlen);
+	struct transport_chore faults = {.fd = region_fd(r), .run = engine_serve_faults, .ctx = e};
+	struct transport *t =
+	    transport_create(params->cluster, engine_receive, e, &faults, err, errlen);
 	if (!t)
 		goto fail;
 	atomic_store(&e->transport, t);

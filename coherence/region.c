@@ -6,20 +6,19 @@
  * UFFDIO_WRITEPROTECT flips protection on a present page. Reading for the network uses pread on
  * the memfd: it never goes through the registered mapping, so it cannot fault into ourselves.
  *
- * One fault thread reads fault messages and hands each to the engine. Several threads touching the
- * same page produce several messages; the engine coalesces them. Resolving a page wakes all of
- * its waiters at once. */
+ * The region has no thread of its own: whoever serves it (the engine has the transport's progress
+ * thread do it, so one thread per node does all the coherence work and no wake-up lies between a
+ * fault and its request) waits for region_fd to become readable and calls region_serve, which
+ * hands each fault message to the engine. Several threads touching the same page produce several
+ * messages; the engine coalesces them. Resolving a page wakes all of its waiters at once. */
 #include "coherence/region.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,9 +30,6 @@ struct region {
 	int memfd;
 	uint64_t size;
 	int uffd;
-	int stop_fd;
-	pthread_t thread;
-	bool thread_started;
 	const struct region_ops *ops;
 	void *ctx;
 };
@@ -56,26 +52,20 @@ static void region_dispatch(struct region *r, const struct uffd_msg *msg)
 	r->ops->fault(r->ctx, (addr - base) / REGION_PAGE_SIZE, write);
 }
 
-static void *region_fault_thread(void *arg)
+int region_fd(const struct region *r)
 {
-	struct region *r = arg;
-	struct pollfd fds[2] = {{.fd = r->uffd, .events = POLLIN},
-				{.fd = r->stop_fd, .events = POLLIN}};
+	return r->uffd;
+}
+
+unsigned region_serve(struct region *r)
+{
 	struct uffd_msg msgs[REGION_FAULT_BATCH];
-	for (;;) {
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (fds[1].revents)
-			break;
-		ssize_t n = read(r->uffd, msgs, sizeof(msgs));
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			break;
-		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
-			region_dispatch(r, &msgs[i]);
-	}
-	return NULL;
+	ssize_t n = read(r->uffd, msgs, sizeof(msgs));
+	if (n <= 0)
+		return 0; /* EAGAIN: nothing pending */
+	for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
+		region_dispatch(r, &msgs[i]);
+	return (unsigned)((size_t)n / sizeof(msgs[0]));
 }
 
 static int region_open_uffd(struct region *r, char *err, size_t errlen)
@@ -121,34 +111,19 @@ struct region *region_create(uint8_t *host, int memfd, uint64_t size, const stru
 	}
 	*r = (struct region){
 	    .host = host, .memfd = memfd, .size = size, .uffd = -1, .ops = ops, .ctx = ctx};
-	r->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (r->stop_fd < 0 || region_open_uffd(r, err, errlen) < 0)
-		goto fail;
-	if (pthread_create(&r->thread, NULL, region_fault_thread, r) != 0) {
-		snprintf(err, errlen, "region: cannot start the fault thread");
-		goto fail;
+	if (region_open_uffd(r, err, errlen) < 0) {
+		region_destroy(r);
+		return NULL;
 	}
-	r->thread_started = true;
-	pthread_setname_np(r->thread, "vsmp-faults");
 	return r;
-fail:
-	region_destroy(r);
-	return NULL;
 }
 
 void region_destroy(struct region *r)
 {
 	if (!r)
 		return;
-	if (r->thread_started) {
-		uint64_t one = 1;
-		if (write(r->stop_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(r->thread, NULL);
-	}
 	if (r->uffd >= 0)
 		close(r->uffd); /* unregisters: waiting threads retry their access */
-	if (r->stop_fd >= 0)
-		close(r->stop_fd);
 	free(r);
 }
 

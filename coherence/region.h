@@ -14,14 +14,19 @@
 struct region;
 
 struct region_ops {
-	/* Runs on the region's fault thread. The engine must later install or wake the page. */
+	/* Runs in region_serve. The engine must later install or wake the page. */
 	void (*fault)(void *ctx, uint64_t page, bool write);
 };
 
 struct region *region_create(uint8_t *host, int memfd, uint64_t size, const struct region_ops *ops,
 			     void *ctx, char *err, size_t errlen);
-/* Stops the fault thread; threads still waiting are woken (their access retries). */
+/* Threads still waiting in a fault are woken (their access retries). Nobody may be in
+ * region_serve. */
 void region_destroy(struct region *r);
+/* Readable when fault messages are pending. */
+int region_fd(const struct region *r);
+/* Hands every pending fault message to ops->fault without waiting; returns how many. */
+unsigned region_serve(struct region *r);
 
 /* Maps `data` into a missing page, writable or read-only; wakes its waiters. */
 int region_install(struct region *r, uint64_t page, const void *data, bool writable);

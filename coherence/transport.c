@@ -22,7 +22,8 @@
  * persistent data) in the inbox, and the progress thread authenticates and delivers it once
  * ucp_worker_progress has returned; lock order is then always send lock, then worker lock.
  *
- * The progress thread sleeps on the worker's event fd (ucp_worker_arm + epoll) when idle. Waking
+ * The progress thread also runs its creator's chore on every turn (the engine's page faults).
+ * When idle it sleeps on the worker's event fd (ucp_worker_arm + epoll) and the chore's fd. Waking
  * a sleeping thread costs tens of microseconds here (DESIGN.md section 4), more than a shared
  * memory round trip, so after any activity it keeps polling for POLL_WINDOW_US before sleeping
  * again, and never sleeps while one of our sends to a live peer is still in flight. Lost wakeups:
@@ -73,6 +74,7 @@ struct transport {
 	unsigned n, self;
 	transport_recv_fn recv;
 	void *recv_ctx;
+	struct transport_chore chore; /* run NULL: none */
 	ucp_context_h context;
 	ucp_worker_h worker;
 	int epoll_fd, stop_fd;
@@ -280,6 +282,8 @@ static void *progress_thread(void *arg)
 	while (!atomic_load(&t->stopping)) {
 		unsigned events = ucp_worker_progress(t->worker);
 		deliver_inbox(t, false);
+		if (t->chore.run)
+			events += t->chore.run(t->chore.ctx);
 		if (events || sends_pending(t)) {
 			last_activity = now_us();
 		} else if (!can_sleep || now_us() - last_activity < POLL_WINDOW_US) {
@@ -334,7 +338,8 @@ static int create_worker(struct transport *t, char *err, size_t errlen)
 	t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct epoll_event ev = {.events = EPOLLIN};
 	if (t->epoll_fd < 0 || t->stop_fd < 0 || epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, efd, &ev) ||
-	    epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->stop_fd, &ev)) {
+	    epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->stop_fd, &ev) ||
+	    (t->chore.run && epoll_ctl(t->epoll_fd, EPOLL_CTL_ADD, t->chore.fd, &ev))) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		return -1;
 	}
@@ -390,8 +395,8 @@ static int start_thread(struct transport *t)
 	return rc == 0 ? 0 : -1;
 }
 
-struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx, char *err,
-				   size_t errlen)
+struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx,
+				   const struct transport_chore *chore, char *err, size_t errlen)
 {
 	struct transport *t = calloc(1, sizeof(*t));
 	if (t)
@@ -406,6 +411,8 @@ struct transport *transport_create(struct cluster *c, transport_recv_fn recv, vo
 	t->self = cluster_self(c);
 	t->recv = recv;
 	t->recv_ctx = ctx;
+	if (chore)
+		t->chore = *chore;
 	t->epoll_fd = t->stop_fd = -1;
 	for (unsigned i = 0; i < t->n; i++) {
 		t->peers[i].t = t;

@@ -19,10 +19,21 @@ struct transport;
 typedef void (*transport_recv_fn)(void *ctx, struct transport *t, unsigned src_node, uint16_t type,
 				  const void *payload, size_t len);
 
+/* Work the progress thread does beside the network (the engine's page faults), so that one
+ * thread does both: `run` is called on every turn of its loop (after the start, never during
+ * transport_destroy) and returns how many things it did; `fd` is readable when there is work, so
+ * the thread also wakes for it when it sleeps. */
+struct transport_chore {
+	int fd;
+	unsigned (*run)(void *ctx);
+	void *ctx;
+};
+
 /* Creates the UCX worker, exchanges worker addresses with every peer over the cluster's control
- * channel and connects to them. The cluster must stay joined until transport_destroy. */
-struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx, char *err,
-				   size_t errlen);
+ * channel and connects to them. The cluster must stay joined until transport_destroy. chore may
+ * be NULL. */
+struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx,
+				   const struct transport_chore *chore, char *err, size_t errlen);
 /* Any thread. The payload (up to WIRE_MAX_PAYLOAD bytes) is copied before this returns. Returns
  * -1 with errno EINVAL (bad node, type or length), ENOTCONN (peer lost or left), ENOMEM or EIO
  * (UCX refused the send). */

@@ -464,7 +464,7 @@ struct transport_run {
 static void *create_transport(void *arg)
 {
 	struct transport_run *r = arg;
-	r->t = transport_create(r->c, on_message, &r->inbox, r->err, sizeof(r->err));
+	r->t = transport_create(r->c, on_message, &r->inbox, NULL, r->err, sizeof(r->err));
 	return NULL;
 }
 

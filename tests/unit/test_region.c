@@ -1,9 +1,12 @@
 /* The region's fault capture on real userfaultfd: missing and write-protect faults reach the
- * callback with the right page and access, and each resolution wakes the faulting thread. */
+ * callback with the right page and access, and each resolution wakes the faulting thread. A
+ * thread of the test's own serves the faults, as the transport's thread does in the engine. */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -42,7 +45,20 @@ struct fixture {
 	int memfd;
 	uint8_t *mem;
 	struct fault_log log;
+	int stop_fd;
+	pthread_t server;
 };
+
+/* What the engine has the transport's thread do: wait for fault messages and serve them. */
+static void *serve_faults(void *arg)
+{
+	struct fixture *f = arg;
+	struct pollfd fds[2] = {{.fd = region_fd(f->log.r), .events = POLLIN},
+				{.fd = f->stop_fd, .events = POLLIN}};
+	while (poll(fds, 2, -1) >= 0 && !fds[1].revents)
+		region_serve(f->log.r);
+	return NULL;
+}
 
 static void fixture_init(struct fixture *f)
 {
@@ -58,10 +74,16 @@ static void fixture_init(struct fixture *f)
 	f->log.r = region_create(f->mem, f->memfd, PAGES * REGION_PAGE_SIZE, &ops, &f->log, err,
 				 sizeof(err));
 	cr_assert_not_null(f->log.r, "%s", err);
+	f->stop_fd = eventfd(0, EFD_CLOEXEC);
+	cr_assert_geq(f->stop_fd, 0);
+	cr_assert_eq(pthread_create(&f->server, NULL, serve_faults, f), 0);
 }
 
 static void fixture_fini(struct fixture *f)
 {
+	cr_assert_eq(eventfd_write(f->stop_fd, 1), 0);
+	pthread_join(f->server, NULL);
+	close(f->stop_fd);
 	region_destroy(f->log.r);
 	munmap(f->mem, PAGES * REGION_PAGE_SIZE);
 	close(f->memfd);
