@@ -20,7 +20,7 @@
 #define BENCH_DEFAULT_ITERS 20000
 
 static const char bench_usage[] = "usage: vsmp-vmm bench exits [--iters N]\n"
-				  "       vsmp-vmm bench coherence [--local N]\n"
+				  "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
 				  "       vsmp-vmm bench guest [--nodes N]\n";
 
 struct bench_guest_run {

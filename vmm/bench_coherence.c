@@ -46,6 +46,7 @@ struct agent_cmd {
 
 struct bench_node {
 	unsigned nodes, self;
+	bool pinned;
 	struct cluster *cluster;
 	struct guest_memory mem;
 	struct engine *engine;
@@ -256,8 +257,8 @@ static void bench_line(const char *what, double us, double floor)
 static void bench_report(const struct bench_node *b, const struct bench_results *r)
 {
 	double floor = r->rtt + r->local;
-	printf("vsmp-vmm bench coherence: %u local nodes, medians of %u faults each\n", b->nodes,
-	       BENCH_SAMPLES);
+	printf("vsmp-vmm bench coherence: %u local nodes%s, medians of %u faults each\n", b->nodes,
+	       b->pinned ? " (node k on CPU k)" : " (not pinned)", BENCH_SAMPLES);
 	printf("%-40s %9.1f us\n", "transport round trip, 4 KiB", r->rtt);
 	printf("%-40s %9.1f us\n", "fault resolved locally (no network)", r->local);
 	bench_line("remote read fault", r->read, floor);
@@ -292,11 +293,27 @@ static void bench_peer_lost(void *ctx, unsigned node, const char *why)
 	_exit(VMM_EXIT_HOST_ERROR);
 }
 
+/* Node k runs on CPU k (modulo the CPUs there are), every thread of it: N local nodes stand
+ * for N machines, and without this the scheduler moves a node's threads across the CPUs other
+ * nodes use, so that each hand-off between two of them may wait for a sleeping CPU to wake (tens
+ * of us on this virtual host) or not, and the results change from run to run. */
+static void pin_to_own_cpu(const struct bench_node *b)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(b->self % (unsigned)(cpus > 0 ? cpus : 1), &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		log_info("cannot pin node %u to a CPU: %s", b->self, strerror(errno));
+}
+
 static int bench_node_start(struct bench_node *b, const struct cluster_config *cfg, char *err,
 			    size_t errlen)
 {
 	static const struct cluster_ops ops = {.peer_lost = bench_peer_lost};
 	bool bad_input;
+	if (b->pinned)
+		pin_to_own_cpu(b);
 	b->cluster = node_cluster_join(cfg, b->self, 30, &ops, b, &bad_input, err, errlen);
 	if (!b->cluster)
 		return -1;
@@ -344,7 +361,7 @@ static int bench_write_config(const char *dir, unsigned nodes, struct cluster_co
 	return 0;
 }
 
-static int bench_coherence(unsigned nodes)
+static int bench_coherence(unsigned nodes, bool pinned)
 {
 	char dir[] = "/tmp/vsmp-bench.XXXXXX";
 	if (!mkdtemp(dir)) {
@@ -360,7 +377,7 @@ static int bench_coherence(unsigned nodes)
 	for (unsigned i = 1; i < nodes; i++) {
 		children[i] = fork();
 		if (children[i] == 0) {
-			struct bench_node b = {.nodes = nodes, .self = i};
+			struct bench_node b = {.nodes = nodes, .self = i, .pinned = pinned};
 			char err[1024];
 			log_set_node(cfg.nodes[i].name);
 			int rc = bench_node_start(&b, &cfg, err, sizeof(err));
@@ -372,7 +389,7 @@ static int bench_coherence(unsigned nodes)
 			_exit(rc < 0 ? VMM_EXIT_HOST_ERROR : 0);
 		}
 	}
-	struct bench_node b = {.nodes = nodes, .self = 0};
+	struct bench_node b = {.nodes = nodes, .self = 0, .pinned = pinned};
 	char err[1024];
 	struct bench_results r;
 	if (bench_node_start(&b, &cfg, err, sizeof(err)) < 0) {
@@ -403,18 +420,21 @@ out_dir:;
 int bench_coherence_main(int argc, char **argv)
 {
 	unsigned long nodes = 2;
+	bool pinned = true;
 	for (int i = 1; i < argc; i++) {
 		char *end = NULL;
-		if (strcmp(argv[i], "--local") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--no-pin") == 0) {
+			pinned = false;
+		} else if (strcmp(argv[i], "--local") == 0 && i + 1 < argc) {
 			nodes = strtoul(argv[++i], &end, 10);
 			if (*end || nodes < 2 || nodes > BENCH_MAX_NODES) {
 				fprintf(stderr, "vsmp-vmm: --local takes 2..%d\n", BENCH_MAX_NODES);
 				return VMM_EXIT_BAD_INPUT;
 			}
 		} else {
-			fprintf(stderr, "usage: vsmp-vmm bench coherence [--local N]\n");
+			fprintf(stderr, "usage: vsmp-vmm bench coherence [--local N] [--no-pin]\n");
 			return VMM_EXIT_BAD_INPUT;
 		}
 	}
-	return bench_coherence((unsigned)nodes);
+	return bench_coherence((unsigned)nodes, pinned);
 }
