@@ -4,7 +4,12 @@
  * endpoint per peer, created from the worker addresses exchanged over the cluster's control
  * channel. A message is one active message whose UCX header is the 40-byte wire header and whose
  * data is the payload; the MAC covers both and uses the pair's transport session key, which only
- * authenticated peers have, and sequence numbers run per (sender, receiver) pair. Sends force
+ * authenticated peers have, and sequence numbers run per (sender, receiver) pair. The MAC's
+ * one-time key comes from that session key, the sender and its sequence number (wire.h), so a
+ * sender must never number two messages alike under one key: the key is fresh for each joined
+ * cluster (both nodes' handshake nonces), each peer's numbers start at 1 when its transport is
+ * created and only grow, under its send lock, and a cluster carries one transport in its
+ * lifetime (a second would start again at 1 under the same keys). Sends force
  * UCX's eager protocol, so every message arrives whole in the handler, never as a rendezvous
  * descriptor. Sends to one peer are numbered and submitted under one lock, and UCX delivers one
  * endpoint's eager messages in submission order (UCX does not promise it for active messages,

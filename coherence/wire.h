@@ -1,8 +1,13 @@
 /* The framing of every message between nodes, and the payloads of the cluster's own control
  * messages. A message is a fixed 40-byte header followed by up to 64 KiB of payload; the header
- * carries a 16-byte keyed BLAKE2b MAC over itself and the payload, and a per-(sender, receiver)
- * sequence number that the receiver only accepts once and in increasing order. docs/cluster.md
- * has the byte layout. */
+ * carries a 16-byte MAC over itself and the payload, and a per-(sender, receiver) sequence number
+ * that the receiver only accepts once and in increasing order. docs/cluster.md has the byte
+ * layout.
+ *
+ * Hello and auth are MACed with keyed BLAKE2b; every other type with Poly1305 under a one-time
+ * key that ChaCha20 derives from the key, the sender and the sequence number. So a key that seals
+ * anything but hello and auth must never seal two messages with the same sender and sequence
+ * number: it must be a session key, fresh for each connection, whose senders count up from 1. */
 #ifndef COHERENCE_WIRE_H
 #define COHERENCE_WIRE_H
 
@@ -11,7 +16,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC	 0x504d5356u /* "VSMP" as little-endian bytes */
-#define WIRE_VERSION	 1
+#define WIRE_VERSION	 2
 #define WIRE_HEADER_SIZE 40
 #define WIRE_MAC_SIZE	 16
 #define WIRE_KEY_SIZE	 32
@@ -55,7 +60,8 @@ struct wire_replay {
 bool wire_type_is_control(uint16_t type);
 bool wire_type_is_transport(uint16_t type);
 
-/* Writes the header for `payload` into hdr, MAC included. len must be <= WIRE_MAX_PAYLOAD. */
+/* Writes the header for `payload` into hdr, MAC included. len must be <= WIRE_MAX_PAYLOAD. Never
+ * twice with the same key, sender and seq (see above). */
 void wire_seal(uint8_t hdr[WIRE_HEADER_SIZE], uint16_t type, uint32_t sender, uint64_t seq,
 	       const void *payload, uint32_t len, const uint8_t key[WIRE_KEY_SIZE]);
 

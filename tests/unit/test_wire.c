@@ -1,9 +1,12 @@
 /* Unit tests for the inter-node message framing: seal/decode round trips, every header check,
- * MAC verification (any flipped bit, wrong key, length mismatch), the sequence rule (replays and
- * old numbers rejected, and never advanced by a forged message), and the hello/auth codecs. */
+ * both MACs against libsodium's one-buffer reference (the ChaCha20-Poly1305 tag for session
+ * messages, keyed BLAKE2b for hello and auth), MAC verification (any flipped bit, wrong key,
+ * length mismatch), the sequence rule (replays and old numbers rejected, and never advanced by a
+ * forged message), and the hello/auth codecs. */
 #include "coherence/wire.h"
 
 #include <criterion/criterion.h>
+#include <sodium.h>
 #include <string.h>
 
 static const uint8_t key_a[WIRE_KEY_SIZE] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -59,7 +62,7 @@ Test(wire, round_trip_keeps_every_field)
 Test(wire, header_layout_is_little_endian)
 {
 	seal(0x0123, 0x04050607, 0x08090a0b0c0d0e0full, 3);
-	const uint8_t expected[24] = {'V',  'S',  'M',	'P',  1,    0,	  0x23, 0x01,
+	const uint8_t expected[24] = {'V',  'S',  'M',	'P',  2,    0,	  0x23, 0x01,
 				      3,    0,	  0,	0,    7,    6,	  5,	4,
 				      0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a, 0x09, 0x08};
 	cr_assert_arr_eq(msg.hdr, expected, sizeof(expected));
@@ -83,8 +86,8 @@ Test(wire, header_checks)
 	msg.hdr[0] ^= 1;
 	expect_header_error("magic");
 	seal(WIRE_HEARTBEAT, 1, 1, 0);
-	msg.hdr[4] = 2;
-	expect_header_error("wire version 2");
+	msg.hdr[4] = 1; /* BLAKE2b MACs on every message */
+	expect_header_error("wire version 1, this node speaks 2");
 	seal(WIRE_HEARTBEAT, 1, 1, 0);
 	msg.hdr[5] = 0x80;
 	expect_header_error("flags");
@@ -106,10 +109,78 @@ Test(wire, unknown_types_are_rejected)
 	cr_assert(!wire_type_is_control(WIRE_PAYLOAD_FIRST));
 }
 
-Test(wire, any_flipped_bit_fails_authentication)
+/* The MACed bytes in one buffer: the first 24 header bytes, then the payload. */
+static size_t maced_bytes(uint8_t *out)
 {
-	seal(WIRE_PAYLOAD_FIRST, 3, 9, 64);
-	for (size_t byte = 0; byte < WIRE_HEADER_SIZE + 64; byte++) {
+	memcpy(out, msg.hdr, WIRE_HEADER_SIZE - WIRE_MAC_SIZE);
+	memcpy(out + WIRE_HEADER_SIZE - WIRE_MAC_SIZE, msg.payload, msg.len);
+	return WIRE_HEADER_SIZE - WIRE_MAC_SIZE + msg.len;
+}
+
+/* What libsodium's ChaCha20-Poly1305 gives msg as the tag of an empty plaintext, the MACed bytes
+ * being the additional data and sender, seq the nonce. */
+static void reference_session_tag(uint32_t sender, uint64_t seq, uint8_t tag[WIRE_MAC_SIZE])
+{
+	static uint8_t ad[WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD];
+	size_t ad_len = maced_bytes(ad);
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	for (int b = 0; b < 4; b++)
+		nonce[b] = (uint8_t)(sender >> (8 * b));
+	for (int b = 0; b < 8; b++)
+		nonce[4 + b] = (uint8_t)(seq >> (8 * b));
+	uint8_t no_ciphertext[1];
+	cr_assert_geq(sodium_init(), 0);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(no_ciphertext, tag, NULL, NULL, 0, ad,
+							   ad_len, NULL, nonce, key_a);
+}
+
+static const size_t mac_sizes[] = {0, 1, 7, 8, 9, 24, 4096, 4097, WIRE_MAX_PAYLOAD};
+
+Test(wire, session_mac_is_the_chacha20_poly1305_tag_with_sender_and_seq_as_nonce)
+{
+	for (size_t i = 0; i < sizeof(mac_sizes) / sizeof(mac_sizes[0]); i++) {
+		uint64_t seq = 0x1122334455667788ull + i;
+		seal(WIRE_PAYLOAD_FIRST + 1, 0x01020304, seq, mac_sizes[i]);
+		uint8_t tag[WIRE_MAC_SIZE];
+		reference_session_tag(0x01020304, seq, tag);
+		cr_assert_arr_eq(msg.hdr + WIRE_HEADER_SIZE - WIRE_MAC_SIZE, tag, sizeof(tag),
+				 "payload of %zu bytes", mac_sizes[i]);
+	}
+}
+
+Test(wire, other_control_types_take_the_session_mac)
+{
+	const uint16_t types[] = {WIRE_HEARTBEAT, WIRE_LEAVE, WIRE_ADDRESS, WIRE_DIAG_FIRST};
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		seal(types[t], 2, 3, 10);
+		uint8_t tag[WIRE_MAC_SIZE];
+		reference_session_tag(2, 3, tag);
+		cr_assert_arr_eq(msg.hdr + WIRE_HEADER_SIZE - WIRE_MAC_SIZE, tag, sizeof(tag),
+				 "type %#x", types[t]);
+	}
+}
+
+Test(wire, handshake_mac_is_keyed_blake2b)
+{
+	static uint8_t data[WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD];
+	const uint16_t types[] = {WIRE_HELLO, WIRE_AUTH};
+	for (size_t t = 0; t < 2; t++) {
+		for (size_t i = 0; i < sizeof(mac_sizes) / sizeof(mac_sizes[0]); i++) {
+			seal(types[t], 1, 1, mac_sizes[i]);
+			size_t len = maced_bytes(data);
+			uint8_t mac[WIRE_MAC_SIZE];
+			crypto_generichash(mac, sizeof(mac), data, len, key_a, WIRE_KEY_SIZE);
+			cr_assert_arr_eq(msg.hdr + WIRE_HEADER_SIZE - WIRE_MAC_SIZE, mac,
+					 sizeof(mac), "type %u, payload of %zu bytes", types[t],
+					 mac_sizes[i]);
+		}
+	}
+}
+
+/* Flips every bit of the header and of the first `checked` payload bytes in turn. */
+static void expect_every_flip_refused(size_t checked)
+{
+	for (size_t byte = 0; byte < WIRE_HEADER_SIZE + checked; byte++) {
 		uint8_t *p = byte < WIRE_HEADER_SIZE ? &msg.hdr[byte]
 						     : &msg.payload[byte - WIRE_HEADER_SIZE];
 		for (int bit = 0; bit < 8; bit++) {
@@ -125,16 +196,50 @@ Test(wire, any_flipped_bit_fails_authentication)
 	cr_assert_str_empty(open_msg(key_a, &replay));
 }
 
+Test(wire, any_flipped_bit_fails_authentication)
+{
+	seal(WIRE_PAYLOAD_FIRST, 3, 9, 64);
+	expect_every_flip_refused(64);
+	seal(WIRE_HELLO, 3, 1, WIRE_HELLO_SIZE);
+	expect_every_flip_refused(WIRE_HELLO_SIZE);
+}
+
+Test(wire, a_flipped_bit_at_the_end_of_a_page_fails_authentication)
+{
+	seal(WIRE_PAYLOAD_FIRST, 3, 9, 4096);
+	for (size_t byte = 4096 - 17; byte < 4096; byte++) {
+		msg.payload[byte] ^= 0x80;
+		struct wire_replay replay = {0};
+		cr_assert(strstr(open_msg(key_a, &replay), "failed authentication"), "byte %zu",
+			  byte);
+		msg.payload[byte] ^= 0x80;
+	}
+}
+
 Test(wire, wrong_key_and_wrong_length_fail)
 {
-	seal(WIRE_PAYLOAD_FIRST, 3, 9, 100);
-	struct wire_replay replay = {0};
-	cr_assert(strstr(open_msg(key_b, &replay), "failed authentication"));
-	msg.len = 99;
-	cr_assert(strstr(open_msg(key_a, &replay), "length"));
-	msg.len = 101;
-	cr_assert(strstr(open_msg(key_a, &replay), "length"));
-	cr_assert_eq(replay.last, 0);
+	const uint16_t types[] = {WIRE_PAYLOAD_FIRST, WIRE_AUTH};
+	for (size_t t = 0; t < 2; t++) {
+		seal(types[t], 3, 9, 100);
+		struct wire_replay replay = {0};
+		cr_assert(strstr(open_msg(key_b, &replay), "failed authentication"));
+		msg.len = 99;
+		cr_assert(strstr(open_msg(key_a, &replay), "length"));
+		msg.len = 101;
+		cr_assert(strstr(open_msg(key_a, &replay), "length"));
+		cr_assert_eq(replay.last, 0);
+	}
+}
+
+Test(wire, the_same_message_from_another_sender_or_seq_has_another_mac)
+{
+	uint8_t first[WIRE_MAC_SIZE];
+	seal(WIRE_PAYLOAD_FIRST, 1, 2, 32);
+	memcpy(first, msg.hdr + WIRE_HEADER_SIZE - WIRE_MAC_SIZE, WIRE_MAC_SIZE);
+	seal(WIRE_PAYLOAD_FIRST, 2, 1, 32); /* the two directions of one session key */
+	cr_assert_arr_neq(first, msg.hdr + WIRE_HEADER_SIZE - WIRE_MAC_SIZE, WIRE_MAC_SIZE);
+	seal(WIRE_PAYLOAD_FIRST, 1, 3, 32);
+	cr_assert_arr_neq(first, msg.hdr + WIRE_HEADER_SIZE - WIRE_MAC_SIZE, WIRE_MAC_SIZE);
 }
 
 Test(wire, sequence_numbers_must_increase)
