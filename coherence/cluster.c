@@ -510,6 +510,13 @@ int cluster_exchange_addresses(struct cluster *c, const void *mine, size_t len, 
 		snprintf(err, errlen, "transport address of %zu bytes", len);
 		return -1;
 	}
+	if (c->addresses_sent) {
+		snprintf(err, errlen,
+			 "this cluster already has had a transport (its session keys "
+			 "would number messages from 1 again)");
+		return -1;
+	}
+	c->addresses_sent = true;
 	for (unsigned i = 0; i < c->n; i++) {
 		if (i != c->self && c->peers[i].state == PEER_UP &&
 		    cluster_conn_send(c, c->peers[i].conn, WIRE_ADDRESS, mine, len) < 0) {

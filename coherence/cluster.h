@@ -40,7 +40,8 @@ bool cluster_peer_up(const struct cluster *c, unsigned node);
 void cluster_log(struct cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* For the transport: sends this node's address to every peer over the control channel and
- * waits (bounded by the join timeout) until every peer's has arrived. */
+ * waits (bounded by the join timeout) until every peer's has arrived. Once per cluster: a
+ * second transport would reuse the session keys with sequence numbers from 1 (docs/cluster.md). */
 int cluster_exchange_addresses(struct cluster *c, const void *mine, size_t len, char *err,
 			       size_t errlen);
 const void *cluster_peer_address(const struct cluster *c, unsigned node, size_t *len);

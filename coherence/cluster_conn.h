@@ -69,6 +69,7 @@ struct cluster {
 	unsigned conn_count, conn_cap;
 	unsigned up_count;
 	bool joined;
+	bool addresses_sent;  /* once per cluster: the transport keys must never restart a count */
 	pthread_mutex_t lock; /* peer states and addresses, for other threads */
 	pthread_cond_t changed;
 	pthread_t thread;

@@ -508,6 +508,10 @@ Test(transport, messages_arrive_intact_and_bad_sends_are_refused)
 	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_HEARTBEAT, big, 1), -1, "control type");
 	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_PAYLOAD_FIRST, big, sizeof(big) + 1), -1);
 	cr_assert_eq(errno, EINVAL);
+	char err[512] = "";
+	cr_assert_null(transport_create(nodes[0].c, on_message, in, NULL, err, sizeof(err)),
+		       "a second transport would reuse the session keys");
+	cr_assert(strstr(err, "already"), "%s", err);
 	for (int i = 0; i < 2; i++)
 		transport_destroy(runs[i].t);
 	leave_all(2);
