@@ -412,7 +412,10 @@ int node_link_forward_range(struct node_link *l, enum iobus_space space, uint64_
 	return iobus_register(&l->m->bus, space, base, len, node_link_forward_io, r, name);
 }
 
-/* The owner's side: perform the access on the local device and answer. */
+/* The owner's side: perform the access on the local device and answer. Runs on the transport's
+ * progress thread, which also serves guest RAM's faults: a device model that touched guest RAM
+ * here would wait for itself. Today's devices (UART, debug port, ACPI sleep) do not; one with DMA
+ * must be served on a thread of its own. */
 static void node_link_serve_io(struct node_link *l, unsigned src, const struct node_msg_io *req)
 {
 	struct node_msg_io resp = *req;
