@@ -62,9 +62,9 @@ struct engine {
 	 * transport's own thread and vCPU threads (engine_send) send. */
 	pthread_rwlock_t send_lock;
 	atomic_bool closing;
-	pthread_mutex_t pong_lock;
-	pthread_cond_t pong_cond;
-	uint64_t peers_done;	    /* guarded by pong_lock */
+	pthread_mutex_t done_lock;
+	pthread_cond_t done_cond;
+	uint64_t peers_done;	    /* guarded by done_lock */
 	atomic_uint_fast64_t pongs; /* polled: engine_ping_us times the transport, not a wake-up */
 };
 
@@ -234,15 +234,15 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		engine_transport_send(e, src, ENGINE_MSG_PONG, payload, len);
 		return;
 	}
-	if (type == ENGINE_MSG_PONG || type == ENGINE_MSG_DONE) {
-		if (type == ENGINE_MSG_PONG) {
-			atomic_fetch_add(&e->pongs, 1);
-			return;
-		}
-		pthread_mutex_lock(&e->pong_lock);
+	if (type == ENGINE_MSG_PONG) {
+		atomic_fetch_add(&e->pongs, 1);
+		return;
+	}
+	if (type == ENGINE_MSG_DONE) {
+		pthread_mutex_lock(&e->done_lock);
 		e->peers_done++;
-		pthread_cond_signal(&e->pong_cond);
-		pthread_mutex_unlock(&e->pong_lock);
+		pthread_cond_signal(&e->done_cond);
+		pthread_mutex_unlock(&e->done_lock);
 		return;
 	}
 	if (type >= ENGINE_USER_TYPE_FIRST && type <= ENGINE_USER_TYPE_LAST) {
@@ -274,8 +274,8 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 		return NULL;
 	}
 	e->params = *params;
-	pthread_mutex_init(&e->pong_lock, NULL);
-	pthread_cond_init(&e->pong_cond, NULL);
+	pthread_mutex_init(&e->done_lock, NULL);
+	pthread_cond_init(&e->done_cond, NULL);
 	hold_init(&e->hold, ENGINE_HOLD_NS);
 	pthread_rwlock_init(&e->send_lock, NULL);
 	struct coh_config cfg = {.page_count = pages,
@@ -329,8 +329,8 @@ void engine_destroy(struct engine *e)
 	if (e->coh)
 		coh_destroy(e->coh);
 	free(e->mapped);
-	pthread_mutex_destroy(&e->pong_lock);
-	pthread_cond_destroy(&e->pong_cond);
+	pthread_mutex_destroy(&e->done_lock);
+	pthread_cond_destroy(&e->done_cond);
 	hold_destroy(&e->hold);
 	pthread_rwlock_destroy(&e->send_lock);
 	free(e);
@@ -343,7 +343,7 @@ int engine_send(struct engine *e, unsigned node, uint16_t type, const void *payl
 	return engine_transport_send(e, node, type, payload, len);
 }
 
-/* Waits until *counter (guarded by pong_lock) reaches want, at most timeout_ms. */
+/* Waits until *counter (guarded by done_lock) reaches want, at most timeout_ms. */
 static bool engine_wait_count(struct engine *e, const uint64_t *counter, uint64_t want,
 			      unsigned timeout_ms)
 {
@@ -355,12 +355,12 @@ static bool engine_wait_count(struct engine *e, const uint64_t *counter, uint64_
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000;
 	}
-	pthread_mutex_lock(&e->pong_lock);
+	pthread_mutex_lock(&e->done_lock);
 	while (*counter < want &&
-	       pthread_cond_timedwait(&e->pong_cond, &e->pong_lock, &deadline) == 0)
+	       pthread_cond_timedwait(&e->done_cond, &e->done_lock, &deadline) == 0)
 		;
 	bool ok = *counter >= want;
-	pthread_mutex_unlock(&e->pong_lock);
+	pthread_mutex_unlock(&e->done_lock);
 	return ok;
 }
 
