@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Three local nodes (started by the launcher) form an authenticated cluster and exchange checked
 # transport messages with each other, over UCX's default transports (shared memory here) and
-# over TCP only; and keygen's file rules.
+# over TCP only; --rtt's round trips; and keygen's file rules.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster_lib.sh"
 cd "$WORK"
@@ -25,6 +25,13 @@ for transport in default tcp; do
 	expect_count "$name" '^CLUSTER UP nodes=3$' 3
 	expect_count "$name" '^TRANSPORT OK$' 3
 	expect_count "$name" '^PEER LOST' 0
+done
+
+# --rtt: node 0 times round trips with each peer, which answer until it has left.
+run_vmm rtt cluster-check --config "$WORK/cluster.toml" --rtt 200
+expect_status 0 rtt
+for peer in n1 n2; do
+	expect_line rtt "^RTT $peer 4096 B: median [0-9.]+ us, p99 [0-9.]+ us, min [0-9.]+ us \(200 round trips\)$"
 done
 
 chmod 644 "$WORK/cluster.key"
