@@ -72,10 +72,13 @@ static uint8_t *page_at(struct bench_node *b, uint64_t page)
 	return b->mem.host + page * BENCH_PAGE;
 }
 
-/* The i-th page homed at `home` within measurement range `range`. */
+/* The i-th page homed at `home` within measurement range `range`. Page p is homed at
+ * p % nodes, so the ranges start at a multiple of the node count: from BENCH_RANGE_BASE itself
+ * (256), 3 nodes would have had every measurement use a page homed one node further on. */
 static uint64_t range_page(const struct bench_node *b, unsigned range, unsigned home, unsigned i)
 {
-	return BENCH_RANGE_BASE + ((uint64_t)range * BENCH_SAMPLES + i) * b->nodes + home;
+	uint64_t base = (BENCH_RANGE_BASE + b->nodes - 1) / b->nodes * b->nodes;
+	return base + ((uint64_t)range * BENCH_SAMPLES + i) * b->nodes + home;
 }
 
 static uint64_t now_ns(void)

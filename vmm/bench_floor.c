@@ -213,6 +213,10 @@ static void *floor_ipi_thread(void *arg)
 	int self = a->self, peer = 1 - self;
 	struct kvm_run *run = p->vm->run[self];
 	floor_current_run = run;
+	/* Both thread ids are set before anyone kicks: floor_ipi creates the threads under the
+	 * lock. Without this, vCPU 1's first kick could signal thread id 0 and crash. */
+	pthread_mutex_lock(&p->lock);
+	pthread_mutex_unlock(&p->lock);
 	while (!atomic_load(&p->stop)) {
 		run->immediate_exit = 0;
 		if (atomic_exchange(&p->pending[self], false)) {
@@ -255,8 +259,10 @@ static int floor_ipi(unsigned iters, struct bench_floor *out, char *err, size_t 
 	/* Vector pending on vCPU 1 from the start: the first delivery opens the ping-pong. */
 	atomic_store(&p.pending[1], true);
 	uint64_t t0 = machine_now_ns();
+	pthread_mutex_lock(&p.lock);
 	for (int i = 1; i >= 0; i--)
 		pthread_create(&p.thread[i], NULL, floor_ipi_thread, &args[i]);
+	pthread_mutex_unlock(&p.lock);
 	for (int i = 0; i < 2; i++)
 		pthread_join(p.thread[i], NULL);
 	out->ipi_us = (double)(machine_now_ns() - t0) / 1000.0 / iters;
