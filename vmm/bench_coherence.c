@@ -310,17 +310,21 @@ static void bench_peer_lost(void *ctx, unsigned node, const char *why)
 	_exit(VMM_EXIT_HOST_ERROR);
 }
 
-/* Node k runs on CPU k (modulo the CPUs there are), every thread of it: N local nodes stand
- * for N machines, and without this the scheduler moves a node's threads across the CPUs other
- * nodes use, so that each hand-off between two of them may wait for a sleeping CPU to wake (tens
- * of us on this virtual host) or not, and the results change from run to run. */
+/* Node k runs on the k-th CPU this process may use (modulo their number), every thread of it: N
+ * local nodes stand for N machines, and without this the scheduler moves a node's threads across
+ * the CPUs other nodes use, so that each hand-off between two of them may wait for a sleeping CPU
+ * to wake (tens of us on this virtual host) or not, and the results change from run to run. */
 static void pin_to_own_cpu(const struct bench_node *b)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(b->self % (unsigned)(cpus > 0 ? cpus : 1), &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+	cpu_set_t allowed, mine;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 || CPU_COUNT(&allowed) == 0)
+		return;
+	unsigned k = b->self % (unsigned)CPU_COUNT(&allowed), seen = 0;
+	CPU_ZERO(&mine);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed) && seen++ == k)
+			CPU_SET(cpu, &mine);
+	if (sched_setaffinity(0, sizeof(mine), &mine) < 0)
 		log_info("cannot pin node %u to a CPU: %s", b->self, strerror(errno));
 }
 
