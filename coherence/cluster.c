@@ -69,9 +69,16 @@ static void report_loss(struct cluster *c, unsigned node)
 {
 	uint8_t payload[WIRE_LOST_SIZE];
 	wire_lost_encode(node, payload);
+	bool unreachable[c->n];
 	for (unsigned i = 0; i < c->n; i++)
-		if (c->peers[i].state == PEER_UP)
-			cluster_conn_send(c, c->peers[i].conn, WIRE_LOST, payload, sizeof(payload));
+		unreachable[i] =
+		    c->peers[i].state == PEER_UP &&
+		    cluster_conn_send(c, c->peers[i].conn, WIRE_LOST, payload, sizeof(payload)) < 0;
+	/* Afterwards, as each of these reports in turn: a half-sent frame leaves the connection
+	 * unusable, and a peer we cannot tell must not be kept as if it knew. */
+	for (unsigned i = 0; i < c->n; i++)
+		if (unreachable[i])
+			cluster_peer_down(c, i, false, "cannot send to it");
 }
 
 /* The peer is gone: report it once, keep its connection (other threads may hold it) but stop

@@ -2,7 +2,8 @@
  * (proofs, session keys), and clusters formed inside this process on loopback: a clean join and
  * leave, a peer with the wrong key or another configuration refused, the join timeout naming the
  * missing nodes, a forged connection ignored, a killed node reported lost once by each
- * survivor, and transport messages between two nodes. */
+ * survivor and blamed even by a survivor that sees another node stop first, and transport
+ * messages between two nodes. */
 #include "coherence/cluster.h"
 #include "coherence/cluster_key.h"
 #include "coherence/transport.h"
@@ -13,11 +14,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -428,6 +431,106 @@ Test(cluster, a_killed_node_is_reported_lost_once_by_each_survivor)
 	cr_assert_eq(nodes[0].lost[1], 0, "n0 blamed n1:\n%s", nodes[0].log);
 	cr_assert_eq(nodes[0].lost[2], 1);
 	cluster_leave(nodes[0].c);
+}
+
+/* The blame test runs every node in a child process that tells the parent, one line per event
+ * through a pipe, what its cluster saw. */
+static int events_fd = -1;
+
+static void tell(const char *fmt, unsigned node, unsigned other)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), fmt, node, other);
+	if (write(events_fd, line, (size_t)n) != n)
+		_exit(3);
+}
+
+static void child_log(void *ctx, const char *msg)
+{
+	struct node *n = ctx;
+	unsigned other;
+	if (sscanf(msg, "authenticated n%u", &other) == 1)
+		tell("%u authenticated %u\n", n->params.self, other);
+}
+
+/* As the VMM and the memtest do: a node that loses a peer stops at once. */
+static void child_lost_and_stop(void *ctx, unsigned node, const char *why)
+{
+	_exit(0);
+}
+
+static void child_lost_and_tell(void *ctx, unsigned node, const char *why)
+{
+	struct node *n = ctx;
+	tell("%u lost %u\n", n->params.self, node);
+}
+
+static pid_t start_child(unsigned i, const struct cluster_ops *ops)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		struct node *n = &nodes[i];
+		n->c = cluster_join(&n->params, ops, n, n->err, sizeof(n->err));
+		tell(n->c ? "%u joined\n" : "%u failed\n", i, 0);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* Reads the parent's end of the pipe until a line matching `want` (up to 5 s). */
+static void expect_event(FILE *events, const char *want)
+{
+	char line[64];
+	struct pollfd pfd = {.fd = fileno(events), .events = POLLIN};
+	while (poll(&pfd, 1, 5000) > 0 && fgets(line, sizeof(line), events))
+		if (strcmp(line, want) == 0)
+			return;
+	cr_assert_fail("no \"%.*s\" from the nodes", (int)strlen(want) - 1, want);
+}
+
+/* n2 fails; n1 notices, and stops. n0 is frozen meanwhile, so when it runs again both n1's and
+ * n2's connections are closed, n1's read first (n0 accepted it first): without n1's loss report
+ * n0 would report n1 lost, the node that merely stopped. It must report n2 first. */
+Test(cluster, a_survivor_blames_the_failed_node_not_one_that_stopped)
+{
+	setup_nodes(3, 5000);
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	events_fd = fds[1];
+	FILE *events = fdopen(fds[0], "r");
+	setvbuf(events, NULL, _IONBF, 0);
+	const struct cluster_ops observer = {.peer_lost = child_lost_and_tell, .log = child_log};
+	const struct cluster_ops stopper = {.peer_lost = child_lost_and_stop, .log = on_log};
+	pid_t n0 = start_child(0, &observer), n1 = start_child(1, &stopper);
+	expect_event(events, "0 authenticated 1\n");
+	pid_t n2 = start_child(2, &stopper);
+	for (unsigned joined = 0; joined < 3;) {
+		char line[64];
+		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		cr_assert_gt(poll(&pfd, 1, 5000), 0, "the cluster did not form");
+		cr_assert_not_null(fgets(line, sizeof(line), events));
+		cr_assert_null(strstr(line, " failed"), "%s", line);
+		if (strstr(line, " joined")) /* not an "authenticated" line */
+			joined++;
+	}
+	kill(n0, SIGSTOP);
+	kill(n2, SIGKILL);
+	int status;
+	cr_assert_eq(waitpid(n2, &status, 0), n2);
+	cr_assert_eq(waitpid(n1, &status, 0), n1); /* it stops once it has lost n2 */
+	kill(n0, SIGCONT);
+	char first[64];
+	struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+	cr_assert_gt(poll(&pfd, 1, 5000), 0, "n0 reported no loss");
+	cr_assert_not_null(fgets(first, sizeof(first), events));
+	kill(n0, SIGKILL);
+	waitpid(n0, &status, 0);
+	fclose(events);
+	close(fds[1]);
+	cr_assert_str_eq(first, "0 lost 2\n", "n0 blamed the wrong node");
 }
 
 struct inbox {
