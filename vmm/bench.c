@@ -105,6 +105,16 @@ static int bench_exits(unsigned iters)
 	return 0;
 }
 
+int bench_make_temp_dir(const char *name, char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	if ((size_t)snprintf(dir, len, "%s/vsmp-%s.XXXXXX", tmp, name) >= len || !mkdtemp(dir)) {
+		log_error("cannot make a temporary directory under %s", tmp);
+		return -1;
+	}
+	return 0;
+}
+
 int bench_main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

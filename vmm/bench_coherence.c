@@ -5,8 +5,8 @@
  * Pages are striped one per node (page p is homed at p % N), which lets each measurement pick
  * pages with the home it needs. Each access (and each round trip of the floor) is timed on its
  * own, the kinds in turn, and the median of each kind is reported.
- * Spinning waits yield the CPU: on a small host the fault and transport threads that must run for
- * the spinner to make progress share its cores. */
+ * Spinning waits yield the CPU: each node is pinned to one CPU, which its transport thread (the
+ * one that serves its faults) must get for the spinner to make progress. */
 #include "vmm/bench_coherence.h"
 
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include "coherence/cluster.h"
 #include "coherence/cluster_key.h"
 #include "coherence/engine.h"
+#include "vmm/bench.h"
 #include "vmm/bench_floor.h"
 #include "vmm/config.h"
 #include "vmm/guest_memory.h"
@@ -138,9 +139,11 @@ static int agent_call(struct bench_node *b, unsigned node, uint64_t op, uint64_t
 	if (op == AGENT_EXIT || op == AGENT_PINGPONG)
 		return 0;
 	uint64_t deadline = now_ns() + 60000000000ULL;
-	while (*agent_ack(b, node) != seq)
+	while (*agent_ack(b, node) != seq) {
 		if (now_ns() > deadline)
 			return -1;
+		sched_yield();
+	}
 	return 0;
 }
 
@@ -272,7 +275,7 @@ static void bench_report(const struct bench_node *b, const struct bench_results 
 {
 	double floor = r->rtt + r->local;
 	printf("vsmp-vmm bench coherence: %u local nodes%s, medians of %u faults each\n", b->nodes,
-	       b->pinned ? " (node k on CPU k)" : " (not pinned)", BENCH_SAMPLES);
+	       b->pinned ? " (each pinned to one CPU)" : " (not pinned)", BENCH_SAMPLES);
 	printf("%-40s %9.1f us\n", "transport round trip, 4 KiB", r->rtt);
 	printf("%-40s %9.1f us\n", "fault resolved locally (no network)", r->local);
 	bench_line("remote read fault", r->read, floor);
@@ -384,11 +387,9 @@ static int bench_write_config(const char *dir, unsigned nodes, struct cluster_co
 
 static int bench_coherence(unsigned nodes, bool pinned)
 {
-	char dir[] = "/tmp/vsmp-bench.XXXXXX";
-	if (!mkdtemp(dir)) {
-		log_error("mkdtemp: %s", strerror(errno));
+	char dir[256];
+	if (bench_make_temp_dir("bench-coherence", dir, sizeof(dir)) < 0)
 		return VMM_EXIT_HOST_ERROR;
-	}
 	struct cluster_config cfg;
 	int status = VMM_EXIT_HOST_ERROR;
 	pid_t children[BENCH_MAX_NODES] = {0};

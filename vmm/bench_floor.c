@@ -260,11 +260,15 @@ static int floor_ipi(unsigned iters, struct bench_floor *out, char *err, size_t 
 	atomic_store(&p.pending[1], true);
 	uint64_t t0 = machine_now_ns();
 	pthread_mutex_lock(&p.lock);
+	bool started[2] = {false, false};
 	for (int i = 1; i >= 0; i--)
-		pthread_create(&p.thread[i], NULL, floor_ipi_thread, &args[i]);
+		started[i] = pthread_create(&p.thread[i], NULL, floor_ipi_thread, &args[i]) == 0;
+	if (!started[0] || !started[1])
+		atomic_store(&p.stop, true); /* a lone thread must not signal a missing one */
 	pthread_mutex_unlock(&p.lock);
 	for (int i = 0; i < 2; i++)
-		pthread_join(p.thread[i], NULL);
+		if (started[i])
+			pthread_join(p.thread[i], NULL);
 	out->ipi_us = (double)(machine_now_ns() - t0) / 1000.0 / iters;
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.wake[0]);

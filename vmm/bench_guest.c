@@ -27,6 +27,7 @@
 #include <x86intrin.h>
 
 #include "coherence/cluster_key.h"
+#include "vmm/bench.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
@@ -405,15 +406,11 @@ static int bg_parse_args(int argc, char **argv, unsigned *nodes)
 int bench_guest_main(int argc, char **argv)
 {
 	static struct bg_run run;
-	char dir[64], key[96], err[512];
+	char dir[256], key[288], err[512];
 	if (bg_parse_args(argc, argv, &run.nodes) < 0)
 		return VMM_EXIT_BAD_INPUT;
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/vsmp-bench-guest.XXXXXX", tmp) >= sizeof(dir) ||
-	    !mkdtemp(dir)) {
-		log_error("cannot make a temporary directory under %s", tmp);
+	if (bench_make_temp_dir("bench-guest", dir, sizeof(dir)) < 0)
 		return VMM_EXIT_HOST_ERROR;
-	}
 	snprintf(key, sizeof(key), "%s/cluster.key", dir);
 	run.dir = dir;
 	run.port_base = BG_PORT_FIRST + (unsigned)getpid() % BG_PORT_SLOTS *
