@@ -18,11 +18,15 @@ struct engine_params {
 	uint64_t size;
 	struct cluster *cluster; /* joined; outlives the engine */
 	struct coh_home_config homes;
-	/* Called once if the engine can no longer keep the region coherent (a peer broke the
+	/* Both callbacks run on the transport's thread, which also serves the region's faults: they
+	 * must not block, and must not touch a page of the region that may be absent (it would
+	 * wait for the very thread it runs on).
+	 *
+	 * Called once if the engine can no longer keep the region coherent (a peer broke the
 	 * protocol, or a message could not be sent): the owner must stop using the region. */
 	void (*fatal)(void *ctx, const char *why);
-	/* Messages of the user's own types (ENGINE_USER_TYPE_FIRST..LAST) arriving from `src`; runs
-	 * on the transport's thread, must not block. May be NULL. */
+	/* Messages of the user's own types (ENGINE_USER_TYPE_FIRST..LAST) arriving from `src`. May
+	 * be NULL. */
 	void (*user_message)(void *ctx, unsigned src, uint16_t type, const void *payload,
 			     size_t len);
 	void *ctx;

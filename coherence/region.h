@@ -25,7 +25,8 @@ struct region *region_create(uint8_t *host, int memfd, uint64_t size, const stru
 void region_destroy(struct region *r);
 /* Readable when fault messages are pending. */
 int region_fd(const struct region *r);
-/* Hands every pending fault message to ops->fault without waiting; returns how many. */
+/* Hands pending fault messages (up to a batch; call again for more) to ops->fault without
+ * waiting; returns how many. */
 unsigned region_serve(struct region *r);
 
 /* Maps `data` into a missing page, writable or read-only; wakes its waiters. */

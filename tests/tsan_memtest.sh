@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The coherence engine under ThreadSanitizer: the memtest on three node processes of a
-# VSMP_SANITIZE=thread build, so the fault thread, the transport's progress thread, the cluster
-# thread and the protocol's locks race for real in every node, driven by the worker threads'
-# faults. Any TSan report fails the test:
+# VSMP_SANITIZE=thread build, so the transport's progress thread (which serves the faults too),
+# the cluster thread and the protocol's locks race for real in every node, driven by the worker
+# threads' faults. Any TSan report fails the test:
 # halt_on_error makes the reporting node exit 66, and the launcher exits with it. The workloads
 # themselves are not instrumented (tests/CMakeLists.txt says why), so no report is suppressed.
 #

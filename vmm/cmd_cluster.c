@@ -6,7 +6,8 @@
  * the receiver checks it and echoes it back, and the sender checks the echo. It prints one line
  * per milestone on stdout for scripts to wait for ("NODE", "CLUSTER UP", "TRANSPORT OK",
  * "PEER LOST", "PEER LEFT", "RTT"), stays up --seconds, then leaves. With --rtt N node 0 also
- * times N round trips of a 4 KiB message with every peer, spinning (not sleeping) on the reply.
+ * times N round trips of a 4 KiB message with every peer, spinning (not sleeping) on the reply,
+ * and the other nodes stay (answering) until node 0 has left or is lost.
  */
 #include "vmm/cmd_cluster.h"
 

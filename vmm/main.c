@@ -20,7 +20,7 @@ static const char usage_text[] =
     "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
     "       vsmp-vmm bench guest [--nodes N]\n"
     "       vsmp-vmm keygen FILE\n"
-    "       vsmp-vmm cluster-check --config FILE [--node NAME] [--netns] [--seconds S]\n"
+    "       vsmp-vmm cluster-check --config FILE [--node NAME] [--netns] [--seconds S] [--rtt N]\n"
     "       vsmp-vmm memtest --config FILE [--node NAME] [--netns] [--test LIST] ...\n"
     "       vsmp-vmm --help | --version\n"
     "\n"

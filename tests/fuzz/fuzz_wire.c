@@ -81,10 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cluster_key_parse(rest, len, out, err, sizeof(err));
 		break;
 	case 4:
-		wire_lost_decode(rest, len, &node, err, sizeof(err));
+		sealed_message(rest, len);
 		break;
 	default:
-		sealed_message(rest, len);
+		wire_lost_decode(rest, len, &node, err, sizeof(err));
 		break;
 	}
 	return 0;
