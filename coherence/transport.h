@@ -20,9 +20,10 @@ typedef void (*transport_recv_fn)(void *ctx, struct transport *t, unsigned src_n
 				  const void *payload, size_t len);
 
 /* Work the progress thread does beside the network (the engine's page faults), so that one
- * thread does both: `run` is called on every turn of its loop (after the start, never during
- * transport_destroy) and returns how many things it did; `fd` is readable when there is work, so
- * the thread also wakes for it when it sleeps. */
+ * thread does both: `run` is called on every turn of its loop and returns how many things it did;
+ * `fd` is readable when there is work, so the thread also wakes for it when it sleeps. The last
+ * call has returned once transport_destroy has stopped the thread, before it closes the
+ * endpoints (which may take a second or two), so the chore's work waits from then on. */
 struct transport_chore {
 	int fd;
 	unsigned (*run)(void *ctx);
