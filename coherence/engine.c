@@ -15,11 +15,12 @@
  * microseconds on this host (docs/benchmarks.md).
  *
  * A request that may take a page away waits until the page has been here for ENGINE_HOLD_NS
- * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait blocks that
- * thread, which keeps each link's messages in order, as the protocol needs. */
+ * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait holds up
+ * the delivery of every later message, which keeps each link's messages in order, as the
+ * protocol needs; the node's faults are still served meanwhile. */
 #include "coherence/engine.h"
 
-#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -215,13 +216,20 @@ static bool may_take_page(uint16_t type)
 	       type == COH_MSG_FETCH || type == COH_MSG_FETCH_INV;
 }
 
+/* Sleeps out what is left of the page's hold, but serves this node's faults meanwhile: this is
+ * the thread that serves them, and a fault served during the wait is one that could as well have
+ * been served just before the held message arrived. */
 static void wait_out_hold(struct engine *e, uint64_t page)
 {
-	uint64_t left = hold_remaining_ns(&e->hold, page, now_ns());
-	struct timespec pause = {.tv_sec = (time_t)(left / 1000000000ull),
-				 .tv_nsec = (long)(left % 1000000000ull)};
-	while (left && nanosleep(&pause, &pause) < 0 && errno == EINTR)
-		;
+	struct region *r = engine_region(e);
+	struct pollfd faults = {.fd = region_fd(r), .events = POLLIN};
+	uint64_t left;
+	while ((left = hold_remaining_ns(&e->hold, page, now_ns())) > 0) {
+		struct timespec pause = {.tv_sec = (time_t)(left / 1000000000ull),
+					 .tv_nsec = (long)(left % 1000000000ull)};
+		if (ppoll(&faults, 1, &pause, NULL) > 0)
+			region_serve(r);
+	}
 }
 
 static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_t type,
