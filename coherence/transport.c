@@ -52,12 +52,17 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucp/api/ucp.h>
 #include <unistd.h>
 
 #define AM_ID		 0x5653 /* our only active message handler */
 #define POLL_WINDOW_US	 200
+/* The progress thread's scheduler slice (EEVDF custom slice, Linux 6.12+): see progress_thread. */
+#define PROGRESS_SLICE_NS 100000ull
 #define MAX_SLEEP_MS	 1 /* see "lost wakeups" above */
 #define CLOSE_TIMEOUT_MS 1000
 #define LOGGED_DROPS	 10 /* per claimed sender */
@@ -279,11 +284,43 @@ static bool sleep_until_event(struct transport *t)
 	return true;
 }
 
+/* struct sched_attr (linux/sched/types.h clashes with glibc's sched.h). */
+struct progress_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+/* The coherence work must not queue behind a vCPU. A vCPU spinning in the guest keeps its CPU for
+ * its whole slice: a woken progress thread with the default slice did not preempt it and ran
+ * only at the next tick, up to 4 ms at HZ=250, which made a page hand-off between two spinning
+ * vCPUs take 1-5 ms instead of 0.25 (docs/benchmarks.md, TSC). A short slice lets the woken
+ * thread preempt at once (EEVDF's shorter-slice wake-up preemption), and costs the vCPUs
+ * nothing: this thread runs only when it has work, and for a few microseconds. Unprivileged; a
+ * kernel without custom slices (before 6.12) refuses it, and the thread runs as before. The
+ * timer slack is cut for the same reason: the hold window's 50 us sleeps (engine.c) would
+ * otherwise end up to 50 us late. */
+static void progress_thread_sched(void)
+{
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, 0); /* this thread's: keep it */
+	struct progress_sched_attr attr = {.size = sizeof(attr),
+					   .sched_policy = SCHED_OTHER,
+					   .sched_nice = nice,
+					   .sched_runtime = PROGRESS_SLICE_NS};
+	if (sched_getscheduler(0) == SCHED_OTHER && errno == 0)
+		(void)syscall(SYS_sched_setattr, 0, &attr, 0);
+	(void)prctl(PR_SET_TIMERSLACK, 1000ul, 0, 0, 0);
+}
+
 static void *progress_thread(void *arg)
 {
 	struct transport *t = arg;
 	uint64_t last_activity = now_us();
 	bool can_sleep = true;
+	progress_thread_sched();
 	while (!atomic_load(&t->stopping)) {
 		unsigned events = ucp_worker_progress(t->worker);
 		deliver_inbox(t, false);
