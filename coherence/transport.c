@@ -59,13 +59,13 @@
 #include <ucp/api/ucp.h>
 #include <unistd.h>
 
-#define AM_ID		 0x5653 /* our only active message handler */
-#define POLL_WINDOW_US	 200
+#define AM_ID	       0x5653 /* our only active message handler */
+#define POLL_WINDOW_US 200
 /* The progress thread's scheduler slice (EEVDF custom slice, Linux 6.12+): see progress_thread. */
 #define PROGRESS_SLICE_NS 100000ull
-#define MAX_SLEEP_MS	 1 /* see "lost wakeups" above */
-#define CLOSE_TIMEOUT_MS 1000
-#define LOGGED_DROPS	 10 /* per claimed sender */
+#define MAX_SLEEP_MS	  1 /* see "lost wakeups" above */
+#define CLOSE_TIMEOUT_MS  1000
+#define LOGGED_DROPS	  10 /* per claimed sender */
 
 struct transport_peer {
 	struct transport *t;
@@ -297,12 +297,12 @@ struct progress_sched_attr {
  * its whole slice: a woken progress thread with the default slice did not preempt it and ran
  * only at the next tick, up to 4 ms at HZ=250, which made a page hand-off between two spinning
  * vCPUs take 1-5 ms instead of 0.25 (docs/benchmarks.md, TSC). A short slice lets the woken
- * thread preempt at once (EEVDF's shorter-slice wake-up preemption), and costs the vCPUs
- * nothing: this thread runs only when it has work, and for a few microseconds. Unprivileged; a
+ * thread preempt at once (EEVDF's shorter-slice wake-up preemption). The thread still yields
+ * while it polls, and bench guest's compute and STREAM ratios did not move. Unprivileged; a
  * kernel without custom slices (before 6.12) refuses it, and the thread runs as before. The
  * timer slack is cut for the same reason: the hold window's 50 us sleeps (engine.c) would
  * otherwise end up to 50 us late. */
-static void progress_thread_sched(void)
+void transport_sched_for_latency(void)
 {
 	errno = 0;
 	int nice = getpriority(PRIO_PROCESS, 0); /* this thread's: keep it */
@@ -320,7 +320,7 @@ static void *progress_thread(void *arg)
 	struct transport *t = arg;
 	uint64_t last_activity = now_us();
 	bool can_sleep = true;
-	progress_thread_sched();
+	transport_sched_for_latency();
 	while (!atomic_load(&t->stopping)) {
 		unsigned events = ucp_worker_progress(t->worker);
 		deliver_inbox(t, false);

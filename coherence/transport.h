@@ -42,4 +42,9 @@ int transport_send(struct transport *t, unsigned dst_node, uint16_t type, const 
 		   size_t len);
 void transport_destroy(struct transport *t);
 
+/* Gives the calling thread the scheduling of the progress thread (a short slice, so its
+ * wake-ups preempt a spinning vCPU; 1 us timer slack). For a thread that measures against the
+ * progress thread, e.g. a benchmark's pinging thread, so both take turns alike. */
+void transport_sched_for_latency(void);
+
 #endif
