@@ -352,9 +352,8 @@ int engine_send(struct engine *e, unsigned node, uint16_t type, const void *payl
 	return engine_transport_send(e, node, type, payload, len);
 }
 
-/* Waits until *counter (guarded by done_lock) reaches want, at most timeout_ms. */
-static bool engine_wait_count(struct engine *e, const uint64_t *counter, uint64_t want,
-			      unsigned timeout_ms)
+/* Waits until `want` peers have said they are done, at most timeout_ms. */
+static bool engine_wait_peers_done(struct engine *e, uint64_t want, unsigned timeout_ms)
 {
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -365,10 +364,10 @@ static bool engine_wait_count(struct engine *e, const uint64_t *counter, uint64_
 		deadline.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&e->done_lock);
-	while (*counter < want &&
+	while (e->peers_done < want &&
 	       pthread_cond_timedwait(&e->done_cond, &e->done_lock, &deadline) == 0)
 		;
-	bool ok = *counter >= want;
+	bool ok = e->peers_done >= want;
 	pthread_mutex_unlock(&e->done_lock);
 	return ok;
 }
@@ -382,7 +381,7 @@ int engine_quiesce(struct engine *e, unsigned timeout_ms)
 	for (unsigned n = 0; n < nodes; n++)
 		if (n != self)
 			engine_transport_send(e, n, ENGINE_MSG_DONE, NULL, 0);
-	return engine_wait_count(e, &e->peers_done, nodes - 1, timeout_ms) ? 0 : -1;
+	return engine_wait_peers_done(e, nodes - 1, timeout_ms) ? 0 : -1;
 }
 
 /* The waiter polls (yielding, as the transport's own thread may need this CPU) rather than

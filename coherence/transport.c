@@ -9,12 +9,12 @@
  * sender must never number two messages alike under one key: the key is fresh for each joined
  * cluster (both nodes' handshake nonces), each peer's numbers start at 1 when its transport is
  * created and only grow, under its send lock, and a cluster carries one transport in its
- * lifetime (a second would start again at 1 under the same keys). Sends force
- * UCX's eager protocol, so every message arrives whole in the handler, never as a rendezvous
- * descriptor. Sends to one peer are numbered and submitted under one lock, and UCX delivers one
- * endpoint's eager messages in submission order (UCX does not promise it for active messages,
- * but over shared memory and TCP it holds: a message that did arrive out of order would fail the
- * strictly increasing sequence check and be dropped with a log line).
+ * lifetime (a second would start again at 1 under the same keys, so the cluster refuses it).
+ * Sends force UCX's eager protocol, so every message arrives whole in the handler, never as a
+ * rendezvous descriptor. Sends to one peer are numbered and submitted under one lock, and UCX
+ * delivers one endpoint's eager messages in submission order (UCX does not promise it for active
+ * messages, but over shared memory and TCP it holds: a message that did arrive out of order would
+ * fail the strictly increasing sequence check and be dropped with a log line).
  *
  * Endpoints keep UCX's default error handling (none): UCP_ERR_HANDLING_MODE_PEER would rule out
  * UCX's shared-memory transports (1.13). Noticing a dead peer is the cluster's job (heartbeats,
@@ -61,7 +61,8 @@
 
 #define AM_ID	       0x5653 /* our only active message handler */
 #define POLL_WINDOW_US 200
-/* The progress thread's scheduler slice (EEVDF custom slice, Linux 6.12+): see progress_thread. */
+/* The progress thread's scheduler slice (EEVDF custom slice, Linux 6.12+): see
+ * transport_sched_for_latency. */
 #define PROGRESS_SLICE_NS 100000ull
 #define MAX_SLEEP_MS	  1 /* see "lost wakeups" above */
 #define CLOSE_TIMEOUT_MS  1000

@@ -31,9 +31,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,20 +154,25 @@ static void on_message(void *ctx, struct transport *t, unsigned src, uint16_t ty
 		log_error("cannot echo to %s: %s", name_of(ck, src), strerror(errno));
 }
 
+/* Node 0 gone (left or lost): the others stop answering its round trips. */
+static void note_gone(struct check *ck, unsigned node)
+{
+	if (node == 0 && eventfd_write(ck->node0_gone_fd, 1) < 0)
+		log_error("eventfd: %s", strerror(errno));
+}
+
 static void on_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct check *ck = ctx;
 	say("PEER LOST %s (%s)", name_of(ck, node), why);
-	if (node == 0 && eventfd_write(ck->node0_gone_fd, 1) < 0)
-		log_error("eventfd: %s", strerror(errno));
+	note_gone(ck, node);
 }
 
 static void on_peer_left(void *ctx, unsigned node)
 {
 	struct check *ck = ctx;
 	say("PEER LEFT %s", name_of(ck, node));
-	if (node == 0 && eventfd_write(ck->node0_gone_fd, 1) < 0)
-		log_error("eventfd: %s", strerror(errno));
+	note_gone(ck, node);
 }
 
 static void on_log(void *ctx, const char *msg)
