@@ -209,10 +209,6 @@ struct bench_results {
  * threads happen to be polling), and a ratio is only meaningful if both sides saw the same. */
 static int measure_interleaved(struct bench_node *b, struct bench_results *r)
 {
-	/* The pinging thread polls beside the progress thread on the node's CPU, where the faulting
-	 * thread sleeps: with the default slice it would keep the CPU from the progress thread
-	 * longer than the faulting thread does, and inflate the floor (11 us instead of 9). */
-	transport_sched_for_latency();
 	enum { RTT, LOCAL, READ, WRITE1, WRITE2, KINDS };
 	static uint64_t ns[KINDS][BENCH_SAMPLES];
 	unsigned kinds = b->nodes >= 3 ? KINDS : WRITE2;
@@ -253,6 +249,11 @@ static int time_vcpu_reads(struct bench_node *b, unsigned home, double *per_read
 
 static int bench_measure(struct bench_node *b, struct bench_results *r)
 {
+	/* The measuring thread (and the vCPU threads it starts, which inherit it) takes the
+	 * progress thread's scheduling: the pinging thread polls beside the progress thread on the
+	 * node's CPU, where a faulting thread sleeps, and with the default slice it would keep the
+	 * CPU from the progress thread longer, inflating the floor (11 us instead of 9). */
+	transport_sched_for_latency();
 	char err[256];
 	struct bench_floor floor;
 	if (bench_floor_measure(2000, &floor, err, sizeof(err)) < 0) {

@@ -273,7 +273,10 @@ static int floor_ipi(unsigned iters, struct bench_floor *out, char *err, size_t 
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.wake[0]);
 	pthread_cond_destroy(&p.wake[1]);
-	rc = 0;
+	if (started[0] && started[1])
+		rc = 0;
+	else
+		snprintf(err, errlen, "IPI floor: cannot start the vCPU threads");
 out:
 	floor_vm_close(&vm);
 	return rc;
