@@ -486,6 +486,11 @@ bool cluster_peer_up(const struct cluster *c, unsigned node)
 	return node < c->n && node != c->self && c->peers[node].state == PEER_UP;
 }
 
+bool cluster_peer_lost(const struct cluster *c, unsigned node)
+{
+	return node < c->n && c->peers[node].state == PEER_LOST;
+}
+
 const void *cluster_peer_address(const struct cluster *c, unsigned node, size_t *len)
 {
 	*len = node < c->n ? c->peers[node].address_len : 0;

@@ -37,6 +37,8 @@ unsigned cluster_node_count(const struct cluster *c);
 unsigned cluster_self(const struct cluster *c);
 const char *cluster_node_name(const struct cluster *c, unsigned node);
 bool cluster_peer_up(const struct cluster *c, unsigned node);
+/* True from the moment the cluster takes node for lost, a little before peer_lost runs. */
+bool cluster_peer_lost(const struct cluster *c, unsigned node);
 void cluster_log(struct cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* For the transport: sends this node's address to every peer over the control channel and
