@@ -3,12 +3,14 @@
 #   make check  every test: unit + integration, ASan/UBSan unit tests, the ThreadSanitizer
 #               memtest, fuzzers (bounded)
 #   make stress minutes of memtest on 3 local nodes, several seeds (not part of check)
+#   make fuzz-cpu  a million differential cases: the interpreter against this host's CPU
 #   make demo   the main job: the test guest across 3 local node processes
 BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CTEST   := ctest --output-on-failure --no-tests=error
 
-.PHONY: all deps build check check-unit check-sanitize check-tsan check-fuzz demo stress bench clean
+.PHONY: all deps build check check-unit check-sanitize check-tsan check-fuzz demo stress bench \
+	fuzz-cpu clean
 
 all: build
 
@@ -49,6 +51,11 @@ stress: build
 
 bench: build
 	$(BUILD)/vsmp-vmm bench exits
+
+# FUZZ_CPU_SEED=N replays a run; the seed is printed first either way.
+fuzz-cpu: build
+	$(BUILD)/tests/diff/fuzz-cpu --cases $${FUZZ_CPU_CASES:-1000000} \
+		$${FUZZ_CPU_SEED:+--seed $$FUZZ_CPU_SEED}
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

@@ -138,6 +138,14 @@ static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 	atomic_fetch_add(&e->messages_out, 1);
 }
 
+static void engine_page_changed(struct engine *e, uint64_t page)
+{
+	if (e->params.page_changed)
+		e->params.page_changed(e->params.ctx, page * REGION_PAGE_SIZE);
+}
+
+/* Only data from another node changes what the page holds: without data the bytes stay as they
+ * are, or a missing page becomes zeros (reported when it was dropped, or never held anything). */
 static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool writable)
 {
 	struct engine *e = ctx;
@@ -152,6 +160,8 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 		page_set_mapped(e, page, true);
 	}
 	hold_note(&e->hold, page, now_ns());
+	if (data)
+		engine_page_changed(e, page);
 	if (rc < 0)
 		engine_fail(e, "coherence: installing a page failed");
 }
@@ -160,7 +170,9 @@ static void engine_drop(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
 	page_set_mapped(e, page, false);
-	if (region_drop(engine_region(e), page) < 0)
+	int rc = region_drop(engine_region(e), page);
+	engine_page_changed(e, page);
+	if (rc < 0)
 		engine_fail(e, "coherence: dropping a page failed");
 }
 

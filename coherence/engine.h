@@ -18,7 +18,7 @@ struct engine_params {
 	uint64_t size;
 	struct cluster *cluster; /* joined; outlives the engine */
 	struct coh_home_config homes;
-	/* Both callbacks run on the transport's thread, which also serves the region's faults: they
+	/* The callbacks run on the transport's thread, which also serves the region's faults: they
 	 * must not block, and must not touch a page of the region that may be absent (it would
 	 * wait for the very thread it runs on).
 	 *
@@ -29,6 +29,11 @@ struct engine_params {
 	 * be NULL. */
 	void (*user_message)(void *ctx, unsigned src, uint16_t type, const void *payload,
 			     size_t len);
+	/* The bytes of the page at byte offset `page_offset` changed behind the back of whoever
+	 * uses the region: another node's copy was put in (called once it is there), or the local
+	 * copy was dropped (the next access faults). For users that keep something derived from
+	 * the bytes, such as decoded instructions. May be NULL. */
+	void (*page_changed)(void *ctx, uint64_t page_offset);
 	void *ctx;
 };
 

@@ -1,4 +1,5 @@
-/* userfaultfd on a memfd mapping, as DESIGN.md section 3 describes.
+/* userfaultfd on a memfd mapping: how the coherence engine sees and controls guest pages
+ * (docs/coherence.md, "The engine's side").
  *
  * Registration covers the whole mapping in MISSING and WP modes. Dropping a page punches a hole in
  * the memfd, which unmaps it from every mapping (KVM follows through its MMU notifier), so the next

@@ -29,7 +29,7 @@
  *
  * The progress thread also runs its creator's chore on every turn (the engine's page faults).
  * When idle it sleeps on the worker's event fd (ucp_worker_arm + epoll) and the chore's fd. Waking
- * a sleeping thread costs tens of microseconds here (DESIGN.md section 4), more than a shared
+ * a sleeping thread costs tens of microseconds here (docs/benchmarks.md), more than a shared
  * memory round trip, so after any activity it keeps polling for POLL_WINDOW_US before sleeping
  * again, and never sleeps while one of our sends to a live peer is still in flight. Lost wakeups:
  * with UCX 1.13 a message occasionally arrives without the armed event fd firing (seen about once

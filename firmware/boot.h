@@ -5,6 +5,7 @@
 #ifndef FIRMWARE_BOOT_H
 #define FIRMWARE_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,11 +17,22 @@
 #define BOOT_DATA_SELECTOR 0x18 /* Linux __BOOT_DS */
 #define BOOT_E820_MAX	   128	/* entries the zero page can hold */
 
-struct boot_cpu_state { /* what the VMM puts in the BSP's registers */
+/* What the VMM puts in the BSP's registers. Zero-initialised extras keep the 64-bit meaning:
+ * long mode with paging, a 64-bit code segment, rsi = zero page.
+ * With protected32 set (a Multiboot kernel, firmware/multiboot.h) the entry is 32-bit protected
+ * mode with paging off, and a backend must load: CS = code_selector as flat 32-bit code (base 0,
+ * limit 4 GiB, G=1, D=1, L=0), DS/ES/FS/GS/SS = data_selector as flat 32-bit read/write data,
+ * GDTR = gdt_base/gdt_limit (the loader wrote descriptors matching those caches there, so a
+ * later reload of a selector changes nothing), CR0/CR3/CR4/EFER = cr0 (PE|ET), cr3, cr4, efer
+ * (all 0: paging and long mode off), EFLAGS = rflags (0x2: IF clear), EIP = rip, EAX = rax
+ * (0x2BADB002), EBX = rbx (the information structure's address), ESP = rsp. */
+struct boot_cpu_state {
 	uint64_t rip, rsi, rsp, rflags, cr0, cr3, cr4, efer;
 	uint64_t gdt_base;
 	uint16_t gdt_limit;
 	uint16_t code_selector, data_selector;
+	bool protected32;
+	uint64_t rax, rbx;
 };
 
 struct boot_params_in {

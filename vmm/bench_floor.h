@@ -15,11 +15,4 @@ struct bench_floor {
 
 int bench_floor_measure(unsigned iters, struct bench_floor *out, char *err, size_t errlen);
 
-/* Runs a bare real-mode vCPU over `ram` (mapped at GPA 0) that reads pages first_page,
- * first_page + stride, ... (count of them, all below 1 MiB), one PIO exit after each read; the
- * code goes into code_page. Reports the mean time per read + exit, in microseconds. */
-int bench_floor_vcpu_page_reads(uint8_t *ram, size_t ram_size, uint64_t code_page,
-				uint64_t first_page, unsigned stride_pages, unsigned count,
-				double *per_read_us, char *err, size_t errlen);
-
 #endif

@@ -4,10 +4,14 @@
  * process per node, so every run is a child `vsmp-vmm --config FILE` (this same executable) with
  * a configuration and cluster key written to a private temporary directory (under $TMPDIR, else
  * /tmp; removed at the end); its stdout, the guest's console, is read through a pipe and the
- * guest's "TESTGUEST bench ..." lines are parsed.
+ * guest's "TESTGUEST bench ..." lines are parsed; its stderr goes to a file there, whose end is
+ * shown if the run fails.
  *
- * The guest times each kernel with the BSP's TSC; cycles become seconds with the host's TSC
- * rate, measured here (a guest's TSC ticks at the host's rate: nothing here scales it). */
+ * The guest times each kernel with the BSP's TSC; cycles become seconds with the guest TSC's rate:
+ * on KVM the host's, measured here (nothing scales it); on the interpreter exactly 1 GHz
+ * (docs/interpreter.md). So the backend is chosen here (--accel; auto resolved as the VMM
+ * would) and written into every child's configuration. --scale shrinks every kernel's work, for
+ * a quick run (the smoke test). */
 #include "vmm/bench_guest.h"
 
 #include <errno.h>
@@ -28,21 +32,28 @@
 
 #include "coherence/cluster_key.h"
 #include "vmm/bench.h"
+#include "vmm/cpu/kvm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/node_options.h"
 
 #define BG_MAX_NODES	   4
 #define BG_DEFAULT_NODES   2
 #define BG_NODE_MEMORY_MIB 64
 #define BG_RUN_TIMEOUT_MS  300000
 #define BG_OUTPUT_MAX	   (64 * 1024)
+#define BG_STDERR_TAIL	   4096 /* of a failed child's stderr, shown */
 #define BG_PORT_FIRST	   20000
 #define BG_PORT_SLOTS	   1000
 #define BG_LINE_PREFIX	   "TESTGUEST bench "
 
 extern char **environ;
 
-static const char bench_guest_usage[] = "usage: vsmp-vmm bench guest [--nodes N]   (N = 2..4)\n";
+static const char bench_guest_usage[] =
+    "usage: vsmp-vmm bench guest [--nodes N] [--accel auto|kvm|emu] [--scale F]\n"
+    "  --nodes N   2..4 (default 3)\n"
+    "  --accel     the CPU backend the guests run on (default auto: KVM if /dev/kvm opens)\n"
+    "  --scale F   every kernel does F times its work, 0.001..1 (default 1)\n";
 
 enum bg_kernel { BG_COMPUTE, BG_STREAM, BG_CONTENTION, BG_TSC, BG_KERNELS };
 
@@ -71,6 +82,8 @@ struct bg_result {
 struct bg_run {
 	const char *dir;
 	unsigned nodes, port_base;
+	const char *accel; /* "kvm" or "emu" */
+	double scale;	   /* of every kernel's iterations */
 	double tsc_hz;
 	char output[BG_OUTPUT_MAX];
 	uint64_t now_line_host_tsc; /* host TSC when the "bench tsc now=" line was complete */
@@ -88,6 +101,12 @@ static double bg_host_tsc_hz(void)
 	return (double)(c1 - c0) / s;
 }
 
+static unsigned bg_iters(const struct bg_run *r, enum bg_kernel k)
+{
+	double iters = bg_kernels[k].iters * r->scale;
+	return iters < 1 ? 1 : (unsigned)iters;
+}
+
 static int bg_write_config(const struct bg_run *r, enum bg_layout layout, enum bg_kernel k,
 			   unsigned port, char *path, size_t pathlen, char *err, size_t errlen)
 {
@@ -99,9 +118,9 @@ static int bg_write_config(const struct bg_run *r, enum bg_layout layout, enum b
 	}
 	fprintf(f,
 		"[cluster]\nname = \"bench-guest\"\nmode = \"system\"\nkey_file = "
-		"\"%s/cluster.key\"\n[guest]\nkind = \"testguest\"\ncmdline = \"tg.bench=%s "
-		"tg.iters=%u\"\n",
-		r->dir, bg_kernels[k].name, bg_kernels[k].iters);
+		"\"%s/cluster.key\"\n[guest]\nkind = \"testguest\"\naccel = \"%s\"\n"
+		"cmdline = \"tg.bench=%s tg.iters=%u\"\n",
+		r->dir, r->accel, bg_kernels[k].name, bg_iters(r, k));
 	unsigned nodes = layout == BG_ONE_NODE ? 1 : r->nodes;
 	unsigned vcpus = layout == BG_ONE_NODE ? r->nodes : 1;
 	for (unsigned i = 0; i < nodes; i++)
@@ -177,6 +196,26 @@ static int bg_collect(struct bg_run *r, int fd)
 	return 0;
 }
 
+/* Copies the end of a failed child's stderr to ours: the child says there why it failed. A tail
+ * cut mid-line starts at its next line. */
+static void bg_show_stderr(const char *errpath, const char *config)
+{
+	int fd = open(errpath, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char tail[BG_STDERR_TAIL + 1];
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > BG_STDERR_TAIL ? size - BG_STDERR_TAIL : 0;
+	ssize_t n = size > 0 ? pread(fd, tail, BG_STDERR_TAIL, from) : 0;
+	close(fd);
+	if (n <= 0)
+		return;
+	tail[n] = '\0';
+	const char *start = from > 0 && strchr(tail, '\n') ? strchr(tail, '\n') + 1 : tail;
+	fprintf(stderr, "bench guest: %s of the stderr of vsmp-vmm --config %s:\n%s",
+		from > 0 ? "the end" : "all", config, start);
+}
+
 /* Runs one configuration to its end; r->output holds what the guest printed. */
 static int bg_run_child(struct bg_run *r, const char *config, char *err, size_t errlen)
 {
@@ -200,8 +239,11 @@ static int bg_run_child(struct bg_run *r, const char *config, char *err, size_t 
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	bool failed = timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	if (failed)
+		bg_show_stderr(errpath, config);
 	unlink(errpath);
-	if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (failed) {
 		const char *fail = strstr(r->output, "TESTGUEST FAIL");
 		snprintf(err, errlen, "%s: %s%.*s", config,
 			 timed_out ? "no end within the time limit"
@@ -346,8 +388,9 @@ static void bg_report(const struct bg_run *r, const struct bg_result *one,
 		      const struct bg_result *spread)
 {
 	unsigned n = r->nodes;
-	printf("vsmp-vmm bench guest: 1 node x %u vCPUs vs %u nodes x 1 vCPU (host TSC %.3f GHz)\n",
-	       n, n, r->tsc_hz / 1e9);
+	printf("vsmp-vmm bench guest: 1 node x %u vCPUs vs %u nodes x 1 vCPU (%s, guest TSC %.3f "
+	       "GHz)\n",
+	       n, n, r->accel, r->tsc_hz / 1e9);
 	printf("%-24s %19s %19s %7s\n", "kernel", "1 node", "N nodes", "ratio");
 	bg_print_ratio("compute", "Mw/s", one->compute_mwords_s, spread->compute_mwords_s,
 		       "(goal >= 0.9x)");
@@ -362,15 +405,18 @@ static void bg_report(const struct bg_run *r, const struct bg_result *one,
 	       one->handoffs, spread->handoffs, n);
 	bg_print_skews("on 1 node,", one, n, r->tsc_hz);
 	bg_print_skews("across nodes,", spread, n, r->tsc_hz);
-	printf("guest TSC behind host TSC (incl. ~ms of printing): %.1f ms on 1 node, %.1f ms on "
-	       "%u nodes\n",
-	       one->guest_behind_host_ms, spread->guest_behind_host_ms, n);
-	printf("{\"nodes\": %u, \"tsc_hz\": %.0f, \"compute_mwords_s\": [%.1f, %.1f], "
+	/* The interpreter's TSC counts from the guest's start, not from the host TSC's origin. */
+	if (strcmp(r->accel, "kvm") == 0)
+		printf("guest TSC behind host TSC (incl. ~ms of printing): %.1f ms on 1 node, %.1f "
+		       "ms on %u nodes\n",
+		       one->guest_behind_host_ms, spread->guest_behind_host_ms, n);
+	printf("{\"nodes\": %u, \"accel\": \"%s\", \"tsc_hz\": %.0f, \"compute_mwords_s\": [%.1f, "
+	       "%.1f], "
 	       "\"compute_ratio\": %.3f, \"stream_mb_s\": [%.1f, %.1f], \"stream_ratio\": %.3f, "
 	       "\"stream_warmup_ms\": [%.1f, %.1f], \"contention_mops_s\": [%.3f, %.3f], "
 	       "\"contention_ratio\": %.3f, \"contention_handoffs\": [%" PRIu64 ", %" PRIu64 "], "
 	       "\"guest_behind_host_ms\": [%.1f, %.1f], \"tsc_one_node\": ",
-	       n, r->tsc_hz, one->compute_mwords_s, spread->compute_mwords_s,
+	       n, r->accel, r->tsc_hz, one->compute_mwords_s, spread->compute_mwords_s,
 	       spread->compute_mwords_s / one->compute_mwords_s, one->stream_mb_s,
 	       spread->stream_mb_s, spread->stream_mb_s / one->stream_mb_s, one->stream_warmup_ms,
 	       spread->stream_warmup_ms, one->contention_mops_s, spread->contention_mops_s,
@@ -382,18 +428,42 @@ static void bg_report(const struct bg_run *r, const struct bg_result *one,
 	printf("}\n");
 }
 
-static int bg_parse_args(int argc, char **argv, unsigned *nodes)
+static int bg_bad_value(const char *option, const char *value)
 {
-	*nodes = BG_DEFAULT_NODES;
+	fprintf(stderr, "vsmp-vmm: invalid value for %s: '%s'\n%s", option, value,
+		bench_guest_usage);
+	return -1;
+}
+
+/* 0 to run, 1 once --help has printed the usage, -1 on bad arguments. */
+static int bg_parse_args(int argc, char **argv, struct bg_run *r)
+{
+	r->nodes = BG_DEFAULT_NODES;
+	r->accel = "auto";
+	r->scale = 1;
 	for (int i = 1; i < argc; i++) {
 		char *end = NULL;
-		if (strcmp(argv[i], "--nodes") == 0 && i + 1 < argc) {
+		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+		if (is_help_option(argv[i])) {
+			fputs(bench_guest_usage, stdout);
+			return 1;
+		}
+		if (strcmp(argv[i], "--nodes") == 0 && value) {
 			unsigned long n = strtoul(argv[++i], &end, 10);
 			if (*end || n < 2 || n > BG_MAX_NODES) {
 				fprintf(stderr, "vsmp-vmm: --nodes takes 2..%d\n", BG_MAX_NODES);
 				return -1;
 			}
-			*nodes = (unsigned)n;
+			r->nodes = (unsigned)n;
+		} else if (strcmp(argv[i], "--accel") == 0 && value) {
+			enum accel_kind kind;
+			if (accel_kind_from_name(argv[++i], &kind) < 0)
+				return bg_bad_value("--accel", value);
+			r->accel = accel_kind_name(kind);
+		} else if (strcmp(argv[i], "--scale") == 0 && value) {
+			r->scale = strtod(argv[++i], &end);
+			if (*end || !(r->scale >= 0.001 && r->scale <= 1))
+				return bg_bad_value("--scale", value);
 		} else {
 			fprintf(stderr, "vsmp-vmm: unexpected argument '%s'\n%s", argv[i],
 				bench_guest_usage);
@@ -403,19 +473,30 @@ static int bg_parse_args(int argc, char **argv, unsigned *nodes)
 	return 0;
 }
 
+/* auto becomes what the VMM would take; the guest TSC's rate follows from it. */
+static void bg_resolve_accel(struct bg_run *r)
+{
+	char err[256];
+	if (strcmp(r->accel, "auto") == 0)
+		r->accel = kvm_available(err, sizeof(err)) == 0 ? "kvm" : "emu";
+	r->tsc_hz = strcmp(r->accel, "kvm") == 0 ? bg_host_tsc_hz() : 1e9;
+	fprintf(stderr, "bench guest: guests run on %s, TSC %.3f GHz\n", r->accel, r->tsc_hz / 1e9);
+}
+
 int bench_guest_main(int argc, char **argv)
 {
 	static struct bg_run run;
 	char dir[256], key[288], err[512];
-	if (bg_parse_args(argc, argv, &run.nodes) < 0)
-		return VMM_EXIT_BAD_INPUT;
+	int parsed = bg_parse_args(argc, argv, &run);
+	if (parsed != 0)
+		return parsed < 0 ? VMM_EXIT_BAD_INPUT : 0;
 	if (bench_make_temp_dir("bench-guest", dir, sizeof(dir)) < 0)
 		return VMM_EXIT_HOST_ERROR;
 	snprintf(key, sizeof(key), "%s/cluster.key", dir);
 	run.dir = dir;
 	run.port_base = BG_PORT_FIRST + (unsigned)getpid() % BG_PORT_SLOTS *
 					    (BG_LAYOUTS * BG_KERNELS * BG_MAX_NODES);
-	run.tsc_hz = bg_host_tsc_hz();
+	bg_resolve_accel(&run);
 	struct bg_result one = {0}, spread = {0};
 	int rc = cluster_key_generate(key, err, sizeof(err));
 	if (rc == 0)

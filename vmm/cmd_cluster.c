@@ -298,23 +298,35 @@ static int catch_stop_signals(void)
 	return 0;
 }
 
+/* Milliseconds until `end`, rounded up so that a wait of that long reaches it; 0 once past. */
+static int ms_until(const struct timespec *end)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double left_ms = elapsed_us(&now, end) / 1000;
+	return left_ms > 0 ? (int)left_ms + 1 : 0;
+}
+
 /* Waits `seconds`, then (if until_fd >= 0) until until_fd is readable, or for a stop signal;
- * true if one came (now or earlier). */
+ * true if one came (now or earlier). The end of the seconds only ends the wait without
+ * until_fd: with it, the wait goes on until the fd says so. */
 static bool stay_up(unsigned seconds, int until_fd)
 {
-	struct timespec end, now;
+	struct timespec end;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += seconds;
 	struct pollfd pfd[2] = {{.fd = stop_pipe[0], .events = POLLIN},
 				{.fd = until_fd, .events = POLLIN}};
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		double left_ms = elapsed_us(&now, &end) / 1000;
-		bool timed = left_ms > 0 || until_fd < 0;
-		int rc = poll(pfd, timed ? 1 : 2, timed ? (left_ms > 0 ? (int)left_ms : 0) : -1);
+		int timeout_ms = ms_until(&end);
+		if (timeout_ms == 0 && until_fd < 0)
+			return false;
+		/* Before the end only a stop signal counts; after it, until_fd too. */
+		bool timed = timeout_ms > 0;
+		int rc = poll(pfd, timed ? 1 : 2, timed ? timeout_ms : -1);
 		if (rc > 0 && pfd[0].revents)
 			return true;
-		if ((rc == 0 && timed) || (rc > 0 && pfd[1].revents))
+		if (rc > 0 && !timed && pfd[1].revents)
 			return false;
 	}
 }
@@ -432,6 +444,10 @@ static int cluster_check(int argc, char **argv)
 static int keygen(int argc, char **argv)
 {
 	char err[512];
+	if (argc == 3 && is_help_option(argv[2])) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
 	if (argc != 3 || argv[2][0] == '-') {
 		fputs(usage_text, stderr);
 		return VMM_EXIT_BAD_INPUT;

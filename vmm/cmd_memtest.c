@@ -1,9 +1,10 @@
 /* `vsmp-vmm memtest`: one process per node (the launcher starts them all when --node is not
- * given), each mapping the same MEMTEST_PAGES-page region kept coherent by the engine, with
- * --threads threads running the workloads in lock step (a barrier in the region between them).
- * Each thread prints what it checked; the node exits 0 only if every check held. A peer lost
- * mid-run is reported and ends the node at once: its threads may be waiting on pages that node
- * held, and nothing can bring those back (docs/coherence.md). */
+ * given), each mapping the same MEMTEST_PAGES-page region kept coherent by the engine (homed as
+ * [cluster] homes or --homes says), with --threads threads running the workloads in lock step
+ * (a barrier in the region between them). Each thread prints what it checked; the node exits 0
+ * only if every check held. A peer lost mid-run is reported and ends the node at once: its
+ * threads may be waiting on pages that node held, and nothing can bring those back
+ * (docs/coherence.md). */
 #include "vmm/cmd_memtest.h"
 
 #include <pthread.h>
@@ -31,17 +32,20 @@
 static const char usage_text[] =
     "usage: vsmp-vmm memtest --config FILE [--node NAME] [--netns] [--test LIST]\n"
     "                        [--threads N] [--iters N] [--seed N] [--timeout S]\n"
-    "                        [--homes striped|first-touch]\n"
+    "                        [--homes numa|striped|first-touch]\n"
     "  Runs coherence litmus tests and a randomized stress on a region shared by every node\n"
     "  of the configuration (no guest, no KVM). LIST: comma-separated of mp,sb,iriw,corr,stress\n"
-    "  (default all). --homes: page p homed at node p % N (default), or at the first node\n"
-    "  to touch it. Without --node, starts every node on this host (--netns: each in its own\n"
-    "  network namespace). Exit status 0 if every check held, 1 if not, 2 on bad input.\n";
+    "  (default all). --homes, in place of the configuration's [cluster] homes: the region\n"
+    "  split over the nodes in proportion to their memory_mib (numa), page p homed at node\n"
+    "  p % N (striped), or at the first node to touch it (first-touch). Without --node,\n"
+    "  starts every node on this host (--netns: each in its own network namespace).\n"
+    "  Exit status 0 if every check held, 1 if not, 2 on bad input.\n";
 
 struct memtest_options {
 	struct node_options node;
 	const char *tests;
-	enum coh_home_policy homes;
+	bool homes_given; /* --homes: replaces [cluster] homes */
+	enum memory_homes homes;
 	unsigned threads, iters, timeout_s;
 	unsigned long long seed;
 };
@@ -145,6 +149,64 @@ struct memtest_node_args {
 	uint32_t selected;
 };
 
+/* The region's homes: under numa each node homes a share of the region in proportion to its
+ * memory_mib, as it would of guest RAM (the last node takes what the division leaves).
+ * range_pages has a slot per node. */
+static struct coh_home_config memtest_homes(const struct cluster_config *cfg,
+					    enum memory_homes homes, uint64_t *range_pages)
+{
+	if (homes == HOMES_STRIPED)
+		return (struct coh_home_config){.policy = COH_HOME_STRIPED, .stripe_pages = 1};
+	if (homes == HOMES_FIRST_TOUCH)
+		return (struct coh_home_config){.policy = COH_HOME_FIRST_TOUCH, .stripe_pages = 1};
+	uint64_t given = 0;
+	for (unsigned i = 0; i + 1 < cfg->node_count; i++) {
+		range_pages[i] = MEMTEST_PAGES * cfg->nodes[i].memory_bytes / cfg->total_memory;
+		given += range_pages[i];
+	}
+	range_pages[cfg->node_count - 1] = MEMTEST_PAGES - given;
+	return (struct coh_home_config){.policy = COH_HOME_RANGES, .range_pages = range_pages};
+}
+
+/* The joined node's run: the region under the engine, homed as [cluster] homes (or --homes)
+ * says, and the workloads on it. The node's exit status. */
+static int memtest_on_region(const struct cluster_config *cfg, const struct memtest_options *opt,
+			     struct memtest_run *run, struct cluster *c,
+			     const struct guest_memory *mem)
+{
+	enum memory_homes homes = opt->homes_given ? opt->homes : cfg->homes;
+	uint64_t *range_pages = calloc(cfg->node_count, sizeof(*range_pages));
+	if (!range_pages) {
+		log_error("out of memory");
+		return MEMTEST_FAILED;
+	}
+	struct engine_params params = {.host = mem->host,
+				       .memfd = mem->fd,
+				       .size = mem->size,
+				       .cluster = c,
+				       .homes = memtest_homes(cfg, homes, range_pages),
+				       .fatal = memtest_fatal,
+				       .ctx = run};
+	char err[1024];
+	struct engine *e = engine_create(&params, err, sizeof(err));
+	free(range_pages); /* the engine keeps its own copy of the ranges */
+	if (!e) {
+		log_error("%s", err);
+		return MEMTEST_FAILED;
+	}
+	run->env.region = mem->host;
+	int status = memtest_threads(run, opt->threads);
+	if (engine_quiesce(e, 30000) < 0) {
+		log_error("the other nodes did not finish within 30 s");
+		status = MEMTEST_FAILED;
+	}
+	printf("MEMTEST %s node=%s homes=%s\n", status == 0 ? "PASS" : "FAIL", run->node_name,
+	       memory_homes_name(homes));
+	fflush(stdout);
+	engine_destroy(e);
+	return status;
+}
+
 static int memtest_node(const struct cluster_config *cfg, unsigned self, void *ctx)
 {
 	const struct memtest_node_args *args = ctx;
@@ -170,33 +232,12 @@ static int memtest_node(const struct cluster_config *cfg, unsigned self, void *c
 		return bad_input ? VMM_EXIT_BAD_INPUT : MEMTEST_FAILED;
 	}
 	struct guest_memory mem;
-	int status = MEMTEST_FAILED;
 	if (guest_memory_create(&mem, MEMTEST_PAGES * MEMTEST_PAGE, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		cluster_leave(c);
-		return status;
+		return MEMTEST_FAILED;
 	}
-	struct engine_params params = {.host = mem.host,
-				       .memfd = mem.fd,
-				       .size = mem.size,
-				       .cluster = c,
-				       .homes = {.policy = opt->homes, .stripe_pages = 1},
-				       .fatal = memtest_fatal,
-				       .ctx = &run};
-	struct engine *e = engine_create(&params, err, sizeof(err));
-	if (!e) {
-		log_error("%s", err);
-	} else {
-		run.env.region = mem.host;
-		status = memtest_threads(&run, opt->threads);
-		if (engine_quiesce(e, 30000) < 0) {
-			log_error("the other nodes did not finish within 30 s");
-			status = MEMTEST_FAILED;
-		}
-		printf("MEMTEST %s node=%s\n", status == 0 ? "PASS" : "FAIL", run.node_name);
-		fflush(stdout);
-		engine_destroy(e);
-	}
+	int status = memtest_on_region(cfg, opt, &run, c, &mem);
 	cluster_leave(c);
 	guest_memory_destroy(&mem);
 	return status;
@@ -237,10 +278,8 @@ static int memtest_take(void *ctx, int key, const char *arg)
 		opt->tests = arg;
 		return 0;
 	case 'H':
-		if (strcmp(arg, "striped") && strcmp(arg, "first-touch"))
-			return -1;
-		opt->homes = strcmp(arg, "striped") ? COH_HOME_FIRST_TOUCH : COH_HOME_STRIPED;
-		return 0;
+		opt->homes_given = true;
+		return memory_homes_from_name(arg, &opt->homes);
 	case 's':
 		return parse_decimal(arg, ~0ULL, &opt->seed);
 	}

@@ -11,15 +11,13 @@ enum cluster_mode { CLUSTER_MODE_SYSTEM, CLUSTER_MODE_MEMORY };
 /* Which node homes each page of guest RAM: its NUMA node's (the nodes' shares in order), pages
  * striped over the nodes, or the first node to touch it. */
 enum memory_homes { HOMES_NUMA, HOMES_STRIPED, HOMES_FIRST_TOUCH };
-enum guest_kind { GUEST_TESTGUEST, GUEST_LINUX };
+enum guest_kind { GUEST_TESTGUEST, GUEST_LINUX, GUEST_MULTIBOOT };
+/* What runs a node's vCPUs: KVM, the VMM's own x86 interpreter (emu), or KVM when this host can
+ * create a VM and the interpreter otherwise (auto). */
+enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 enum unknown_io_policy { UNKNOWN_IO_STOP, UNKNOWN_IO_IGNORE };
-enum device_kind {
-	DEVICE_UART,
-	DEVICE_DEBUG_EXIT,
-	DEVICE_VIRTIO_BLK,
-	DEVICE_VIRTIO_NET,
-	DEVICE_VIRTIO_CONSOLE
-};
+/* Only the kinds the machine builds: a configuration naming another kind is refused. */
+enum device_kind { DEVICE_UART, DEVICE_DEBUG_EXIT };
 
 struct node_config {
 	char name[32];
@@ -35,14 +33,14 @@ struct node_config {
 struct device_config {
 	enum device_kind kind;
 	unsigned owner; /* node index */
-	char path[4096];
-	int line; /* 0 for the default devices */
+	int line;	/* 0 for the default devices */
 };
 
 struct guest_config {
 	enum guest_kind kind;
 	char kernel[4096], initrd[4096], cmdline[4096];
 	enum unknown_io_policy unknown_io;
+	enum accel_kind accel; /* not hashed: each node may run its vCPUs its own way */
 };
 
 struct cluster_config {
@@ -50,6 +48,7 @@ struct cluster_config {
 	enum cluster_mode mode;
 	enum memory_homes homes;
 	char key_file[4096];
+	int key_file_line; /* 0 when key_file is not set */
 	struct guest_config guest;
 	struct node_config *nodes;
 	unsigned node_count;
@@ -59,7 +58,7 @@ struct cluster_config {
 	uint64_t total_memory;
 	/* BLAKE2b-256 of what every node must agree on: name, mode, homes, guest kind, cmdline and
 	 * unknown_io, the nodes and the devices. Paths are left out: each node resolves them
-	 * against its own config directory and only their users read the files. */
+	 * against its own config directory and only their users read the files. So is accel. */
 	uint8_t hash[32];
 };
 
@@ -72,5 +71,11 @@ int config_load_file(const char *path, struct cluster_config *out, char *err, si
 void config_free(struct cluster_config *cfg);
 int config_find_node(const struct cluster_config *cfg, const char *name); /* index or -1 */
 const char *device_kind_name(enum device_kind kind);
+const char *accel_kind_name(enum accel_kind accel);
+const char *memory_homes_name(enum memory_homes homes);
+/* The value of a command-line option that overrides a key: the key's names, same meaning; -1
+ * for any other name. */
+int accel_kind_from_name(const char *name, enum accel_kind *out);
+int memory_homes_from_name(const char *name, enum memory_homes *out);
 
 #endif

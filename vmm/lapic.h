@@ -69,7 +69,7 @@ struct lapic;
 struct lapic_ops {
 	/* The guest wrote ICR low: send this IPI (usually apic_bus_send_ipi). */
 	void (*send_ipi)(void *ctx, struct lapic *src, uint32_t icr_low, uint32_t icr_high);
-	/* Something new became pending for this vCPU: wake its thread (out of KVM_RUN). */
+	/* Something new became pending for this vCPU: wake its thread (out of run()). */
 	void (*kick)(void *ctx);
 	/* EOI of a level-triggered vector (for the IOAPIC). */
 	void (*eoi_level)(void *ctx, uint8_t vector);

@@ -155,7 +155,8 @@ static int create_namespaces(struct launch *l)
 	return 0;
 }
 
-/* The node's arguments: ours without --netns, then --node NAME. */
+/* The node's arguments: ours without --netns, then --node NAME. Everything else is passed on
+ * as given (--accel, the command's own options), so each node parses what the user wrote. */
 static char **node_argv(int argc, char **argv, const char *name)
 {
 	char **out = calloc((size_t)argc + 3, sizeof(*out));
@@ -325,6 +326,8 @@ int node_command_run(const struct node_command *cmd)
 		log_error("%s", err);
 		return VMM_EXIT_BAD_INPUT;
 	}
+	if (cmd->opts.accel_given)
+		cfg.guest.accel = cmd->opts.accel;
 	int node = cmd->opts.node ? config_find_node(&cfg, cmd->opts.node) : 0;
 	int status;
 	if (node < 0) {

@@ -21,9 +21,10 @@ int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **
  * namespace (the launcher passes them in VSMP_NODE_HOSTS). Does nothing when that is unset. */
 int launcher_apply_host_override(struct cluster_config *cfg, char *err, size_t errlen);
 
-/* What every node command does with its configuration: load it, then either launch every node
- * of a multi-node configuration on this host (no `node` given) or run `node` (default: the
- * first) in this process through run_node. Bad input exits 2 with a message. */
+/* What every node command does with its configuration: load it (--accel replacing [guest] accel;
+ * a launched node gets the option too), then either launch every node of a multi-node
+ * configuration on this host (no `node` given) or run `node` (default: the first) in this
+ * process through run_node. Bad input exits 2 with a message. */
 struct node_command {
 	struct node_options opts; /* opts.node NULL: launch them all (or run the only one) */
 	bool launch;		  /* false: never launch; without a node, run_node gets node 0 */

@@ -1,15 +1,15 @@
 /* Machine assembly and lifetime.
  *
- * Create: KVM VM -> guest RAM (memfd) mapped around the MMIO hole -> interrupt controllers and
- * device models on the I/O bus -> local vCPUs -> on the boot node, ACPI tables and the kernel (or
- * test guest) loaded into RAM and the BSP's registers set per the 64-bit boot protocol.
+ * Create: guest RAM (memfd) -> the CPU backend's accelerator over it (vmm/cpu/accel.h) -> with
+ * several nodes, the cluster and the coherence engine -> interrupt controllers and device models
+ * on the I/O bus -> local vCPUs -> on the boot node, ACPI tables and the kernel (or test guest)
+ * loaded into RAM and the BSP's registers set per the boot protocol.
  * Run: vCPU threads run the guest; the calling thread serves the console input and waits for the
  * stop event (guest exit, power-off, fault, signal), then stops and joins every vCPU. */
 #include "vmm/machine.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <time.h>
@@ -29,6 +28,7 @@
 #include "firmware/acpi.h"
 #include "firmware/boot.h"
 #include "vmm/apic_bus.h"
+#include "vmm/cpu/accel.h"
 #include "vmm/ioapic.h"
 #include "vmm/lapic.h"
 #include "vmm/log.h"
@@ -53,28 +53,22 @@ uint64_t machine_now_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
-/* Each node's VM is its own KVM VM, whose kvmclock would start at 0 when that node created it.
- * Counting every node's from one epoch makes them agree as well as the hosts' realtime clocks do
- * (on one host: exactly, up to the ioctl's own time). */
+/* Several nodes: every node's guest clock counts from node 0's epoch. */
 void machine_set_clock_epoch(struct machine *m, uint64_t epoch_ns)
 {
 	char err[128];
-	if (kvm_vm_set_clock(&m->kvm, 0, epoch_ns, err, sizeof(err)) < 0) {
-		log_error("kvmclock left unaligned with node 0's: %s", err);
-		return;
-	}
-	atomic_store(&m->clock_epoch_ns, epoch_ns);
+	if (m->accel->ops->set_clock_epoch(m->accel, epoch_ns, err, sizeof(err)) < 0)
+		log_error("guest clock left unaligned with node 0's: %s", err);
 }
 
-/* How far this node's kvmclock is from the cluster's (realtime - epoch), for --verbose. */
+/* How far this node's guest clock (kvmclock, or the interpreter's TSC) is from the cluster's,
+ * for --verbose; tests/integration/testguest_2node.sh reads the line. */
 static void machine_log_clock(struct machine *m)
 {
-	uint64_t epoch = atomic_load(&m->clock_epoch_ns), clock;
-	char err[128];
-	if (!epoch || kvm_vm_get_clock(&m->kvm, &clock, err, sizeof(err)) < 0)
-		return;
-	int64_t off = (int64_t)(clock - (clock_ns(CLOCK_REALTIME) - epoch));
-	log_debug("kvmclock: %+.1f us from the cluster clock", (double)off / 1000.0);
+	int64_t off;
+	if (m->accel->ops->clock_offset_ns(m->accel, &off))
+		log_debug("guest clock (%s): %+.1f us from the cluster clock", m->accel->ops->name,
+			  (double)off / 1000.0);
 }
 
 void machine_stop(struct machine *m, int status, const char *fmt, ...)
@@ -98,6 +92,49 @@ void machine_stop(struct machine *m, int status, const char *fmt, ...)
 		log_error("stop event: %s", strerror(errno));
 	for (unsigned i = 0; i < m->vcpu_count; i++)
 		vcpu_kick(&m->vcpus[i]);
+}
+
+bool machine_stopping(const struct machine *m)
+{
+	return atomic_load(&m->stopping);
+}
+
+/* --- Halt accounting (see the header) -------------------------------------------------------- */
+
+void machine_vcpu_halted_for_good(struct machine *m, struct vcpu *v)
+{
+	if (v->halted_for_good)
+		return;
+	pthread_mutex_lock(&m->halt_lock);
+	v->halted_for_good = true;
+	bool all = ++m->halted_for_good == m->vcpu_count;
+	pthread_mutex_unlock(&m->halt_lock);
+	if (all && m->link)
+		node_link_report_halted(m->link); /* other nodes may still wake them */
+	else if (all)
+		machine_stop(m, VMM_EXIT_GUEST_RESET,
+			     "every vCPU halted with interrupts disabled or waits for a SIPI: the "
+			     "guest cannot resume");
+}
+
+void machine_vcpu_resumed(struct machine *m, struct vcpu *v)
+{
+	if (!v->halted_for_good)
+		return;
+	pthread_mutex_lock(&m->halt_lock);
+	v->halted_for_good = false;
+	m->halted_for_good--;
+	pthread_mutex_unlock(&m->halt_lock);
+}
+
+bool machine_halted_for_good(struct machine *m)
+{
+	pthread_mutex_lock(&m->halt_lock);
+	bool all = m->halted_for_good == m->vcpu_count;
+	pthread_mutex_unlock(&m->halt_lock);
+	for (unsigned i = 0; all && i < m->vcpu_count; i++)
+		all = !lapic_wakeup_pending(m->vcpus[i].lapic);
+	return all;
 }
 
 static void machine_debug_exit(void *ctx, unsigned vcpu, uint8_t status)
@@ -235,29 +272,6 @@ nomem:
 	return -1;
 }
 
-static int machine_map_ram(struct machine *m, char *err, size_t errlen)
-{
-	uint64_t low = m->mem.size < LAYOUT_MMIO_HOLE_START ? m->mem.size : LAYOUT_MMIO_HOLE_START;
-	if (kvm_vm_map(&m->kvm, 0, low, m->mem.host, err, errlen) < 0)
-		return -1;
-	if (m->mem.size > low &&
-	    kvm_vm_map(&m->kvm, 1ULL << 32, m->mem.size - low, m->mem.host + low, err, errlen) < 0)
-		return -1;
-	m->ram = (struct guest_ram){.host = m->mem.host, .size = m->mem.size};
-	return 0;
-}
-
-/* Unknown or invalid MSR accesses exit to us instead of KVM silently injecting #GP, so the
- * unknown_io policy applies to them too. */
-static void machine_enable_msr_exits(struct machine *m)
-{
-	struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
-				     .args[0] =
-					 KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_INVAL};
-	if (ioctl(m->kvm.vm_fd, KVM_ENABLE_CAP, &cap) < 0)
-		log_debug("KVM_CAP_X86_USER_SPACE_MSR unavailable: unknown MSRs raise #GP");
-}
-
 static int testguest_path(char *out, size_t outlen, char *err, size_t errlen)
 {
 	char exe[PATH_MAX];
@@ -342,7 +356,8 @@ static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 	struct boot_cpu_state cpu;
 	if (boot_load(&m->ram, &in, &cpu, err, errlen) < 0)
 		goto out;
-	rc = vcpu_set_boot_state(&m->vcpus[0], &cpu, err, errlen);
+	struct cpu *bsp = m->vcpus[0].cpu;
+	rc = bsp->ops->set_boot_state(bsp, &cpu, err, errlen);
 out:
 	free(cpus);
 	free(mem);
@@ -377,6 +392,14 @@ static void machine_peer_lost(void *ctx, unsigned node, const char *why)
 static void machine_engine_fatal(void *ctx, const char *why)
 {
 	machine_stop(ctx, VMM_EXIT_HOST_ERROR, "%s", why);
+}
+
+/* The engine put another node's bytes into a page, or dropped ours: the backend forgets what its
+ * vCPUs derived from the old ones. */
+static void machine_page_changed(void *ctx, uint64_t page_offset)
+{
+	struct machine *m = ctx;
+	m->accel->ops->page_changed(m->accel, page_offset);
 }
 
 static void machine_node_message(void *ctx, unsigned src, uint16_t type, const void *payload,
@@ -415,6 +438,7 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	    .homes = {.policy = coh_policy_of[cfg->homes], .range_pages = range_pages},
 	    .fatal = machine_engine_fatal,
 	    .user_message = machine_node_message,
+	    .page_changed = machine_page_changed,
 	    .ctx = m};
 	m->engine = engine_create(&params, err, errlen);
 	free(range_pages);
@@ -434,20 +458,23 @@ int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned
 {
 	*m = (struct machine){
 	    .cfg = cfg, .node = node, .console_out = STDOUT_FILENO, .lost_node = -1};
-	m->kvm.sys_fd = m->kvm.vm_fd = m->mem.fd = -1;
+	m->mem.fd = -1;
 	m->start_ns = machine_now_ns();
-	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->halt_lock, NULL);
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (m->stop_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -1;
 	}
-	if (kvm_vm_open(&m->kvm, err, errlen) < 0)
+	if (guest_memory_create(&m->mem, cfg->total_memory, err, errlen) < 0)
 		return -1;
-	machine_enable_msr_exits(m);
-	if (guest_memory_create(&m->mem, cfg->total_memory, err, errlen) < 0 ||
-	    machine_map_ram(m, err, errlen) < 0 ||
-	    (cfg->node_count > 1 && machine_join(m, err, errlen) < 0) ||
+	m->ram = (struct guest_ram){.host = m->mem.host, .size = m->mem.size};
+	/* Before joining, which waits for the other nodes: a host that cannot run vCPUs says so
+	 * at once. */
+	const struct accel_params params = {
+	    .ram_host = m->mem.host, .ram_size = m->mem.size, .vcpu_count = cfg->total_vcpus};
+	m->accel = accel_open(cfg->guest.accel, &params, err, errlen);
+	if (!m->accel || (cfg->node_count > 1 && machine_join(m, err, errlen) < 0) ||
 	    machine_create_devices(m, err, errlen) < 0 || machine_create_vcpus(m, err, errlen) < 0)
 		return -1;
 	if (node == 0 && machine_load_firmware(m, err, errlen) < 0)
@@ -515,8 +542,9 @@ int machine_run(struct machine *m)
 			machine_start_vcpus(m);
 		}
 	}
-	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of KVM_RUN:
-	 * taking the engine (and its userfaultfd) away first releases it. */
+	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of run() (the
+	 * fault is KVM's or the interpreter's own access): taking the engine (and its userfaultfd)
+	 * away first releases it. */
 	if (m->engine && log_verbose()) {
 		struct engine_stats st;
 		engine_get_stats(m->engine, &st);
@@ -551,9 +579,9 @@ void machine_destroy(struct machine *m)
 	if (m->cluster)
 		cluster_leave(m->cluster);
 	node_link_destroy(m->link);
+	accel_close(m->accel);
 	guest_memory_destroy(&m->mem);
-	kvm_vm_close(&m->kvm);
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
-	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->halt_lock);
 }

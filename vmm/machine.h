@@ -1,6 +1,8 @@
-/* A machine: the part of the guest this VMM process runs. It owns guest RAM, the KVM VM, the
- * local vCPUs and the device models, builds the firmware tables, and decides when the guest has
- * stopped and with which exit status. */
+/* A machine: the part of the guest this VMM process runs. It owns guest RAM, the CPU backend's
+ * accelerator (vmm/cpu/cpu.h), the local vCPUs and the device models, builds the firmware tables,
+ * and is the one owner of two decisions: when the guest has stopped and with which exit status
+ * (machine_stop), and which local vCPUs only another vCPU or a device can wake (the halt
+ * accounting below). */
 #ifndef VMM_MACHINE_H
 #define VMM_MACHINE_H
 
@@ -15,7 +17,6 @@
 #include "firmware/layout.h"
 #include "vmm/config.h"
 #include "vmm/guest_memory.h"
-#include "vmm/kvm.h"
 
 /* vsmp-vmm's exit statuses (a guest's debug-exit value passes through as it is). */
 enum vmm_status {
@@ -39,6 +40,7 @@ struct bench_mark {
 	uint64_t ns; /* CLOCK_MONOTONIC */
 };
 
+struct accel;
 struct vcpu;
 struct lapic;
 struct ioapic;
@@ -51,7 +53,7 @@ struct node_link;
 struct machine {
 	const struct cluster_config *cfg;
 	unsigned node;
-	struct kvm_vm kvm;
+	struct accel *accel;
 	struct guest_memory mem;
 	struct guest_ram ram;
 	struct iobus bus;
@@ -68,14 +70,12 @@ struct machine {
 	struct node_link *link;
 	int console_out; /* fd the UART writes to */
 
-	atomic_bool stopping;
+	atomic_bool stopping; /* machine_stop's; others read machine_stopping() */
 	int exit_status;
 	atomic_int lost_node; /* the node whose loss stops the guest, or -1 */
 	int stop_fd;	      /* eventfd: becomes readable once the machine stops */
-	pthread_mutex_t lock;
-	unsigned halted_for_good; /* vCPUs in hlt with interrupts disabled */
-	_Atomic uint64_t
-	    clock_epoch_ns; /* several nodes: kvmclock counts from this CLOCK_REALTIME */
+	pthread_mutex_t halt_lock;
+	unsigned halted_for_good; /* the halt accounting's: vCPUs only another can wake */
 
 	struct bench_mark marks[MACHINE_MAX_MARKS];
 	atomic_uint mark_count;
@@ -91,8 +91,23 @@ void machine_destroy(struct machine *m);
 /* Any thread: the first call decides the exit status; the reason is logged unless status is 0. */
 void machine_stop(struct machine *m, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Any thread: whether machine_stop was called. */
+bool machine_stopping(const struct machine *m);
 uint64_t machine_now_ns(void);
-/* Several nodes: kvmclock reads the nanoseconds since epoch_ns (CLOCK_REALTIME), on every node. */
+/* Several nodes: the guest's clock reads the nanoseconds since epoch_ns (CLOCK_REALTIME), on
+ * every node. */
 void machine_set_clock_epoch(struct machine *m, uint64_t epoch_ns);
+
+/* Halt accounting. A vCPU in hlt with interrupts disabled, or an AP waiting for its SIPI, can be
+ * woken only by another vCPU or a device: it is halted for good. When every local vCPU is, the
+ * guest cannot resume: a single node stops it (status 4); across nodes another node may still
+ * wake them, so this node reports to the coordinator, which decides (node_link.h, halt_wave.h).
+ * v's own thread calls the first two. */
+void machine_vcpu_halted_for_good(struct machine *m, struct vcpu *v);
+/* v runs again: it left hlt, or took an INIT or its SIPI. */
+void machine_vcpu_resumed(struct machine *m, struct vcpu *v);
+/* Any thread: every local vCPU halted for good, with nothing pending that would wake one (a
+ * node without vCPUs is halted). */
+bool machine_halted_for_good(struct machine *m);
 
 #endif

@@ -8,17 +8,19 @@
 #include "vmm/cmd_cluster.h"
 #include "vmm/cmd_memtest.h"
 #include "vmm/config.h"
-#include "vmm/emulate.h"
 #include "vmm/launcher.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/node_cluster.h"
 #include "vmm/node_options.h"
 
 static const char usage_text[] =
-    "usage: vsmp-vmm --config FILE [--node NAME] [--netns] [--check-config] [--verbose]\n"
+    "usage: vsmp-vmm --config FILE [--node NAME] [--netns] [--accel auto|kvm|emu]\n"
+    "                [--check-config] [--verbose]\n"
     "       vsmp-vmm bench exits [--iters N]\n"
     "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
     "       vsmp-vmm bench guest [--nodes N]\n"
+    "       vsmp-vmm bench cpu [--iters N]\n"
     "       vsmp-vmm keygen FILE\n"
     "       vsmp-vmm cluster-check --config FILE [--node NAME] [--netns] [--seconds S] [--rtt N]\n"
     "       vsmp-vmm memtest --config FILE [--node NAME] [--netns] [--test LIST] ...\n"
@@ -30,7 +32,11 @@ static const char usage_text[] =
     "  -n, --node NAME     run only this node of the configuration (one per host); without\n"
     "                      it, every node is started as a process on this host\n"
     "      --netns         with several local nodes: each in its own network namespace\n"
-    "      --check-config  validate the configuration and exit (0 valid, 2 invalid)\n"
+    "      --accel KIND    what runs this node's vCPUs, in place of [guest] accel: kvm, emu\n"
+    "                      (vsmp-vmm's own x86 interpreter) or auto (KVM if this host can\n"
+    "                      create a VM, else emu)\n"
+    "      --check-config  validate the configuration and, with several nodes, this node's\n"
+    "                      key file, and exit (0 valid, 2 invalid)\n"
     "  -v, --verbose       log VMM internals (exits ignored by policy, SIPIs, ...)\n"
     "  -h, --help          this text\n"
     "\n"
@@ -41,6 +47,8 @@ static const char usage_text[] =
     "                      against the transport round trip + a local fault\n"
     "  bench guest         compute, STREAM and a shared counter inside the test guest on\n"
     "                      1 node x N vCPUs and N nodes x 1 vCPU, as ratios\n"
+    "  bench cpu           integer, memory and SSE kernels in the test guest on the\n"
+    "                      interpreter against the same code natively: slowdowns, MIPS\n"
     "                      (every benchmark measures its floor in the same run:\n"
     "                      docs/benchmarks.md)\n"
     "  keygen FILE         create a cluster key file (mode 0600) for [cluster] key_file\n"
@@ -77,15 +85,29 @@ static int cli_take(void *ctx, int key, const char *arg)
 	return opt->check_only ? 0 : -1;
 }
 
+/* --check-config: the file was checked when it was loaded; what is left to check without
+ * starting is the key file a run would read, as it would read it. */
+static int check_config(const struct cluster_config *cfg, const char *path)
+{
+	char err[1024];
+	if (node_cluster_check_key(cfg, err, sizeof(err)) < 0) {
+		if (cfg->key_file_line)
+			log_error("%s:%d: %s", path, cfg->key_file_line, err);
+		else
+			log_error("%s: %s", path, err);
+		return VMM_EXIT_BAD_INPUT;
+	}
+	printf("%s: valid: %u node(s), %u vCPU(s), %llu MiB, accel %s\n", path, cfg->node_count,
+	       cfg->total_vcpus, (unsigned long long)(cfg->total_memory >> 20),
+	       accel_kind_name(cfg->guest.accel));
+	return 0;
+}
+
 static int run_machine(const struct cluster_config *cfg, unsigned self, void *ctx)
 {
 	const struct cli_options *opt = ctx;
-	if (opt->check_only) {
-		printf("%s: valid: %u node(s), %u vCPU(s), %llu MiB\n", opt->node.config,
-		       cfg->node_count, cfg->total_vcpus,
-		       (unsigned long long)(cfg->total_memory >> 20));
-		return 0;
-	}
+	if (opt->check_only)
+		return check_config(cfg, opt->node.config);
 	struct machine m;
 	char err[1024];
 	int status;
@@ -94,7 +116,6 @@ static int run_machine(const struct cluster_config *cfg, unsigned self, void *ct
 		status = VMM_EXIT_BAD_INPUT;
 	} else {
 		status = machine_run(&m);
-		emulate_log_counts();
 	}
 	machine_destroy(&m);
 	return status;

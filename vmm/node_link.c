@@ -45,7 +45,7 @@ enum node_msg_type {
 	NODE_MSG_HALTED,      /* node -> coordinator: my vCPUs may all be halted for good */
 	NODE_MSG_PROBE,	      /* coordinator -> node: your counts for this wave, please */
 	NODE_MSG_PROBE_REPLY, /* node -> coordinator */
-	NODE_MSG_CLOCK,	      /* node 0 -> node: count kvmclock from this epoch */
+	NODE_MSG_CLOCK,	      /* node 0 -> node: count the guest clock from this epoch */
 	NODE_MSG_READY,	      /* node -> node 0: my devices and vCPUs exist */
 };
 
@@ -268,22 +268,10 @@ void node_link_broadcast_stop(struct node_link *l, int status, int lost_node)
 
 /* --- Halted for good ------------------------------------------------------------------------- */
 
-/* Every local vCPU in hlt with interrupts disabled, nothing pending that would wake one; a node
- * without vCPUs (it lends memory) is halted. Read before the counters: a vCPU counts what it
- * sends before it can halt. */
-static bool local_halted(struct machine *m)
-{
-	pthread_mutex_lock(&m->lock);
-	bool all = m->halted_for_good == m->vcpu_count;
-	pthread_mutex_unlock(&m->lock);
-	for (unsigned i = 0; all && i < m->vcpu_count; i++)
-		all = !lapic_wakeup_pending(m->vcpus[i].lapic);
-	return all;
-}
-
+/* Halted read before the counters: a vCPU counts what it sends before it can halt. */
 static struct halt_counts local_counts(struct node_link *l)
 {
-	struct halt_counts c = {.halted = local_halted(l->m)};
+	struct halt_counts c = {.halted = machine_halted_for_good(l->m)};
 	c.sent = atomic_load(&l->irqs_sent);
 	c.received = atomic_load(&l->irqs_received);
 	return c;
@@ -364,7 +352,7 @@ static void receive_halt_message(struct node_link *l, unsigned src, uint16_t typ
 static void interrupt_received(struct node_link *l)
 {
 	atomic_fetch_add(&l->irqs_received, 1);
-	if (local_halted(l->m))
+	if (machine_halted_for_good(l->m))
 		node_link_report_halted(l);
 }
 
@@ -393,7 +381,7 @@ static int node_link_forward_io(void *ctx, unsigned vcpu, uint64_t offset, uint8
 	if (engine_send(l->engine, r->owner, NODE_MSG_IO_REQ, &req, sizeof(req)) < 0)
 		return -1;
 	pthread_mutex_lock(&v->wait_lock);
-	while (!slot->done && !atomic_load(&l->m->stopping))
+	while (!slot->done && !machine_stopping(l->m))
 		pthread_cond_wait(&v->wait_cond, &v->wait_lock);
 	bool done = slot->done;
 	int status = slot->status;

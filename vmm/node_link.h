@@ -37,7 +37,7 @@ void node_link_report_halted(struct node_link *l);
 /* The machine is created: node 0 gets an fd that becomes readable once every other node has
  * said so too (then it may start the guest); the others tell node 0 and get -1. */
 int node_link_ready(struct node_link *l);
-/* Node 0: every other node counts its kvmclock from epoch_ns too (machine_set_clock_epoch). */
+/* Node 0: every other node counts its guest clock from epoch_ns too (machine_set_clock_epoch). */
 void node_link_send_clock_epoch(struct node_link *l, uint64_t epoch_ns);
 /* Tells every other node the guest stopped with `status` (because `lost_node` was lost, or -1). */
 void node_link_broadcast_stop(struct node_link *l, int status, int lost_node);

@@ -12,13 +12,20 @@
 
 #define MAX_OPTIONS 24
 
-enum { KEY_CONFIG = 'c', KEY_NODE = 'n', KEY_NETNS = 'N', KEY_VERBOSE = 'v', KEY_HELP = 'h' };
+enum {
+	KEY_CONFIG = 'c',
+	KEY_NODE = 'n',
+	KEY_NETNS = 'N',
+	KEY_ACCEL = 'A',
+	KEY_VERBOSE = 'v',
+	KEY_HELP = 'h'
+};
 #define COMMON_SHORT "c:n:vh"
 
 static const struct option common_options[] = {
     {"config", required_argument, NULL, KEY_CONFIG}, {"node", required_argument, NULL, KEY_NODE},
-    {"netns", no_argument, NULL, KEY_NETNS},	     {"verbose", no_argument, NULL, KEY_VERBOSE},
-    {"help", no_argument, NULL, KEY_HELP},
+    {"netns", no_argument, NULL, KEY_NETNS},	     {"accel", required_argument, NULL, KEY_ACCEL},
+    {"verbose", no_argument, NULL, KEY_VERBOSE},     {"help", no_argument, NULL, KEY_HELP},
 };
 
 #define COMMON_COUNT (sizeof(common_options) / sizeof(common_options[0]))
@@ -67,6 +74,9 @@ static int take_common(const struct node_options_spec *spec, int key, struct nod
 	case KEY_NETNS:
 		out->netns = true;
 		return 0;
+	case KEY_ACCEL:
+		out->accel_given = true;
+		return accel_kind_from_name(optarg, &out->accel);
 	case KEY_VERBOSE:
 		log_set_verbose(true);
 		return 0;
@@ -108,6 +118,11 @@ int node_options_parse(int argc, char **argv, const struct node_options_spec *sp
 	if (!out->config)
 		return usage_error(spec, "--config FILE is required", NULL);
 	return 0;
+}
+
+bool is_help_option(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
 int parse_decimal(const char *text, unsigned long long max, unsigned long long *out)

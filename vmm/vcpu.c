@@ -1,27 +1,26 @@
-/* The vCPU thread.
+/* The vCPU thread, the same for every CPU backend (it uses only struct cpu's ops).
  *
  * Loop: take start-up events (INIT/SIPI) and timer expiries from the LAPIC, inject the highest
- * pending interrupt if the guest can take it now (else ask for an interrupt window), arm a timer
- * for the LAPIC's next deadline, KVM_RUN, handle the exit, repeat.
+ * pending interrupt if the guest can take it now (else the backend asks for an interrupt window),
+ * arm a timer for the LAPIC's next deadline, run() until an exit, handle the exit, repeat.
  *
- * Waking a vCPU that sits in KVM_RUN: SIGUSR1 stays unblocked in the thread and its handler sets
- * kvm_run->immediate_exit, so a kick that lands just before KVM_RUN still makes it return at once.
- * The loop clears immediate_exit before it looks at the LAPIC, so no kick is lost. A vCPU that is
- * halted or waiting for SIPI sleeps on a condition variable instead, which a kick also signals. */
+ * Waking a vCPU inside run(): the cpu's kick() makes run() return soon; it is async-signal-safe,
+ * and SIGUSR1 stays unblocked in the thread with a handler that calls it, for backends that need
+ * a signal to leave run() (KVM_RUN). A kick is kept until run() returns, so one that lands before
+ * run() still makes it return at once; the loop looks at the LAPIC after that, so no kick is
+ * lost. A vCPU that is halted or waiting for SIPI sleeps on a condition variable instead, which
+ * a kick signals: it looks at its LAPIC before it runs again, so its cpu is left alone, and so is
+ * the cpu of a vCPU that kicks itself between two runs (a timer expiry, an IPI to itself). */
 #include "vmm/vcpu.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "firmware/boot.h"
 #include "vmm/apic_bus.h"
-#include "vmm/cpuid.h"
 #include "vmm/ioapic.h"
 #include "vmm/lapic.h"
 #include "vmm/log.h"
@@ -31,13 +30,12 @@
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
-static __thread struct kvm_run *current_run;
+static __thread struct cpu *current_cpu;
 
 static void vcpu_kick_handler(int sig)
 {
-	(void)sig;
-	if (current_run)
-		current_run->immediate_exit = 1;
+	if (current_cpu)
+		current_cpu->ops->kick(current_cpu);
 }
 
 static void lapic_kick(void *ctx)
@@ -70,14 +68,18 @@ static const struct lapic_ops vcpu_lapic_ops = {
 
 int vcpu_init(struct vcpu *v, struct machine *m, unsigned index, bool bsp, char *err, size_t errlen)
 {
-	*v = (struct vcpu){.m = m, .index = index, .bsp = bsp, .fd = -1};
+	*v = (struct vcpu){.m = m, .index = index, .bsp = bsp};
 	pthread_mutex_init(&v->wait_lock, NULL);
-	pthread_cond_init(&v->wait_cond, NULL);
+	/* vcpu_wait's deadlines are CLOCK_MONOTONIC, like the LAPIC timer's. */
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&v->wait_cond, &attr);
+	pthread_condattr_destroy(&attr);
 	v->state = bsp ? VCPU_RUNNABLE : VCPU_WAIT_FOR_SIPI;
-	v->fd = kvm_vcpu_create(&m->kvm, index, &v->run, err, errlen);
-	if (v->fd < 0)
-		return -1;
-	if (cpuid_configure(m->kvm.sys_fd, v->fd, index, err, errlen) < 0)
+	v->io = (struct cpu_io){.access = vcpu_io_access, .ctx = v};
+	v->cpu = m->accel->ops->cpu_create(m->accel, index, &v->io, err, errlen);
+	if (!v->cpu)
 		return -1;
 	v->lapic = lapic_create((uint8_t)index, bsp, &vcpu_lapic_ops, v);
 	if (!v->lapic || apic_bus_add(m->apic_bus, v->lapic) < 0) {
@@ -87,70 +89,24 @@ int vcpu_init(struct vcpu *v, struct machine *m, unsigned index, bool bsp, char 
 	return 0;
 }
 
-static void segment_set(struct kvm_segment *s, uint16_t selector, uint64_t base, uint32_t limit,
-			uint8_t type, bool code64)
-{
-	*s = (struct kvm_segment){.base = base,
-				  .limit = limit,
-				  .selector = selector,
-				  .type = type,
-				  .present = 1,
-				  .s = 1,
-				  .l = code64,
-				  .db = !code64 && limit > 0xffff,
-				  .g = limit > 0xfffff};
-}
-
-int vcpu_set_boot_state(struct vcpu *v, const void *state, char *err, size_t errlen)
-{
-	const struct boot_cpu_state *b = state;
-	struct kvm_sregs sregs;
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
-		goto fail;
-	segment_set(&sregs.cs, b->code_selector, 0, 0xffffffff, 0xb, true);
-	segment_set(&sregs.ds, b->data_selector, 0, 0xffffffff, 0x3, false);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-	sregs.gdt.base = b->gdt_base;
-	sregs.gdt.limit = b->gdt_limit;
-	sregs.cr0 = b->cr0;
-	sregs.cr3 = b->cr3;
-	sregs.cr4 = b->cr4;
-	sregs.efer = b->efer;
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
-		goto fail;
-	struct kvm_regs regs = {.rip = b->rip, .rsi = b->rsi, .rsp = b->rsp, .rflags = b->rflags};
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, errlen, "vCPU %u: setting boot registers: %s", v->index, strerror(errno));
-	return -1;
-}
-
-/* SIPI: the AP starts in real mode at vector:0000, as on hardware. */
-static int vcpu_enter_sipi(struct vcpu *v, int vector)
-{
-	struct kvm_sregs sregs;
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
-		return -1;
-	segment_set(&sregs.cs, (uint16_t)(vector << 8), (uint64_t)vector << 12, 0xffff, 0xb, false);
-	segment_set(&sregs.ds, 0, 0, 0xffff, 0x3, false);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-	sregs.cr0 = 0x60000010;
-	sregs.cr3 = sregs.cr4 = sregs.efer = 0;
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
-		return -1;
-	struct kvm_regs regs = {.rip = 0, .rflags = 0x2};
-	return ioctl(v->fd, KVM_SET_REGS, &regs);
-}
-
 void vcpu_kick(struct vcpu *v)
 {
 	pthread_mutex_lock(&v->wait_lock);
 	v->wake_pending = true;
+	bool sleeping = v->sleeping;
 	pthread_cond_signal(&v->wait_cond);
 	pthread_mutex_unlock(&v->wait_lock);
-	if (v->thread_started)
+	if (sleeping || !v->thread_started)
+		return;
+	if (current_cpu == v->cpu) {
+		/* Its own thread: between two runs the loop looks at the LAPIC before the next one
+		 * anyway; inside run() (a device access of the interpreter's) run() must end. */
+		if (v->in_run)
+			v->cpu->ops->kick(v->cpu);
+		return;
+	}
+	v->cpu->ops->kick(v->cpu);
+	if (v->cpu->ops->kick_needs_signal)
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
@@ -158,7 +114,8 @@ void vcpu_kick(struct vcpu *v)
 static void vcpu_wait(struct vcpu *v, uint64_t deadline_ns)
 {
 	pthread_mutex_lock(&v->wait_lock);
-	while (!v->wake_pending && !atomic_load(&v->m->stopping)) {
+	v->sleeping = true;
+	while (!v->wake_pending && !machine_stopping(v->m)) {
 		if (deadline_ns == UINT64_MAX) {
 			pthread_cond_wait(&v->wait_cond, &v->wait_lock);
 			continue;
@@ -169,12 +126,14 @@ static void vcpu_wait(struct vcpu *v, uint64_t deadline_ns)
 				      .tv_nsec = (long)(deadline_ns % 1000000000ULL)};
 		pthread_cond_timedwait(&v->wait_cond, &v->wait_lock, &ts);
 	}
+	v->sleeping = false;
 	v->wake_pending = false;
 	pthread_mutex_unlock(&v->wait_lock);
 }
 
-static void vcpu_arm_timer(struct vcpu *v, uint64_t deadline_ns)
+void vcpu_arm_timer(struct vcpu *v)
 {
+	uint64_t deadline_ns = lapic_timer_deadline(v->lapic);
 	if (deadline_ns == v->timer_armed_ns)
 		return;
 	struct itimerspec its = {0};
@@ -190,7 +149,8 @@ static void vcpu_arm_timer(struct vcpu *v, uint64_t deadline_ns)
 static bool vcpu_take_startup(struct vcpu *v)
 {
 	if (lapic_take_init(v->lapic)) {
-		vcpu_exit_halt_ended(v); /* INIT ends a hlt, with interrupts disabled or not */
+		/* INIT ends a hlt, with interrupts disabled or not. */
+		machine_vcpu_resumed(v->m, v);
 		if (!v->bsp)
 			v->state = VCPU_WAIT_FOR_SIPI;
 	}
@@ -198,39 +158,27 @@ static bool vcpu_take_startup(struct vcpu *v)
 		int vector = lapic_take_sipi(v->lapic);
 		if (vector < 0)
 			return false;
-		if (vcpu_enter_sipi(v, vector) < 0) {
-			machine_stop(v->m, VMM_EXIT_HOST_ERROR, "vCPU %u: SIPI: %s", v->index,
-				     strerror(errno));
+		char err[256];
+		if (v->cpu->ops->start_at_sipi(v->cpu, (uint8_t)vector, err, sizeof(err)) < 0) {
+			machine_stop(v->m, VMM_EXIT_HOST_ERROR, "vCPU %u: %s", v->index, err);
 			return false;
 		}
 		log_debug("vCPU %u: SIPI vector 0x%02x", v->index, vector);
 		v->state = VCPU_RUNNABLE;
-		vcpu_exit_halt_ended(v);
+		machine_vcpu_resumed(v->m, v);
 	}
 	return true;
 }
 
-/* Injects what the LAPIC has pending, or asks KVM to exit when the guest can take it. A vCPU
- * that leaves hlt with interrupts enabled is at an instruction boundary that can take one, even
- * where KVM (this PVM backend) does not say so in ready_for_interrupt_injection: waiting for the
- * window exit instead costs a host timer tick, milliseconds. */
+/* Injects what the LAPIC has pending, or has the cpu return once the guest can take it. */
 static void vcpu_inject(struct vcpu *v, bool after_halt)
 {
-	struct kvm_run *run = v->run;
+	struct cpu *c = v->cpu;
 	if (lapic_take_nmi(v->lapic))
-		ioctl(v->fd, KVM_NMI);
+		c->ops->inject_nmi(c);
 	int vector = lapic_pending_vector(v->lapic);
-	run->request_interrupt_window = 0;
-	if (vector < 0)
-		return;
-	if ((run->ready_for_interrupt_injection || after_halt) && run->if_flag) {
-		struct kvm_interrupt irq = {.irq = (uint32_t)vector};
-		if (ioctl(v->fd, KVM_INTERRUPT, &irq) == 0) {
-			lapic_accept_vector(v->lapic, vector);
-			return;
-		}
-	}
-	run->request_interrupt_window = 1;
+	if (vector >= 0 && c->ops->inject_interrupt(c, (uint8_t)vector, after_halt))
+		lapic_accept_vector(v->lapic, vector);
 }
 
 /* A halted vCPU resumes when an interrupt it can take or an NMI arrives (INIT is handled before
@@ -238,18 +186,17 @@ static void vcpu_inject(struct vcpu *v, bool after_halt)
 static bool vcpu_halt_should_end(struct vcpu *v)
 {
 	return lapic_wakeup_pending(v->lapic) ||
-	       (lapic_pending_vector(v->lapic) >= 0 && v->run->if_flag);
+	       (lapic_pending_vector(v->lapic) >= 0 && v->cpu->ops->interrupts_enabled(v->cpu));
 }
 
 static void vcpu_run_once(struct vcpu *v)
 {
-	v->run->immediate_exit = 0;
 	pthread_mutex_lock(&v->wait_lock);
 	v->wake_pending = false;
 	pthread_mutex_unlock(&v->wait_lock);
 
 	if (!vcpu_take_startup(v)) {
-		vcpu_exit_halted_for_good(v); /* an AP waiting for its SIPI */
+		machine_vcpu_halted_for_good(v->m, v); /* an AP waiting for its SIPI */
 		vcpu_wait(v, UINT64_MAX);
 		return;
 	}
@@ -261,26 +208,21 @@ static void vcpu_run_once(struct vcpu *v)
 			return;
 		}
 		v->state = VCPU_RUNNABLE;
-		vcpu_exit_halt_ended(v);
+		machine_vcpu_resumed(v->m, v);
 	}
 	vcpu_inject(v, after_halt);
-	vcpu_arm_timer(v, lapic_timer_deadline(v->lapic));
-	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-		if (errno == EINTR || errno == EAGAIN)
-			return;
-		machine_stop(v->m, VMM_EXIT_HOST_ERROR, "vCPU %u: KVM_RUN: %s", v->index,
-			     strerror(errno));
-		return;
-	}
-	v->exits++;
-	vcpu_exit_handle(v);
+	vcpu_arm_timer(v);
+	v->in_run = true;
+	struct cpu_exit *exit = v->cpu->ops->run(v->cpu);
+	v->in_run = false;
+	vcpu_exit_handle(v, exit);
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	current_run = v->run;
-	while (!atomic_load(&v->m->stopping))
+	current_cpu = v->cpu;
+	while (!machine_stopping(v->m))
 		vcpu_run_once(v);
 	return NULL;
 }
@@ -361,11 +303,9 @@ void vcpu_destroy(struct vcpu *v)
 		timer_delete(v->timer);
 	if (v->lapic)
 		lapic_destroy(v->lapic);
-	if (v->run)
-		munmap(v->run, v->m->kvm.run_size);
-	if (v->fd >= 0)
-		close(v->fd);
+	if (v->cpu)
+		v->cpu->ops->destroy(v->cpu);
+	v->cpu = NULL;
 	pthread_mutex_destroy(&v->wait_lock);
 	pthread_cond_destroy(&v->wait_cond);
-	v->fd = -1;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "firmware/testguest/bench.h"
+#include "firmware/testguest/bench_cpu.h"
 #include "firmware/testguest/bench_guest.h"
 #include "firmware/testguest/bootinfo.h"
 #include "firmware/testguest/console.h"
@@ -86,6 +87,8 @@ __attribute__((noreturn)) static void bsp_main(void)
 	read_options();
 	if (options.bench == BENCH_PIO)
 		bench_pio(options.iters);
+	if (options.bench == BENCH_CPU)
+		bench_cpu(options.iters, boot.ram_bytes);
 	if (options.fault != FAULT_NONE && options.fault != FAULT_HALT)
 		misbehave(options.fault);
 	lapic_enable();

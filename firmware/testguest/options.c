@@ -84,6 +84,7 @@ static const char *const bench_names[BENCH_MODE_COUNT] = {
     [BENCH_STREAM] = "stream",
     [BENCH_CONTENTION] = "contention",
     [BENCH_TSC] = "tsc",
+    [BENCH_CPU] = "cpu",
 };
 
 static int parse_bench(struct slice value, enum bench_mode *bench, char *err, size_t errlen)
@@ -95,7 +96,8 @@ static int parse_bench(struct slice value, enum bench_mode *bench, char *err, si
 			return 0;
 		}
 	}
-	snformat(err, errlen, "tg.bench: '%s' is not pio, ipi, compute, stream, contention or tsc",
+	snformat(err, errlen,
+		 "tg.bench: '%s' is not pio, ipi, compute, stream, contention, tsc or cpu",
 		 shown(value, buf, sizeof(buf)));
 	return -1;
 }

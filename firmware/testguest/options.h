@@ -1,6 +1,6 @@
 /* The guest's command-line options:
  *   tg.run=<name>[,<name>...]  workloads to run (default: all)
- *   tg.bench=pio|ipi|compute|stream|contention|tsc
+ *   tg.bench=pio|ipi|compute|stream|contention|tsc|cpu
  *                              run a benchmark instead of the workloads
  *   tg.iters=<n>               benchmark iterations or size (default 10000)
  *   tg.fault=port|msr|triple|halt|halt-bsp
@@ -22,6 +22,7 @@ enum bench_mode {
 	BENCH_STREAM,
 	BENCH_CONTENTION,
 	BENCH_TSC,
+	BENCH_CPU,
 	BENCH_MODE_COUNT
 };
 enum fault_mode { FAULT_NONE, FAULT_PORT, FAULT_MSR, FAULT_TRIPLE, FAULT_HALT, FAULT_HALT_BSP };

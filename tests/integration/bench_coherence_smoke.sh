@@ -4,7 +4,7 @@
 # temporary key and configuration are gone afterwards, and bad arguments are refused. Speed is
 # not asserted here (docs/benchmarks.md records it): only that each number is there and positive.
 source "$(dirname "$0")/lib.sh"
-need_kvm
+need_cpu
 mkdir "$WORK/tmp"
 status=0
 TMPDIR="$WORK/tmp" timeout --kill-after=5 300 "$VMM" bench coherence --local 2 \
@@ -12,7 +12,7 @@ TMPDIR="$WORK/tmp" timeout --kill-after=5 300 "$VMM" bench coherence --local 2 \
 : >"$WORK/bench.err"
 expect_status 0 bench
 for what in "remote read fault" "write fault invalidating 1 sharer" \
-	"remote read fault from a KVM vCPU"; do
+	"remote read fault from a vCPU \\((kvm|emu)\\)"; do
 	expect_line bench "^$what +[0-9.]+ us +floor +[0-9.]+ us +ratio +[0-9.]+x$"
 done
 last=$(tail -n 1 "$WORK/bench.out")

@@ -5,7 +5,7 @@
 # node and across two (where the node
 # that holds the IOAPIC decides with every node's word, docs/architecture.md).
 source "$(dirname "$0")/lib.sh"
-need_kvm
+need_cpu
 check_fault() { # MODE STATUS PATTERN [VCPUS]
 	testguest_config "$WORK/$1.toml" "${4:-1}" "tg.fault=$1"
 	run_vmm "$1" --config "$WORK/$1.toml"

@@ -10,19 +10,31 @@ trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 
-need_kvm() {
-	[ -c /dev/kvm ] || skip "/dev/kvm is absent on this host"
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not accessible to $(id -un)"
+# The CPU backend this run tests (CTest runs a script once per backend the host has: the
+# interpreter everywhere, KVM where /dev/kvm exists; tests/CMakeLists.txt).
+ACCEL=${VSMP_ACCEL:-emu}
+ACCEL_ARGS=()
+
+# need_cpu: the script boots a guest; from here on run_vmm runs it on $ACCEL.
+need_cpu() {
+	if [ "$ACCEL" = kvm ]; then
+		[ -c /dev/kvm ] || skip "/dev/kvm is absent on this host"
+		[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not accessible to $(id -un)"
+	fi
+	ACCEL_ARGS=(--accel "$ACCEL")
 }
 
-# run_vmm NAME ARGS...: runs the VMM with a time limit; stdout/stderr in $WORK/NAME.{out,err},
-# status in $status. The limit only turns a hang into a failure: it is not synchronization.
 # run_vmm NAME ARGS...: the VMM's output in $WORK/NAME.out and .err, its exit status in $status,
 # its pid (which names a launcher's network namespaces) in $WORK/NAME.pid.
+# After need_cpu, a run of the VMM itself (not of a subcommand) gets --accel $ACCEL first, so an
+# --accel among ARGS still decides.
 run_vmm() {
 	local name=$1; shift
+	local pre=()
+	[[ "${1:-}" != --* ]] || pre=("${ACCEL_ARGS[@]}")
 	status=0
-	timeout --kill-after=5 300 bash -c 'echo $$ >"$0"; exec "$@"' "$WORK/$name.pid" "$VMM" "$@" \
+	timeout --kill-after=5 300 bash -c 'echo $$ >"$0"; exec "$@"' "$WORK/$name.pid" "$VMM" \
+		"${pre[@]}" "$@" \
 		>"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || status=$?
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test guest on one node with 1 vCPU(s): every workload reports ok and the run passes.
 source "$(dirname "$0")/lib.sh"
-need_kvm
+need_cpu
 testguest_config "$WORK/c.toml" 1
 run_vmm guest --config "$WORK/c.toml"
 expect_status 0 guest

@@ -2,13 +2,13 @@
 # A node killed while the guest runs: every other node stops within 2 s with a message naming the
 # lost node and exit status 6 - no hang, no orphan process.
 source "$(dirname "$0")/lib.sh"
-need_kvm
+need_cpu
 cluster_config "$WORK/c.toml" 3 7460
 pids=()
 cleanup() { kill -9 "${pids[@]}" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 for i in 0 1 2; do
-	"$VMM" --config "$WORK/c.toml" --node "n$i" >"$WORK/n$i.out" 2>"$WORK/n$i.err" </dev/null &
+	"$VMM" "${ACCEL_ARGS[@]}" --config "$WORK/c.toml" --node "n$i" >"$WORK/n$i.out" 2>"$WORK/n$i.err" </dev/null &
 	pids+=($!)
 done
 # Wait (bounded) until the guest runs on every node: the BSP prints "start" once every AP is up.

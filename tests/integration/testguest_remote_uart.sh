@@ -3,7 +3,7 @@
 # comes out of n1, and the UART's interrupt line is forwarded to n0's IOAPIC, which routes it to
 # the vCPU on either node (the ioapic workload, edge and level).
 source "$(dirname "$0")/lib.sh"
-need_kvm
+need_cpu
 cluster_config "$WORK/c.toml" 2 7470 "tg.run=nmi,ioapic"
 printf '[[device]]\nkind = "uart"\nowner = "n1"\n' >>"$WORK/c.toml"
 run_vmm guest --config "$WORK/c.toml"

@@ -36,7 +36,6 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(dir));
 	write_file("vmlinux", "kernel", 6);
 	write_file("initrd.img", "initrd", 6);
-	write_file("disk.img", "disk", 4);
 	char sub[128];
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
 	cr_assert_eq(mkdir(sub, 0700), 0);
@@ -91,7 +90,9 @@ Test(config, one_node_with_defaults)
 	cr_assert_eq(cfg.mode, CLUSTER_MODE_SYSTEM);
 	cr_assert_eq(cfg.homes, HOMES_NUMA);
 	cr_assert_str_eq(cfg.key_file, "");
+	cr_assert_eq(cfg.key_file_line, 0);
 	cr_assert_eq(cfg.guest.kind, GUEST_TESTGUEST);
+	cr_assert_eq(cfg.guest.accel, ACCEL_AUTO);
 	cr_assert_eq(cfg.guest.unknown_io, UNKNOWN_IO_STOP);
 	cr_assert_str_eq(cfg.guest.kernel, "");
 	cr_assert_str_eq(cfg.guest.cmdline, "");
@@ -140,9 +141,8 @@ static const char three_nodes[] = "# three nodes on one host\n"
 				  "vcpus = 3\n"
 				  "memory_mib = 0x40\n"
 				  "[[device]]\n"
-				  "kind = \"virtio-blk\"\n"
+				  "kind = \"debug-exit\"\n"
 				  "owner = \"n2\"\n"
-				  "path = \"disk.img\"\n"
 				  "[[device]]\n"
 				  "kind = \"uart\"\n"
 				  "owner = \"n1\"\n";
@@ -173,17 +173,15 @@ Test(config, three_nodes_number_vcpus_and_memory_in_order)
 	char expected[256];
 	snprintf(expected, sizeof(expected), "%s/cluster.key", dir);
 	cr_assert_str_eq(cfg.key_file, expected);
-	/* The given uart replaces the default one; the debug-exit default is still added. */
-	cr_assert_eq(cfg.device_count, 3);
-	cr_assert_eq(cfg.devices[0].kind, DEVICE_VIRTIO_BLK);
+	cr_assert_eq(cfg.key_file_line, 5);
+	/* The given devices replace the defaults. */
+	cr_assert_eq(cfg.device_count, 2);
+	cr_assert_eq(cfg.devices[0].kind, DEVICE_DEBUG_EXIT);
 	cr_assert_eq(cfg.devices[0].owner, 2);
 	cr_assert_eq(cfg.devices[0].line, 20);
-	snprintf(expected, sizeof(expected), "%s/disk.img", dir);
-	cr_assert_str_eq(cfg.devices[0].path, expected);
 	cr_assert_eq(cfg.devices[1].kind, DEVICE_UART);
 	cr_assert_eq(cfg.devices[1].owner, 1);
-	cr_assert_eq(cfg.devices[2].kind, DEVICE_DEBUG_EXIT);
-	cr_assert_eq(cfg.devices[2].owner, 0);
+	cr_assert_eq(cfg.devices[1].line, 23);
 	config_free(&cfg);
 }
 
@@ -274,24 +272,20 @@ Test(config, cmdline_may_hold_4095_bytes)
 
 Test(config, devices_and_owners)
 {
-	struct cluster_config cfg = parse_ok(
-	    "[[device]]\n"
-	    "kind = \"debug-exit\"\n"
-	    "owner = \"b\"\n"
-	    "[[device]]\n"
-	    "kind = \"virtio-net\"\n"
-	    "[[device]]\n"
-	    "kind = \"virtio-console\"\n"
-	    "owner = \"a\"\n" CLUSTER "[[node]]\nname = \"a\"\nvcpus = 1\nmemory_mib = 16\n"
-	    "[[node]]\nname = \"b\"\nvcpus = 1\nmemory_mib = 16\n");
-	cr_assert_eq(cfg.device_count, 4);
+	struct cluster_config cfg = parse_ok("[[device]]\n"
+					     "kind = \"debug-exit\"\n"
+					     "owner = \"b\"\n" CLUSTER
+					     "[[node]]\nname = \"a\"\nvcpus = 1\nmemory_mib = 16\n"
+					     "[[node]]\nname = \"b\"\nvcpus = 1\nmemory_mib = 16\n"
+					     "[[device]]\n"
+					     "kind = \"uart\"\n");
+	cr_assert_eq(cfg.device_count, 2);
 	cr_assert_eq(cfg.devices[0].kind, DEVICE_DEBUG_EXIT);
 	cr_assert_eq(cfg.devices[0].owner, 1);
-	cr_assert_eq(cfg.devices[1].kind, DEVICE_VIRTIO_NET);
+	cr_assert_eq(cfg.devices[0].line, 1);
+	cr_assert_eq(cfg.devices[1].kind, DEVICE_UART);
 	cr_assert_eq(cfg.devices[1].owner, 0);
-	cr_assert_eq(cfg.devices[2].kind, DEVICE_VIRTIO_CONSOLE);
-	cr_assert_eq(cfg.devices[2].line, 6);
-	cr_assert_eq(cfg.devices[3].kind, DEVICE_UART);
+	cr_assert_eq(cfg.devices[1].line, 14);
 	config_free(&cfg);
 }
 
@@ -299,10 +293,20 @@ Test(config, device_kind_names)
 {
 	cr_assert_str_eq(device_kind_name(DEVICE_UART), "uart");
 	cr_assert_str_eq(device_kind_name(DEVICE_DEBUG_EXIT), "debug-exit");
-	cr_assert_str_eq(device_kind_name(DEVICE_VIRTIO_BLK), "virtio-blk");
-	cr_assert_str_eq(device_kind_name(DEVICE_VIRTIO_NET), "virtio-net");
-	cr_assert_str_eq(device_kind_name(DEVICE_VIRTIO_CONSOLE), "virtio-console");
 	cr_assert_str_eq(device_kind_name((enum device_kind)99), "?");
+}
+
+/* Only the devices the machine builds: the kinds it does not are refused at their line. */
+Test(config, device_kinds_the_machine_cannot_build_are_refused)
+{
+	static const char *const kinds[] = {"virtio-blk", "virtio-net", "virtio-console"};
+	char text[512];
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(text, sizeof(text), CLUSTER NODE0 "[[device]]\nkind = '%s'\n", kinds[i]);
+		expect_error(text, "test.toml:8: 'kind' must be \"uart\" or \"debug-exit\"");
+	}
+	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'uart'\npath = 'vmlinux'\n",
+		     "test.toml:9: unknown key 'path' in [[device]]");
 }
 
 static void hash_of(const char *text, uint8_t hash[32])
@@ -340,13 +344,27 @@ Test(config, hash_follows_content_not_layout)
 	    "memory_mib=16\n",
 	    "[cluster]\nname='c'\n[guest]\nunknown_io='ignore'\n[[node]]\nname='n0'\nvcpus=1\n"
 	    "memory_mib=16\n",
-	    "[cluster]\nname='c'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib=16\n"
-	    "[[device]]\nkind='virtio-net'\n",
+	    "[cluster]\nname='c'\n[guest]\nkind='multiboot'\nkernel='vmlinux'\nunknown_io='stop'\n"
+	    "[[node]]\nname='n0'\nvcpus=1\nmemory_mib=16\n",
 	};
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
 		hash_of(variants[i], c);
 		cr_assert_neq(memcmp(a, c, 32), 0, "variant %zu hashes like the original", i);
 	}
+}
+
+/* The guest kinds are told apart; the accelerator is each node's own business. */
+Test(config, hash_covers_the_guest_kind_but_not_accel)
+{
+	uint8_t a[32], b[32];
+	hash_of(CLUSTER "[guest]\nkind='linux'\nkernel='vmlinux'\n" NODE0, a);
+	hash_of(CLUSTER "[guest]\nkind='multiboot'\nkernel='vmlinux'\n" NODE0, b);
+	cr_assert_neq(memcmp(a, b, 32), 0);
+	hash_of(CLUSTER NODE0, a);
+	hash_of(CLUSTER "[guest]\naccel='kvm'\n" NODE0, b);
+	cr_assert_eq(memcmp(a, b, 32), 0);
+	hash_of(CLUSTER "[guest]\naccel='emu'\n" NODE0, b);
+	cr_assert_eq(memcmp(a, b, 32), 0);
 }
 
 Test(config, relative_base_dir_is_made_absolute)
@@ -539,10 +557,95 @@ Test(config, address_errors)
 	config_free(&cfg);
 }
 
+Test(config, multiboot_guest_takes_a_kernel_initrd_and_cmdline)
+{
+	struct cluster_config cfg = parse_ok(CLUSTER "[guest]\n"
+						     "kind = \"multiboot\"\n"
+						     "kernel = \"vmlinux\"\n"
+						     "initrd = \"initrd.img\"\n"
+						     "cmdline = \"verbose\"\n" NODE0);
+	char expected[256];
+	cr_assert_eq(cfg.guest.kind, GUEST_MULTIBOOT);
+	cr_assert_eq(cfg.guest.unknown_io, UNKNOWN_IO_IGNORE);
+	snprintf(expected, sizeof(expected), "%s/vmlinux", dir);
+	cr_assert_str_eq(cfg.guest.kernel, expected);
+	snprintf(expected, sizeof(expected), "%s/initrd.img", dir);
+	cr_assert_str_eq(cfg.guest.initrd, expected);
+	cr_assert_str_eq(cfg.guest.cmdline, "verbose");
+	config_free(&cfg);
+
+	cfg = parse_ok(CLUSTER "[guest]\nkind='multiboot'\nkernel='vmlinux'\n" NODE0);
+	cr_assert_str_eq(cfg.guest.initrd, "");
+	config_free(&cfg);
+	expect_error(CLUSTER "[guest]\nkind = 'multiboot'\n" NODE0,
+		     "test.toml:3: a multiboot guest needs 'kernel'");
+	expect_error(CLUSTER "[guest]\nkind = 'multiboot'\nkernel = 'missing'\n" NODE0,
+		     "/missing': No such file or directory");
+}
+
+Test(config, accel_picks_what_runs_the_vcpus)
+{
+	static const struct {
+		const char *name;
+		enum accel_kind accel;
+	} cases[] = {{"auto", ACCEL_AUTO}, {"kvm", ACCEL_KVM}, {"emu", ACCEL_EMU}};
+	char text[512];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), CLUSTER "[guest]\naccel = \"%s\"\n" NODE0,
+			 cases[i].name);
+		struct cluster_config cfg = parse_ok(text);
+		cr_assert_eq(cfg.guest.accel, cases[i].accel, "%s", cases[i].name);
+		cr_assert_str_eq(accel_kind_name(cfg.guest.accel), cases[i].name);
+		config_free(&cfg);
+	}
+	cr_assert_str_eq(accel_kind_name((enum accel_kind)7), "?");
+}
+
+Test(config, accel_errors)
+{
+	expect_error(CLUSTER "[guest]\nkind = 'linux'\nkernel = 'vmlinux'\naccel = 'KVM'\n" NODE0,
+		     "test.toml:6: 'accel' must be \"auto\", \"kvm\" or \"emu\"");
+	expect_error(CLUSTER "[guest]\naccel = 1\n" NODE0, "test.toml:4: 'accel' must be a string");
+	expect_error(CLUSTER "[guest]\naccel = ''\n" NODE0, "test.toml:4: 'accel' must be");
+	expect_error(CLUSTER NODE0 "accel = 'kvm'\n",
+		     "test.toml:7: unknown key 'accel' in [[node]]");
+}
+
+/* --accel and memtest's --homes take the names the keys take, with the same meaning. */
+Test(config, option_values_override_keys_by_the_same_names)
+{
+	struct cluster_config cfg = parse_ok(CLUSTER "[guest]\naccel = 'kvm'\n" NODE0);
+	uint8_t hash[32];
+	memcpy(hash, cfg.hash, sizeof(hash));
+	cr_assert_eq(accel_kind_from_name("emu", &cfg.guest.accel), 0);
+	cr_assert_eq(cfg.guest.accel, ACCEL_EMU);
+	cr_assert_eq(accel_kind_from_name("auto", &cfg.guest.accel), 0);
+	cr_assert_eq(cfg.guest.accel, ACCEL_AUTO);
+	cr_assert_eq(accel_kind_from_name("kvm", &cfg.guest.accel), 0);
+	cr_assert_eq(cfg.guest.accel, ACCEL_KVM);
+	cr_assert_eq(memcmp(hash, cfg.hash, sizeof(hash)), 0);
+	static const char *const bad[] = {"", "KVM", "emu ", "tcg"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(accel_kind_from_name(bad[i], &cfg.guest.accel), -1, "'%s'", bad[i]);
+		cr_assert_eq(cfg.guest.accel, ACCEL_KVM, "'%s' changed the value", bad[i]);
+	}
+	config_free(&cfg);
+
+	enum memory_homes homes = HOMES_NUMA;
+	cr_assert_eq(memory_homes_from_name("first-touch", &homes), 0);
+	cr_assert_eq(homes, HOMES_FIRST_TOUCH);
+	cr_assert_eq(memory_homes_from_name("striped", &homes), 0);
+	cr_assert_eq(homes, HOMES_STRIPED);
+	cr_assert_eq(memory_homes_from_name("numa", &homes), 0);
+	cr_assert_eq(homes, HOMES_NUMA);
+	cr_assert_eq(memory_homes_from_name("first_touch", &homes), -1);
+	cr_assert_eq(homes, HOMES_NUMA);
+}
+
 Test(config, guest_errors)
 {
 	expect_error(CLUSTER "[guest]\nkind = 'Linux'\n" NODE0,
-		     "test.toml:4: 'kind' must be \"testguest\" or \"linux\"");
+		     "test.toml:4: 'kind' must be \"testguest\", \"linux\" or \"multiboot\"");
 	expect_error(CLUSTER "[guest]\nkind = 'linux'\n" NODE0,
 		     "test.toml:3: a linux guest needs 'kernel'");
 	expect_error(CLUSTER "[guest]\nkind = 'linux'\nkernel = 'missing'\n" NODE0,
@@ -554,9 +657,9 @@ Test(config, guest_errors)
 	expect_error(CLUSTER "[guest]\nkind = 'linux'\nkernel = 'vmlinux'\ninitrd = 'nope'\n" NODE0,
 		     "test.toml:6: initrd '");
 	expect_error(CLUSTER "[guest]\nkernel = 'vmlinux'\n" NODE0,
-		     "test.toml:4: 'kernel' is only used when kind = \"linux\"");
+		     "test.toml:4: 'kernel' is only used when kind = \"linux\" or \"multiboot\"");
 	expect_error(CLUSTER "[guest]\ninitrd = 'initrd.img'\n" NODE0,
-		     "test.toml:4: 'initrd' is only used when kind = \"linux\"");
+		     "test.toml:4: 'initrd' is only used when kind = \"linux\" or \"multiboot\"");
 	expect_error(CLUSTER "[guest]\nunknown_io = 'panic'\n" NODE0,
 		     "test.toml:4: 'unknown_io' must be \"stop\" or \"ignore\"");
 	expect_error(CLUSTER "[guest]\ncmdline = 5\n" NODE0,
@@ -571,20 +674,13 @@ Test(config, guest_errors)
 Test(config, device_errors)
 {
 	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'uart2'\n",
-		     "test.toml:8: 'kind' must be \"uart\", \"debug-exit\", \"virtio-blk\", "
-		     "\"virtio-net\" or \"virtio-console\"");
+		     "test.toml:8: 'kind' must be \"uart\" or \"debug-exit\"");
 	expect_error(CLUSTER NODE0 "[[device]]\nowner = 'n0'\n",
 		     "test.toml:7: [[device]] needs a 'kind'");
 	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'uart'\nowner = 'n5'\n",
 		     "test.toml:9: 'owner' names no node: 'n5'");
 	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'uart'\nowner = \"\\u0001x\"\n",
 		     "test.toml:9: 'owner' names no node: '?x'");
-	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'uart'\npath = 'disk.img'\n",
-		     "test.toml:9: 'path' is only used by virtio-blk");
-	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'virtio-blk'\n",
-		     "test.toml:7: virtio-blk needs a 'path'");
-	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'virtio-blk'\npath = 'nodisk'\n",
-		     "/nodisk': No such file or directory");
 	expect_error(CLUSTER NODE0 "[[device]]\nkind = 'uart'\n[[device]]\nkind = 'uart'\n",
 		     "test.toml:9: only one uart device is allowed (see line 7)");
 	expect_error(CLUSTER NODE0 "[[device]]\nkind='debug-exit'\n[[device]]\nkind='debug-exit'\n",

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "vmm/x86_decode.h"
+#include "vmm/cpu/kvm/x86_decode.h"
 
 static struct x86_insn decode_ok(const uint8_t *code, size_t len)
 {

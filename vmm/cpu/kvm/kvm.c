@@ -1,6 +1,6 @@
 /* /dev/kvm set-up. We deliberately create no in-kernel irqchip (KVM_CREATE_IRQCHIP): the LAPIC and
  * IOAPIC are emulated in user space so that an IPI can reach a vCPU in another process. */
-#include "vmm/kvm.h"
+#include "vmm/cpu/kvm/kvm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,17 +11,32 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int kvm_vm_open(struct kvm_vm *vm, char *err, size_t errlen)
+static int kvm_open_device(char *err, size_t errlen)
 {
-	*vm = (struct kvm_vm){.sys_fd = -1, .vm_fd = -1};
-	vm->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->sys_fd < 0) {
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
 		snprintf(err, errlen, "/dev/kvm: %s%s", strerror(errno),
 			 errno == ENOENT   ? " (KVM is not available on this host)"
 			 : errno == EACCES ? " (add yourself to the 'kvm' group or run as root)"
 					   : "");
+	return fd;
+}
+
+int kvm_available(char *err, size_t errlen)
+{
+	int fd = kvm_open_device(err, errlen);
+	if (fd < 0)
 		return -1;
-	}
+	close(fd);
+	return 0;
+}
+
+int kvm_vm_open(struct kvm_vm *vm, char *err, size_t errlen)
+{
+	*vm = (struct kvm_vm){.sys_fd = -1, .vm_fd = -1};
+	vm->sys_fd = kvm_open_device(err, errlen);
+	if (vm->sys_fd < 0)
+		return -1;
 	int version = ioctl(vm->sys_fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
 		snprintf(err, errlen, "/dev/kvm: API version %d, expected %d", version,

@@ -1,7 +1,7 @@
 /* Emulation assist (see the header for why).
  *
  * The instruction is fetched through the guest's own page tables (KVM_TRANSLATE) from guest RAM
- * and decoded by vmm/x86_decode.c. Memory operands are translated the same way; MXCSR and the xmm
+ * and decoded by x86_decode.c. Memory operands are translated the same way; MXCSR and the xmm
  * registers come from KVM_GET_FPU and go back with KVM_SET_FPU; general registers and RIP with
  * KVM_GET/SET_REGS. Faults the instruction would raise (#GP for a misaligned aligned access or
  * reserved MXCSR bits) are injected without advancing RIP; int3 becomes the #BP it traps to.
@@ -9,8 +9,8 @@
  * A Linux kernel patches its own code while other CPUs run it (text_poke_bp puts an int3 over the
  * first byte, then the new bytes). KVM may fail on the instruction as it was and we then read it
  * as it is now, so an instruction we cannot decode is first retried; only if the same bytes fail
- * again at the same RIP on the same vCPU is the machine stopped, with the bytes. */
-#include "vmm/emulate.h"
+ * again at the same RIP on the same vCPU is the instruction refused, with the bytes. */
+#include "vmm/cpu/kvm/emulate.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -21,10 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "firmware/layout.h"
 #include "vmm/log.h"
-#include "vmm/machine.h"
-#include "vmm/vcpu.h"
 
 #define RFLAGS_AC      (1ull << 18)
 #define EFER_LMA       (1ull << 10)
@@ -68,7 +65,7 @@ void emulate_log_counts(void)
 enum emulate_result { EMULATED, FAULTED, FAILED };
 
 struct emulate_ctx {
-	struct vcpu *v;
+	const struct emulate_vcpu *v;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu;
@@ -117,7 +114,7 @@ static int access_linear(struct emulate_ctx *c, uint64_t la, uint8_t *bytes, uns
 		unsigned chunk = PAGE_SIZE - (unsigned)(addr & (PAGE_SIZE - 1));
 		if (chunk > len - done)
 			chunk = len - done;
-		uint8_t *host = guest_ram_ptr(&c->v->m->ram, tr.physical_address, chunk);
+		uint8_t *host = guest_ram_ptr(c->v->ram, tr.physical_address, chunk);
 		if (!host)
 			return fail(c, "physical address 0x%llx is not RAM",
 				    (unsigned long long)tr.physical_address);
@@ -350,6 +347,19 @@ static int commit(struct emulate_ctx *c, enum emulate_result r)
 	return 0;
 }
 
+/* The exit the machine sees instead of this one; a message too long for it is cut short. */
+static void end_exit(struct cpu_exit *exit, enum cpu_exit_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void end_exit(struct cpu_exit *exit, enum cpu_exit_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(exit->message, sizeof(exit->message), fmt, ap);
+	va_end(ap);
+	exit->reason = reason;
+}
+
 static void format_bytes(char *out, size_t outlen, const uint8_t *bytes, unsigned len)
 {
 	size_t n = 0;
@@ -360,10 +370,10 @@ static void format_bytes(char *out, size_t outlen, const uint8_t *bytes, unsigne
 		snprintf(out, outlen, "(unreadable)");
 }
 
-static void refuse(struct emulate_ctx *c)
+static void refuse(struct emulate_ctx *c, struct cpu_exit *exit)
 {
 	char bytes[3 * X86_MAX_INSN_LEN + 16], kvm_bytes[3 * X86_MAX_INSN_LEN + 32] = "";
-	struct kvm_run *run = c->v->run;
+	const struct kvm_run *run = c->v->run;
 	format_bytes(bytes, sizeof(bytes), c->code, c->code_len);
 	if (run->emulation_failure.ndata >= 3 &&
 	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
@@ -374,11 +384,10 @@ static void refuse(struct emulate_ctx *c)
 		snprintf(kvm_bytes, sizeof(kvm_bytes), " (KVM saw %s)", seen);
 	}
 	emulate_log_counts();
-	machine_stop(c->v->m, VMM_EXIT_GUEST_UNSUPPORTED,
-		     "vCPU %u: KVM cannot emulate the instruction at rip 0x%llx (cpl %u): %s%s; "
-		     "not emulated by vsmp-vmm either: %s",
-		     c->v->index, (unsigned long long)c->regs.rip, c->sregs.cs.dpl, bytes,
-		     kvm_bytes, c->why);
+	end_exit(exit, CPU_EXIT_UNSUPPORTED,
+		 "KVM cannot emulate the instruction at rip 0x%llx (cpl %u): %s%s; not emulated by "
+		 "vsmp-vmm either: %s",
+		 (unsigned long long)c->regs.rip, c->sregs.cs.dpl, bytes, kvm_bytes, c->why);
 }
 
 /* True if KVM reports the bytes it failed on and they differ from guest memory now. */
@@ -412,24 +421,24 @@ static bool worth_retrying(const struct emulate_ctx *c)
 	return !repeated;
 }
 
-void emulate_internal_error(struct vcpu *v)
+void emulate_internal_error(const struct emulate_vcpu *v, struct cpu_exit *exit)
 {
 	struct emulate_ctx c = {.v = v, .exception = -1};
+	exit->reason = CPU_EXIT_NONE;
 	if (ioctl(v->fd, KVM_GET_REGS, &c.regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &c.sregs) < 0) {
-		machine_stop(v->m, VMM_EXIT_HOST_ERROR, "vCPU %u: reading registers: %s", v->index,
-			     strerror(errno));
+		end_exit(exit, CPU_EXIT_HOST_ERROR, "reading registers: %s", strerror(errno));
 		return;
 	}
 	if (v->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
-		machine_stop(v->m, VMM_EXIT_GUEST_UNSUPPORTED,
-			     "vCPU %u: KVM internal error, suberror %u, at rip 0x%llx", v->index,
-			     v->run->internal.suberror, (unsigned long long)c.regs.rip);
+		end_exit(exit, CPU_EXIT_UNSUPPORTED,
+			 "KVM internal error, suberror %u, at rip 0x%llx",
+			 v->run->internal.suberror, (unsigned long long)c.regs.rip);
 		return;
 	}
 	c.code_len = fetch_code(&c);
 	if (!(c.sregs.efer & EFER_LMA) || !c.sregs.cs.l) {
 		fail(&c, "the vCPU is not in 64-bit mode");
-		refuse(&c);
+		refuse(&c, exit);
 		return;
 	}
 	if (x86_decode(c.code, c.code_len, &c.insn, c.why, sizeof(c.why)) < 0) {
@@ -437,13 +446,13 @@ void emulate_internal_error(struct vcpu *v)
 			log_debug("vCPU %u: retrying the instruction at rip 0x%llx: %s", v->index,
 				  (unsigned long long)c.regs.rip, c.why);
 		else
-			refuse(&c);
+			refuse(&c, exit);
 		return;
 	}
 	last_unknown.valid = false;
 	enum emulate_result r = emulate_insn(&c);
 	if (r == FAILED || commit(&c, r) < 0) {
-		refuse(&c);
+		refuse(&c, exit);
 		return;
 	}
 	if (atomic_fetch_add(&emulate_counts[c.insn.op], 1) == 0)

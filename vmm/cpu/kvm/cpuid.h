@@ -4,8 +4,8 @@
  * virtualize CPUID (this PVM backend), the guest sees the host's values instead: guest
  * configurations must turn those features off on the kernel command line (see
  * docs/architecture.md). */
-#ifndef VMM_CPUID_H
-#define VMM_CPUID_H
+#ifndef VMM_CPU_KVM_CPUID_H
+#define VMM_CPU_KVM_CPUID_H
 
 #include <stddef.h>
 

@@ -1,10 +1,10 @@
-/* A small x86-64 instruction decoder for the emulation assist (vmm/emulate.c). It recognises only
+/* A small x86-64 instruction decoder for the emulation assist (emulate.c). It recognises only
  * the instructions the assist can emulate: it parses legacy and REX prefixes, the opcode, the
  * ModRM and SIB bytes and the displacement, and names the instruction and its operands. Anything
  * else is refused with a message, so the caller can report the bytes instead of guessing their
  * length. Pure code on a byte buffer: no KVM, no guest state. 64-bit mode only. */
-#ifndef VMM_X86_DECODE_H
-#define VMM_X86_DECODE_H
+#ifndef VMM_CPU_KVM_X86_DECODE_H
+#define VMM_CPU_KVM_X86_DECODE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* CPUID filtering. Bit positions are from the Intel SDM (leaf 1) and KVM's api/cpuid.rst
  * (leaf 0x40000001 feature bits). */
-#include "vmm/cpuid.h"
+#include "vmm/cpu/kvm/cpuid.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

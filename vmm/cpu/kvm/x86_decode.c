@@ -6,7 +6,7 @@
  * mandatory prefix it needs (F2/F3 take precedence over 66, as for SSE encodings) and what its
  * ModRM byte may be. No supported instruction has an immediate, so the length is known as soon as
  * the operand bytes are parsed. Every read is checked against the buffer length. */
-#include "vmm/x86_decode.h"
+#include "vmm/cpu/kvm/x86_decode.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
-/* Thin wrapper over /dev/kvm: the system fd, one VM fd, memory slots, vCPU fds. Everything KVM-
- * specific that is not the vCPU run loop lives here, with errors that tell a user what to do. */
-#ifndef VMM_KVM_H
-#define VMM_KVM_H
+/* Thin wrapper over /dev/kvm: the system fd, one VM fd, memory slots, vCPU fds, kvmclock, with
+ * errors that tell a user what to do. The CPU backend built on it is kvm_cpu.c. */
+#ifndef VMM_CPU_KVM_KVM_H
+#define VMM_CPU_KVM_KVM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +15,8 @@ struct kvm_vm {
 	unsigned slots;
 };
 
+/* 0 if /dev/kvm can be opened, else -1 with a message that says what to do. */
+int kvm_available(char *err, size_t errlen);
 int kvm_vm_open(struct kvm_vm *vm, char *err, size_t errlen);
 void kvm_vm_close(struct kvm_vm *vm);
 int kvm_vm_map(struct kvm_vm *vm, uint64_t gpa, uint64_t size, void *host, char *err,

@@ -1,0 +1,162 @@
+/* The coherence engine's page_changed callback, on two engines in this process joined over
+ * loopback (real cluster, transport and userfaultfd): a node hears about a page when another
+ * node's bytes are put in and when its copy is dropped, and not when it only maps, protects or
+ * unprotects bytes it already has. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coherence/cluster.h"
+#include "coherence/cluster_key.h"
+#include "coherence/engine.h"
+#include "coherence/region.h"
+
+#define NODES 2
+#define PAGES 2 /* striped: page 0 is homed at node 0, page 1 at node 1 */
+
+struct node {
+	unsigned self;
+	struct cluster_params params;
+	struct cluster *cluster;
+	struct engine *engine;
+	int memfd;
+	uint8_t *mem;
+	atomic_uint changed[PAGES]; /* page_changed calls per page */
+	atomic_uint bad_offsets;    /* calls with an offset that is not a page of the region */
+	char err[512];
+};
+
+static const char *const names[NODES] = {"n0", "n1"};
+static const char *const hosts[NODES] = {"127.0.0.1", "127.0.0.1"};
+static const uint8_t key[CLUSTER_KEY_SIZE] = {0x5e};
+static uint16_t ports[NODES];
+static struct node nodes[NODES];
+
+static uint16_t free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void on_page_changed(void *ctx, uint64_t page_offset)
+{
+	struct node *n = ctx;
+	uint64_t page = page_offset / REGION_PAGE_SIZE;
+	if (page_offset % REGION_PAGE_SIZE || page >= PAGES)
+		atomic_fetch_add(&n->bad_offsets, 1);
+	else
+		atomic_fetch_add(&n->changed[page], 1);
+}
+
+static void on_fatal(void *ctx, const char *why)
+{
+	cr_log_error("engine failed: %s", why);
+}
+
+/* Each node joins and starts its engine at the same time as the other: both wait for the peer. */
+static void *start_node(void *arg)
+{
+	struct node *n = arg;
+	static const struct cluster_ops ops = {0};
+	n->cluster = cluster_join(&n->params, &ops, n, n->err, sizeof(n->err));
+	if (!n->cluster)
+		return NULL;
+	struct engine_params params = {.host = n->mem,
+				       .memfd = n->memfd,
+				       .size = PAGES * REGION_PAGE_SIZE,
+				       .cluster = n->cluster,
+				       .homes = {.policy = COH_HOME_STRIPED},
+				       .fatal = on_fatal,
+				       .page_changed = on_page_changed,
+				       .ctx = n};
+	n->engine = engine_create(&params, n->err, sizeof(n->err));
+	return NULL;
+}
+
+static void start_nodes(void)
+{
+	pthread_t threads[NODES];
+	for (unsigned i = 0; i < NODES; i++)
+		ports[i] = free_port();
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &nodes[i];
+		memset(n, 0, sizeof(*n));
+		n->self = i;
+		n->params = (struct cluster_params){.node_count = NODES,
+						    .self = i,
+						    .hosts = hosts,
+						    .ports = ports,
+						    .names = names,
+						    .key = key,
+						    .join_timeout_ms = 5000};
+		memset(n->params.config_hash, 0x3c, sizeof(n->params.config_hash));
+		n->memfd = memfd_create("test-engine", MFD_CLOEXEC);
+		cr_assert_geq(n->memfd, 0);
+		cr_assert_eq(ftruncate(n->memfd, PAGES * REGION_PAGE_SIZE), 0);
+		n->mem = mmap(NULL, PAGES * REGION_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      n->memfd, 0);
+		cr_assert_neq(n->mem, MAP_FAILED);
+		cr_assert_eq(pthread_create(&threads[i], NULL, start_node, n), 0);
+	}
+	for (unsigned i = 0; i < NODES; i++) {
+		pthread_join(threads[i], NULL);
+		cr_assert_not_null(nodes[i].engine, "node %u: %s", i, nodes[i].err);
+	}
+}
+
+static void stop_nodes(void)
+{
+	for (unsigned i = 0; i < NODES; i++)
+		engine_close(nodes[i].engine);
+	for (unsigned i = 0; i < NODES; i++) {
+		engine_destroy(nodes[i].engine);
+		cluster_leave(nodes[i].cluster);
+		munmap(nodes[i].mem, PAGES * REGION_PAGE_SIZE);
+		close(nodes[i].memfd);
+	}
+}
+
+/* Waits up to 2 s for a counter to reach `want`; returns its value. */
+static unsigned wait_count(atomic_uint *counter, unsigned want)
+{
+	for (int i = 0; i < 2000 && atomic_load(counter) < want; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	return atomic_load(counter);
+}
+
+Test(engine, page_changed_follows_other_nodes_bytes_and_drops, .timeout = 30)
+{
+	start_nodes();
+	volatile uint8_t *home = nodes[0].mem, *remote = nodes[1].mem;
+
+	home[0] = 0x5a; /* node 0's own page, never anywhere else: no other node's bytes */
+	cr_assert_eq(atomic_load(&nodes[0].changed[0]), 0);
+
+	cr_assert_eq(remote[0], 0x5a, "node 1 reads node 0's bytes");
+	/* Reported once the bytes are there, which may be just after the read they woke. */
+	cr_assert_eq(wait_count(&nodes[1].changed[0], 1), 1, "node 0's copy arrived at node 1");
+
+	home[0] = 0xa5; /* takes node 1's copy away */
+	cr_assert_eq(wait_count(&nodes[1].changed[0], 2), 2, "node 1's copy was dropped");
+	cr_assert_eq(atomic_load(&nodes[0].changed[0]), 0,
+		     "node 0 only protected and unprotected its own bytes");
+
+	remote[REGION_PAGE_SIZE] = 7; /* node 1's own page */
+	cr_assert_eq(atomic_load(&nodes[1].changed[1]), 0);
+	cr_assert_eq(atomic_load(&nodes[0].changed[1]), 0);
+	for (unsigned i = 0; i < NODES; i++)
+		cr_assert_eq(atomic_load(&nodes[i].bad_offsets), 0);
+	stop_nodes();
+}

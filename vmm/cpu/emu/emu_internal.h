@@ -1,0 +1,31 @@
+/* What the interpreter's core files (decode cache, memory, paging, run loop, glue) share among
+ * themselves; the instruction families use emu.h only. */
+#ifndef VMM_CPU_EMU_EMU_INTERNAL_H
+#define VMM_CPU_EMU_EMU_INTERNAL_H
+
+#include "vmm/cpu/emu/emu.h"
+
+/* emu_decode.c */
+int emu_decoders_init(struct emu_accel *a);
+struct emu_decode_cache *emu_dcache_create(void);
+void emu_dcache_destroy(struct emu_decode_cache *d);
+int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *bytes, unsigned len,
+		     struct emu_insn *out);
+const struct emu_insn *emu_fetch_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
+					unsigned avail, struct emu_insn *scratch);
+void emu_code_page_written(struct emu_accel *a, uint64_t page);
+
+/* emu_paging.c: the TLB entry for `linear` accessed as `access`, walking the guest's page
+ * tables on a miss (A/D bits set atomically), or #PF. */
+enum emu_access { EMU_ACC_READ, EMU_ACC_WRITE, EMU_ACC_EXEC };
+const struct emu_tlb_entry *emu_translate(struct emu_cpu *c, uint64_t linear,
+					  enum emu_access access, bool user);
+
+/* emu_mem.c */
+uint8_t *emu_ram_host(const struct emu_accel *a, uint64_t gpa, uint64_t len);
+void emu_fetch_bytes(struct emu_cpu *c, uint64_t linear, uint8_t *out, unsigned len);
+
+/* emu_run.c */
+struct cpu_exit *emu_run(struct emu_cpu *c);
+
+#endif

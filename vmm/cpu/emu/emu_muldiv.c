@@ -1,0 +1,146 @@
+/* The multiply and divide family of the software vCPU: MUL, IMUL (one-, two- and
+ * three-operand forms), DIV and IDIV at every operand size.
+ *
+ * The one-operand forms work on the accumulator pair: AX = AL * src for bytes, else
+ * rDX:rAX = rAX * src; DIV/IDIV divide AX resp. rDX:rAX and leave the quotient in AL/rAX and
+ * the remainder in AH/rDX. Products and dividends are computed in 128 bits (the compiler's
+ * __int128, whose division comes from libgcc), so one path serves every size.
+ *
+ * Flags: after a multiply CF = OF = "the result did not fit the destination"; SF ZF PF, which
+ * the SDM leaves undefined, are those of the low half and AF is 0 (as Bochs does for Intel).
+ * DIV/IDIV leave all flags (undefined) unchanged. #DE is raised for a zero divisor and for a
+ * quotient that does not fit, before anything changes. */
+#include "vmm/cpu/emu/emu.h"
+#include "vmm/cpu/emu/emu_flags.h"
+#include "vmm/cpu/emu/emu_int.h"
+
+static __int128 sext128(uint64_t v, unsigned size)
+{
+	return (__int128)(int64_t)emu_sext(v, size);
+}
+
+static uint64_t accumulator(const struct emu_cpu *c, unsigned size)
+{
+	return c->gpr[EMU_RAX] & emu_mask(size);
+}
+
+/* The high half of the accumulator pair: AH for bytes, else rDX. */
+static uint64_t accumulator_high(const struct emu_cpu *c, unsigned size)
+{
+	if (size == 1)
+		return (c->gpr[EMU_RAX] >> 8) & 0xff;
+	return c->gpr[EMU_RDX] & emu_mask(size);
+}
+
+/* Writes the pair: AX = high:low for bytes, else rAX = low and rDX = high. */
+static void set_accumulator_pair(struct emu_cpu *c, unsigned size, uint64_t low, uint64_t high)
+{
+	if (size == 1) {
+		emu_reg_write(c, EMU_RC_GPR, EMU_RAX, 2, ((high & 0xff) << 8) | (low & 0xff));
+		return;
+	}
+	emu_reg_write(c, EMU_RC_GPR, EMU_RAX, size, low & emu_mask(size));
+	emu_reg_write(c, EMU_RC_GPR, EMU_RDX, size, high & emu_mask(size));
+}
+
+static void mul_flags(struct emu_cpu *c, uint64_t low, unsigned size, bool overflow)
+{
+	uint64_t f = emu_flags_szp(low, size) | (overflow ? RFLAGS_CF | RFLAGS_OF : 0);
+	c->rflags = emu_flags_merge(c->rflags, f, RFLAGS_ARITH);
+}
+
+/* The full product of a and b (zero-extended from size), signed or not. */
+static unsigned __int128 product(uint64_t a, uint64_t b, unsigned size, bool sign)
+{
+	if (sign)
+		return (unsigned __int128)(sext128(a, size) * sext128(b, size));
+	return (unsigned __int128)a * b;
+}
+
+/* Whether the product fits in `size` bytes (signed: sign-extends from its low half). */
+static bool product_overflows(unsigned __int128 p, unsigned size, bool sign)
+{
+	uint64_t low = (uint64_t)p & emu_mask(size);
+	if (sign)
+		return (__int128)p != sext128(low, size);
+	return (p >> (size * 8)) != 0;
+}
+
+/* MUL src / IMUL src: the pair = the accumulator * src. */
+static void mul_widening(struct emu_cpu *c, const struct emu_insn *i, bool sign)
+{
+	unsigned size = i->op[0].size;
+	uint64_t src = emu_src(c, i, 0, size);
+	unsigned __int128 p = product(accumulator(c, size), src, size, sign);
+	uint64_t low = (uint64_t)p & emu_mask(size);
+	set_accumulator_pair(c, size, low, (uint64_t)(p >> (size * 8)));
+	mul_flags(c, low, size, product_overflows(p, size, sign));
+}
+
+static void h_mul(struct emu_cpu *c, const struct emu_insn *i)
+{
+	mul_widening(c, i, false);
+}
+
+/* IMUL: one operand widens; two (op0 *= op1) and three (op0 = op1 * imm) truncate. */
+static void h_imul(struct emu_cpu *c, const struct emu_insn *i)
+{
+	if (i->nopnd <= 1) {
+		mul_widening(c, i, true);
+		return;
+	}
+	unsigned size = i->op[0].size, first = i->nopnd == 3 ? 1 : 0;
+	uint64_t b = emu_src(c, i, first + 1, size), a = emu_src(c, i, first, size);
+	unsigned __int128 p = product(a, b, size, true);
+	uint64_t low = (uint64_t)p & emu_mask(size);
+	emu_opnd_write(c, i, 0, low);
+	mul_flags(c, low, size, product_overflows(p, size, true));
+}
+
+static _Noreturn void divide_error(struct emu_cpu *c)
+{
+	emu_raise(c, EMU_DE, EMU_NO_ERROR_CODE);
+}
+
+/* DIV / IDIV src: the pair divided by src, #DE if src is 0 or the quotient does not fit. */
+static void h_div(struct emu_cpu *c, const struct emu_insn *i)
+{
+	unsigned size = i->op[0].size, bits = size * 8;
+	uint64_t divisor = emu_src(c, i, 0, size), q, r;
+	if (divisor == 0)
+		divide_error(c);
+	unsigned __int128 dividend =
+	    ((unsigned __int128)accumulator_high(c, size) << bits) | accumulator(c, size);
+
+	if (i->mnemonic == ZYDIS_MNEMONIC_DIV) {
+		unsigned __int128 quotient = dividend / divisor;
+		if (quotient >> bits)
+			divide_error(c);
+		q = (uint64_t)quotient;
+		r = (uint64_t)(dividend % divisor);
+	} else {
+		/* The dividend is 2 * bits wide: sign-extend it to 128. */
+		unsigned shift = 128 - 2 * bits;
+		__int128 n = (__int128)(dividend << shift) >> shift;
+		__int128 d = sext128(divisor, size);
+		__int128 limit = (__int128)1 << (bits - 1);
+		/* INT128_MIN / -1 would overflow the host division itself. */
+		const __int128 int128_min = -(__int128)(((unsigned __int128)1 << 127) - 1) - 1;
+		if (d == -1 && n == int128_min)
+			divide_error(c);
+		__int128 quotient = n / d;
+		if (quotient >= limit || quotient < -limit)
+			divide_error(c);
+		q = (uint64_t)quotient & emu_mask(size);
+		r = (uint64_t)(n % d) & emu_mask(size);
+	}
+	set_accumulator_pair(c, size, q, r);
+}
+
+void emu_register_muldiv(emu_handler_fn *table)
+{
+	table[ZYDIS_MNEMONIC_MUL] = h_mul;
+	table[ZYDIS_MNEMONIC_IMUL] = h_imul;
+	table[ZYDIS_MNEMONIC_DIV] = h_div;
+	table[ZYDIS_MNEMONIC_IDIV] = h_div;
+}

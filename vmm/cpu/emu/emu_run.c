@@ -1,0 +1,172 @@
+/* The software vCPU's run loop: one instruction at a time until something needs the machine.
+ *
+ * At every instruction boundary: a kick (the LAPIC has news, a timer, a stop) ends the run; a
+ * pending NMI or an accepted interrupt is delivered when the guest can take it; a wanted
+ * interrupt window ends the run once IF is set and no sti / mov ss shadow is active. Then the
+ * instruction at CS:RIP is fetched through the TLB, found in (or added to) the decode cache, and
+ * its handler runs with RIP already pointing past it.
+ *
+ * Faults unwind with longjmp to the one setjmp of the run (emu_raise): RIP goes back to the
+ * faulting instruction and the exception is delivered; a fault while delivering one becomes a
+ * double fault per the SDM's classes, and a fault while delivering a double fault shuts the
+ * vCPU down (triple fault). emu_exit unwinds the same way to return an exit. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "vmm/cpu/emu/emu_internal.h"
+#include "vmm/cpu/emu/emu_system.h"
+
+_Noreturn void emu_raise(struct emu_cpu *c, int vector, uint32_t error_code)
+{
+	c->fault_vector = vector;
+	c->fault_error = error_code;
+	longjmp(c->fault_jmp, 1);
+}
+
+_Noreturn void emu_raise_ud(struct emu_cpu *c)
+{
+	emu_raise(c, EMU_UD, EMU_NO_ERROR_CODE);
+}
+
+_Noreturn void emu_raise_gp0(struct emu_cpu *c)
+{
+	emu_raise(c, EMU_GP, 0);
+}
+
+_Noreturn void emu_exit(struct emu_cpu *c, enum cpu_exit_reason reason, const char *fmt, ...)
+{
+	struct cpu_exit *x = &c->cpu.exit;
+	x->reason = reason;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->message, sizeof(x->message), fmt, ap);
+	va_end(ap);
+	c->stop = true;
+	longjmp(c->fault_jmp, 1);
+}
+
+_Noreturn void emu_unimplemented(struct emu_cpu *c, const struct emu_insn *i)
+{
+	uint8_t bytes[16] = {0};
+	char hex[48] = "";
+	c->rip = c->insn_rip;
+	/* The bytes are re-read for the message only; a fault here just leaves them out. */
+	const struct emu_tlb_entry *e = &c->tlb[(c->insn_rip >> 12) & (EMU_TLB_SIZE - 1)];
+	uint64_t lin = c->mode == EMU_MODE_64 ? c->insn_rip : c->seg[EMU_CS].base + c->insn_rip;
+	unsigned off = lin & 0xfff, n = i->len;
+	if (e->vpn == lin >> 12 && e->host && off + n <= 4096)
+		for (unsigned k = 0; k < n; k++) {
+			bytes[k] = e->host[off + k];
+			snprintf(hex + 3 * k, sizeof(hex) - 3 * k, "%02x ", bytes[k]);
+		}
+	emu_exit(c, CPU_EXIT_UNSUPPORTED,
+		 "vCPU %u: instruction %s (%s) at rip 0x%llx is not implemented by the software "
+		 "vCPU",
+		 c->cpu.index, ZydisMnemonicGetString((ZydisMnemonic)i->mnemonic), hex,
+		 (unsigned long long)c->insn_rip);
+}
+
+static bool contributory(int v)
+{
+	return v == EMU_DE || (v >= EMU_TS && v <= EMU_GP);
+}
+
+/* A fault was raised (c->fault_vector): deliver it, or escalate. false: triple fault. */
+static bool fault_deliver(struct emu_cpu *c)
+{
+	int vector = c->fault_vector;
+	uint32_t error = c->fault_error;
+	int first = c->delivering - 1;
+	if (first == EMU_DF)
+		return false;
+	if (first >= 0 && ((contributory(first) && contributory(vector)) ||
+			   (first == EMU_PF && (contributory(vector) || vector == EMU_PF)))) {
+		vector = EMU_DF;
+		error = 0;
+	}
+	c->delivering = vector + 1;
+	c->rip = c->insn_rip;
+	emu_deliver(c, vector, EMU_EVENT_FAULT, error);
+	c->delivering = 0;
+	return true;
+}
+
+/* An external event at this boundary, if one is due. */
+static void events_deliver(struct emu_cpu *c)
+{
+	c->insn_rip = c->rip;
+	if (c->nmi_pending && !c->nmi_blocked) {
+		c->nmi_pending = false;
+		c->delivering = EMU_NMI + 1;
+		emu_deliver(c, EMU_NMI, EMU_EVENT_EXTERNAL, EMU_NO_ERROR_CODE);
+		c->delivering = 0;
+		c->nmi_blocked = true;
+		return;
+	}
+	if (c->pending_vector >= 0 && (c->rflags & RFLAGS_IF)) {
+		int v = c->pending_vector;
+		c->pending_vector = -1;
+		c->delivering = v + 1;
+		emu_deliver(c, v, EMU_EVENT_EXTERNAL, EMU_NO_ERROR_CODE);
+		c->delivering = 0;
+	}
+}
+
+static uint64_t ip_mask(const struct emu_cpu *c)
+{
+	return c->mode == EMU_MODE_64 ? ~0ull : c->mode == EMU_MODE_32 ? 0xffffffffull : 0xffffull;
+}
+
+static void step(struct emu_cpu *c)
+{
+	struct emu_insn scratch;
+	c->insn_rip = c->rip;
+	uint64_t lin =
+	    c->mode == EMU_MODE_64 ? c->rip : (c->seg[EMU_CS].base + c->rip) & 0xffffffffull;
+	const struct emu_tlb_entry *e = emu_translate(c, lin, EMU_ACC_EXEC, c->cpl == 3);
+	unsigned off = lin & 0xfff;
+	const struct emu_insn *i =
+	    emu_fetch_decode(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off, &scratch);
+	c->rip = (c->insn_rip + i->len) & ip_mask(c);
+	i->fn(c, i);
+	c->instructions++;
+}
+
+struct cpu_exit *emu_run(struct emu_cpu *c)
+{
+	struct cpu_exit *x = &c->cpu.exit;
+	x->reason = CPU_EXIT_NONE;
+	c->stop = false;
+	if (setjmp(c->fault_jmp)) {
+		c->shadow = c->shadow_active = false;
+		if (c->stop)
+			return x;
+		if (!fault_deliver(c)) {
+			x->reason = CPU_EXIT_SHUTDOWN;
+			snprintf(x->message, sizeof(x->message), "triple fault");
+			return x;
+		}
+	} else if (c->msr_pending) {
+		c->msr_pending = false;
+		c->insn_rip = c->rip;
+		if (emu_msr_complete(c) < 0)
+			emu_raise_gp0(c);
+	}
+	for (;;) {
+		if (atomic_load_explicit(&c->kick, memory_order_relaxed)) {
+			atomic_store_explicit(&c->kick, false, memory_order_relaxed);
+			return x;
+		}
+		if (!c->shadow_active) {
+			if (c->nmi_pending || c->pending_vector >= 0)
+				events_deliver(c);
+			if (c->window_wanted && (c->rflags & RFLAGS_IF)) {
+				c->window_wanted = false;
+				return x;
+			}
+		}
+		step(c);
+		c->shadow_active = c->shadow;
+		c->shadow = false;
+	}
+}
