@@ -1,6 +1,7 @@
 /* Guest-physical memory layout: where the VMM puts its boot structures, how the RAM mapping's
  * offsets become guest-physical addresses around the MMIO hole, and the e820 map that describes
- * it to the guest. Every part of the VMM takes addresses from here. */
+ * it to the guest. Every part of the VMM takes addresses from here, and the one platform constant
+ * a device model and a CPU backend must agree on: the LAPIC timer's clock. */
 #ifndef FIRMWARE_LAYOUT_H
 #define FIRMWARE_LAYOUT_H
 
@@ -10,6 +11,9 @@
 #define LAYOUT_MMIO_HOLE_END   0x100000000ULL
 #define LAYOUT_LAPIC_BASE      0xFEE00000ULL
 #define LAYOUT_IOAPIC_BASE     0xFEC00000ULL
+/* The bus clock the LAPIC timer counts at, before its divider: the LAPIC model (devices/lapic.c)
+ * counts at it and the interpreter's CPUID reports it (vmm/cpu/emu/emu_cpuid.c). */
+#define LAPIC_TIMER_HZ 100000000ULL
 
 /* Below 1 MiB: the VMM's boot structures. The boot stack grows down from the zero page. */
 #define LAYOUT_GDT	      0x500 /* boot GDT: null, null, code 0x10, data 0x18 */

@@ -15,6 +15,8 @@
  * kernel's end, as QEMU puts it. The command line is the kernel's path, a space and the
  * configured command line, as QEMU and GRUB pass it; the module's string is its path.
  * The boot_device field is not provided (there is no BIOS disk); everything else QEMU fills in is.
+ * Of the BIOS data area that QEMU's BIOS leaves, the two words giving the top of conventional
+ * memory are written too (write_bda).
  *
  * The image is untrusted: every header field, offset and size is checked against the file and
  * guest RAM before anything is copied. */
@@ -110,6 +112,12 @@ _Static_assert(MULTIBOOT_MODSTR_GPA + MULTIBOOT_STRING_MAX <= LAYOUT_PML4 + LAYO
 #define CR0_ET		  0x10ULL
 #define FLAT_CODE32	  0x00cf9b000000ffffULL /* base 0, limit 4 GiB (G), D=1, execute/read */
 #define FLAT_DATA32	  0x00cf93000000ffffULL /* base 0, limit 4 GiB (G), B=1, read/write */
+#define BDA_GPA		  0x400
+#define BDA_SIZE	  0x100
+#define BDA_EBDA_SEGMENT  0x0e /* u16: real-mode segment of the extended BIOS data area */
+#define BDA_BASE_MEMORY	  0x13 /* u16: KiB of conventional memory */
+
+_Static_assert(BDA_GPA + BDA_SIZE <= LAYOUT_GDT, "the BIOS data area lies below the boot GDT");
 
 struct mb_header {
 	size_t offset; /* in the file */
@@ -511,6 +519,18 @@ static void write_info_fields(uint8_t *info, const struct multiboot_params_in *i
 	      MBI_HAS_MEMORY | MBI_HAS_CMDLINE | MBI_HAS_MODS | MBI_HAS_MMAP | MBI_HAS_LOADER_NAME);
 }
 
+/* A kernel may take the top of conventional memory from the BIOS data area as well as from
+ * mem_lower: Xen puts its real-mode trampoline below the lower of the EBDA's segment (or the base
+ * memory size) and mem_lower, so with zeros there its address wraps below 0. Both words agree
+ * with mem_lower; the EBDA lies right above it, where the e820 map reserves it. */
+static void write_bda(const struct guest_ram *ram, uint32_t mem_lower_kib)
+{
+	uint8_t *bda = guest_ram_ptr(ram, BDA_GPA, BDA_SIZE);
+
+	put16(bda, BDA_EBDA_SEGMENT, (uint16_t)(mem_lower_kib << 6));
+	put16(bda, BDA_BASE_MEMORY, (uint16_t)mem_lower_kib);
+}
+
 /* Descriptors matching the segment caches a backend loads, so that a selector reload by the
  * kernel changes nothing: null, null, flat 32-bit code, flat 32-bit data. */
 static void write_gdt(uint8_t *gdt)
@@ -569,6 +589,7 @@ int multiboot_load_image(const struct guest_ram *ram, const uint8_t *image, size
 	    write_mmap(info, in->e820, in->e820_count, err, errlen) < 0)
 		return -1;
 	write_info_fields(info, in);
+	write_bda(ram, get32(info, MBI_MEM_LOWER));
 	write_gdt(guest_ram_ptr(ram, LAYOUT_GDT, LAYOUT_GDT_SIZE));
 	set_cpu_state(cpu, k.entry);
 	return 0;

@@ -24,13 +24,14 @@
 
 #include "coherence/cluster.h"
 #include "coherence/engine.h"
+#include "devices/apic_bus.h"
+#include "devices/ioapic.h"
+#include "devices/lapic.h"
 #include "devices/uart8250.h"
 #include "firmware/acpi.h"
 #include "firmware/boot.h"
-#include "vmm/apic_bus.h"
-#include "vmm/cpu/accel.h"
-#include "vmm/ioapic.h"
-#include "vmm/lapic.h"
+#include "firmware/multiboot.h"
+#include "vmm/accel.h"
 #include "vmm/log.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_link.h"
@@ -308,6 +309,40 @@ static unsigned node_memory_ranges(const struct node_config *node, unsigned numa
 	return count;
 }
 
+/* The kernel and its initrd (a Multiboot kernel's module 0) into RAM, and the BSP's registers for
+ * its boot protocol. The configuration resolved both paths against its own directory. */
+static int machine_load_kernel(struct machine *m, uint64_t rsdp, struct boot_cpu_state *cpu,
+			       char *err, size_t errlen)
+{
+	const struct guest_config *guest = &m->cfg->guest;
+	const char *initrd = guest->initrd[0] ? guest->initrd : NULL;
+	struct e820_entry e820[16];
+	unsigned e820_count = layout_e820(m->mem.size, e820, 16);
+	if (guest->kind == GUEST_MULTIBOOT) {
+		/* Multiboot passes no RSDP: the OS scans 0xE0000-0xFFFFF for it, where it is. */
+		const struct multiboot_params_in in = {.kernel_path = guest->kernel,
+						       .initrd_path = initrd,
+						       .cmdline = guest->cmdline,
+						       .e820 = e820,
+						       .e820_count = e820_count};
+		return multiboot_load(&m->ram, &in, cpu, err, errlen);
+	}
+	char kernel[PATH_MAX];
+	const char *kernel_path = guest->kernel;
+	if (guest->kind == GUEST_TESTGUEST) {
+		if (testguest_path(kernel, sizeof(kernel), err, errlen) < 0)
+			return -1;
+		kernel_path = kernel;
+	}
+	const struct boot_params_in in = {.kernel_path = kernel_path,
+					  .initrd_path = initrd,
+					  .cmdline = guest->cmdline,
+					  .acpi_rsdp_gpa = rsdp,
+					  .e820 = e820,
+					  .e820_count = e820_count};
+	return boot_load(&m->ram, &in, cpu, err, errlen);
+}
+
 static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 {
 	const struct cluster_config *cfg = m->cfg;
@@ -337,24 +372,8 @@ static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 		       errlen) < 0)
 		goto out;
 
-	struct e820_entry e820[16];
-	char kernel[PATH_MAX];
-	const char *kernel_path = cfg->guest.kernel;
-	if (cfg->guest.kind == GUEST_TESTGUEST) {
-		if (testguest_path(kernel, sizeof(kernel), err, errlen) < 0)
-			goto out;
-		kernel_path = kernel;
-	}
-	struct boot_params_in in = {
-	    .kernel_path = kernel_path,
-	    .initrd_path = cfg->guest.initrd[0] ? cfg->guest.initrd : NULL,
-	    .cmdline = cfg->guest.cmdline,
-	    .acpi_rsdp_gpa = rsdp,
-	    .e820 = e820,
-	    .e820_count = layout_e820(m->mem.size, e820, 16),
-	};
 	struct boot_cpu_state cpu;
-	if (boot_load(&m->ram, &in, &cpu, err, errlen) < 0)
+	if (machine_load_kernel(m, rsdp, &cpu, err, errlen) < 0)
 		goto out;
 	struct cpu *bsp = m->vcpus[0].cpu;
 	rc = bsp->ops->set_boot_state(bsp, &cpu, err, errlen);

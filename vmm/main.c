@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/bench.h"
-#include "vmm/cmd_cluster.h"
-#include "vmm/cmd_memtest.h"
+#include "vmm/cmd/bench.h"
+#include "vmm/cmd/cmd_cluster.h"
+#include "vmm/cmd/cmd_memtest.h"
 #include "vmm/config.h"
 #include "vmm/launcher.h"
 #include "vmm/log.h"

@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "coherence/engine.h"
-#include "vmm/apic_bus.h"
+#include "devices/apic_bus.h"
+#include "devices/ioapic.h"
+#include "devices/lapic.h"
 #include "vmm/halt_wave.h"
-#include "vmm/ioapic.h"
-#include "vmm/lapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
@@ -118,6 +118,8 @@ struct node_link {
 	int ready_fd;		/* node 0: readable once every other node is ready */
 	atomic_uint ready_from; /* node 0: how many nodes said so */
 	uint8_t *ready_seen;	/* node 0: which (transport thread only) */
+	unsigned nodes_ready;	/* node 0, under halt_lock: ready nodes, itself included */
+	bool halt_deferred;	/* node 0, under halt_lock: a report came before all were */
 };
 
 struct node_link *node_link_create(struct machine *m)
@@ -229,10 +231,24 @@ void node_link_forward_eoi(struct node_link *l, uint8_t vector)
 	send_interrupt(l, MACHINE_IOAPIC_NODE, NODE_MSG_EOI, &wire, sizeof(wire));
 }
 
+/* Node 0: one more node, itself included, has its devices and vCPUs. A node that has not yet
+ * created its vCPUs would count as halted and has no engine to answer a probe with, so the halt
+ * waves wait for every node; a report that came before starts the first wave then. */
+static void count_ready(struct node_link *l)
+{
+	pthread_mutex_lock(&l->halt_lock);
+	bool deferred = ++l->nodes_ready == l->m->cfg->node_count && l->halt_deferred;
+	pthread_mutex_unlock(&l->halt_lock);
+	if (deferred)
+		node_link_report_halted(l);
+}
+
 int node_link_ready(struct node_link *l)
 {
-	if (l->m->node == 0)
+	if (l->m->node == 0) {
+		count_ready(l);
 		return l->ready_fd;
+	}
 	struct node_msg_signal wire = {.version = NODE_LINK_VERSION};
 	if (l->engine)
 		engine_send(l->engine, 0, NODE_MSG_READY, &wire, sizeof(wire));
@@ -251,6 +267,7 @@ static void take_ready(struct node_link *l, unsigned src)
 	if (atomic_fetch_add(&l->ready_from, 1) + 2 == l->m->cfg->node_count &&
 	    write(l->ready_fd, &one, sizeof(one)) < 0)
 		log_error("ready event: %s", strerror(errno));
+	count_ready(l);
 }
 
 void node_link_send_clock_epoch(struct node_link *l, uint64_t epoch_ns)
@@ -305,8 +322,11 @@ void node_link_report_halted(struct node_link *l)
 		return;
 	}
 	uint32_t wave = 0;
+	enum halt_verdict verdict = HALT_WAIT;
 	pthread_mutex_lock(&l->halt_lock);
-	enum halt_verdict verdict = halt_wave_report(&l->halt, &wave);
+	l->halt_deferred = l->nodes_ready < l->m->cfg->node_count; /* see count_ready */
+	if (!l->halt_deferred)
+		verdict = halt_wave_report(&l->halt, &wave);
 	pthread_mutex_unlock(&l->halt_lock);
 	coordinator_act(l, verdict, wave);
 }

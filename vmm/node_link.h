@@ -35,7 +35,8 @@ void node_link_forward_eoi(struct node_link *l, uint8_t vector);
  * which the coordinating node finds out and then stops it (halt_wave.h). */
 void node_link_report_halted(struct node_link *l);
 /* The machine is created: node 0 gets an fd that becomes readable once every other node has
- * said so too (then it may start the guest); the others tell node 0 and get -1. */
+ * said so too (then it may start the guest); the others tell node 0 and get -1. The halt waves
+ * start once every node, node 0 included, has said so. */
 int node_link_ready(struct node_link *l);
 /* Node 0: every other node counts its guest clock from epoch_ns too (machine_set_clock_epoch). */
 void node_link_send_clock_epoch(struct node_link *l, uint64_t epoch_ns);

@@ -20,9 +20,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vmm/apic_bus.h"
-#include "vmm/ioapic.h"
-#include "vmm/lapic.h"
+#include "devices/apic_bus.h"
+#include "devices/ioapic.h"
+#include "devices/lapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/node_link.h"
@@ -96,17 +96,18 @@ void vcpu_kick(struct vcpu *v)
 	bool sleeping = v->sleeping;
 	pthread_cond_signal(&v->wait_cond);
 	pthread_mutex_unlock(&v->wait_lock);
-	if (sleeping || !v->thread_started)
-		return;
 	if (current_cpu == v->cpu) {
 		/* Its own thread: between two runs the loop looks at the LAPIC before the next one
-		 * anyway; inside run() (a device access of the interpreter's) run() must end. */
+		 * anyway; inside run() (a device access of the interpreter's) run() must end. This
+		 * comes first: the thread runs before its starter has set thread_started. */
 		if (v->in_run)
 			v->cpu->ops->kick(v->cpu);
 		return;
 	}
+	if (sleeping)
+		return;
 	v->cpu->ops->kick(v->cpu);
-	if (v->cpu->ops->kick_needs_signal)
+	if (v->cpu->ops->kick_needs_signal && v->thread_started)
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 

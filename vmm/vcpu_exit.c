@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "devices/iobus.h"
+#include "devices/lapic.h"
 #include "firmware/layout.h"
-#include "vmm/lapic.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"

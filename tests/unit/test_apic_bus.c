@@ -1,7 +1,7 @@
 /* Unit tests for the APIC bus: ICR decoding, destination rules and when messages are forwarded. */
 #include <criterion/criterion.h>
 
-#include "vmm/apic_bus.h"
+#include "devices/apic_bus.h"
 
 #define NCPU 4
 

@@ -1,7 +1,7 @@
 /* Unit tests for the I/O APIC model: registers, redirection entries, edge/level, Remote IRR. */
 #include <criterion/criterion.h>
 
-#include "vmm/ioapic.h"
+#include "devices/ioapic.h"
 
 #define MAX_SENT 16
 

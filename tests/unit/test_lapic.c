@@ -1,7 +1,7 @@
 /* Unit tests for the local APIC model: registers, priorities, EOI, timer, INIT/SIPI, errors. */
 #include <criterion/criterion.h>
 
-#include "vmm/lapic.h"
+#include "devices/lapic.h"
 
 struct recorder {
 	struct lapic *lapic;

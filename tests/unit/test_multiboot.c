@@ -315,6 +315,15 @@ Test(multiboot, information_structure)
 	cr_assert_eq(info(88), 0, "no framebuffer");
 }
 
+Test(multiboot, bios_data_area_gives_the_top_of_conventional_memory)
+{
+	struct boot_cpu_state cpu;
+
+	cr_assert_eq(load(simple_elf(), &cpu), 0, "%s", err);
+	cr_assert_eq(rd(0x40e, 2), 0x9FC00 >> 4, "EBDA segment");
+	cr_assert_eq(rd(0x413, 2), info(I_MEM_LOWER), "base memory KiB = mem_lower");
+}
+
 Test(multiboot, memory_map_mirrors_e820)
 {
 	struct boot_cpu_state cpu;

@@ -258,7 +258,7 @@ struct emu_accel {
 
 /* ---- one vCPU ----------------------------------------------------------------------------- */
 
-#define EMU_TLB_SIZE 256
+#define EMU_TLB_SIZE 1024
 
 struct emu_tlb_entry {
 	uint64_t vpn;	    /* linear address >> 12, or UINT64_MAX when empty */
@@ -266,7 +266,11 @@ struct emu_tlb_entry {
 	uint8_t *host;	    /* host address of the page, NULL if it is not RAM (MMIO) */
 	uint8_t flags;	    /* EMU_TLB_* */
 	uint8_t page_shift; /* of the guest's page that maps it: 12, 21, 22 or 30 */
+	uint8_t perm[2];    /* EMU_PERM_* allowed now, [0] supervisor, [1] user accesses */
 };
+#define EMU_PERM_READ  (1u << 0)
+#define EMU_PERM_WRITE (1u << 1) /* allowed and Dirty already set */
+#define EMU_PERM_EXEC  (1u << 2)
 #define EMU_TLB_WRITE  (1u << 0) /* writable at every CPL the U bit allows */
 #define EMU_TLB_USER   (1u << 1)
 #define EMU_TLB_NX     (1u << 2)
@@ -321,7 +325,8 @@ struct emu_cpu {
 
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];
 	struct emu_decode_cache *dcache;
-	uint64_t instructions; /* retired, for statistics */
+	struct emu_insn scratch; /* an instruction the decode cache cannot hold (page-crossing) */
+	uint64_t instructions;	 /* retired, for statistics */
 };
 
 static inline struct emu_cpu *emu_cpu_of(struct cpu *c)
@@ -347,9 +352,35 @@ uint64_t emu_reg_read(const struct emu_cpu *c, unsigned reg_class, unsigned reg,
 void emu_reg_write(struct emu_cpu *c, unsigned reg_class, unsigned reg, unsigned size,
 		   uint64_t value);
 
-/* Operands of the current instruction: zero-extended reads, sized writes. */
-uint64_t emu_opnd_read(struct emu_cpu *c, const struct emu_insn *i, unsigned n);
-void emu_opnd_write(struct emu_cpu *c, const struct emu_insn *i, unsigned n, uint64_t value);
+/* Operands of the current instruction: zero-extended reads, sized writes. The general-register
+ * case, the commonest, is inline; the rest is emu_opnd_read_any/emu_opnd_write_any. */
+uint64_t emu_opnd_read_any(struct emu_cpu *c, const struct emu_insn *i, unsigned n);
+void emu_opnd_write_any(struct emu_cpu *c, const struct emu_insn *i, unsigned n, uint64_t value);
+
+static inline uint64_t emu_size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+static inline uint64_t emu_opnd_read(struct emu_cpu *c, const struct emu_insn *i, unsigned n)
+{
+	const struct emu_opnd *o = &i->op[n];
+	if (o->kind == EMU_OPND_REG && o->reg_class == EMU_RC_GPR)
+		return c->gpr[o->reg & 15] & emu_size_mask(o->size);
+	return emu_opnd_read_any(c, i, n);
+}
+
+static inline void emu_opnd_write(struct emu_cpu *c, const struct emu_insn *i, unsigned n,
+				  uint64_t value)
+{
+	const struct emu_opnd *o = &i->op[n];
+	if (o->kind == EMU_OPND_REG && o->reg_class == EMU_RC_GPR && o->size >= 4) {
+		c->gpr[o->reg & 15] =
+		    value & emu_size_mask(o->size); /* 32-bit writes zero-extend */
+		return;
+	}
+	emu_opnd_write_any(c, i, n, value);
+}
 /* A memory operand's effective address (offset within its segment, address-size wrapped). */
 uint64_t emu_opnd_ea(const struct emu_cpu *c, const struct emu_insn *i, unsigned n);
 

@@ -39,6 +39,17 @@ static uint64_t alu_apply(void *ctx, uint64_t old)
 /* Applies u to operand 0, writing it back unless `writes` is false (CMP, TEST). */
 static void alu_run(struct emu_cpu *c, const struct emu_insn *i, struct alu_update *u, bool writes)
 {
+	const struct emu_opnd *r = &i->op[0];
+	if (r->kind == EMU_OPND_REG && r->reg_class == EMU_RC_GPR) {
+		/* The common case, without the read-modify-write machinery memory needs. */
+		u->size = r->size;
+		u->flags_in = c->rflags;
+		uint64_t res = alu_apply(u, c->gpr[r->reg & 15] & emu_mask(r->size));
+		if (writes)
+			emu_reg_write(c, EMU_RC_GPR, r->reg, r->size, res);
+		c->rflags = u->flags;
+		return;
+	}
 	struct emu_loc d = emu_loc_of(c, i, 0);
 	u->size = d.size;
 	u->flags_in = c->rflags;

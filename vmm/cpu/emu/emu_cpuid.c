@@ -12,15 +12,15 @@
  *
  * Topology (leaves 1, 4, 0xB): one package whose cores are the vCPUs, one logical processor
  * each, APIC ID = vCPU index, as in the MADT. Clocks (0x15, 0x16, 0x40000010): the TSC counts at
- * 1 GHz (emu_tsc is nanoseconds), the LAPIC timer at 100 MHz (vmm/lapic.c).
+ * 1 GHz (emu_tsc is nanoseconds), the LAPIC timer at 100 MHz (LAPIC_TIMER_HZ, firmware/layout.h).
  *
  * Leaves past the basic or extended maximum return the highest basic leaf, as Intel CPUs do;
  * unknown leaves of the hypervisor range 0x40000000-0x4fffffff return zeros (hypervisor probes
  * look for signatures there). */
 #include <string.h>
 
+#include "firmware/layout.h"
 #include "vmm/cpu/emu/emu_system.h"
-#include "vmm/lapic.h"
 
 #define MAX_BASIC      0x16u
 #define HV_BASE	       0x40000000u

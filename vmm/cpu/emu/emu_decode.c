@@ -16,18 +16,6 @@
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_internal.h"
 
-#define DCACHE_ENTRIES 8192 /* per vCPU, direct-mapped */
-
-struct dcache_entry {
-	uint64_t tag; /* gpa << 3 | mode << 1 | 1; 0 = empty */
-	uint32_t gen;
-	struct emu_insn insn;
-};
-
-struct emu_decode_cache {
-	struct dcache_entry e[DCACHE_ENTRIES];
-};
-
 struct emu_decode_cache *emu_dcache_create(void)
 {
 	return calloc(1, sizeof(struct emu_decode_cache));
@@ -241,16 +229,16 @@ const struct emu_insn *emu_fetch_decode(struct emu_cpu *c, uint64_t gpa, const u
 	if (!host)
 		emu_exit(c, CPU_EXIT_UNSUPPORTED, "vCPU %u: executing outside RAM at 0x%llx",
 			 c->cpu.index, (unsigned long long)gpa);
+	const struct emu_insn *hit = emu_dcache_hit(c, gpa);
+	if (hit)
+		return hit;
 	uint64_t page = gpa >> 12;
 	uint64_t tag = gpa << 3 | (uint64_t)c->mode << 1 | 1;
-	struct dcache_entry *e = &c->dcache->e[(gpa ^ (gpa >> 13)) & (DCACHE_ENTRIES - 1)];
-	uint32_t gen = atomic_load_explicit(&a->page_gen[page], memory_order_acquire);
-	if (e->tag == tag && e->gen == gen)
-		return &e->insn;
+	struct emu_dcache_entry *e = &c->dcache->e[(gpa ^ (gpa >> 13)) & (EMU_DCACHE_ENTRIES - 1)];
 
 	if (!atomic_load_explicit(&a->code_page[page], memory_order_relaxed))
 		atomic_store(&a->code_page[page], 1);
-	gen = atomic_load_explicit(&a->page_gen[page], memory_order_acquire);
+	uint32_t gen = atomic_load_explicit(&a->page_gen[page], memory_order_acquire);
 	uint8_t bytes[16];
 	unsigned have = avail < 15 ? avail : 15;
 	memcpy(bytes, host, have);

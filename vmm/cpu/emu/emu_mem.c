@@ -31,7 +31,7 @@ static bool canonical(uint64_t a)
 	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
 }
 
-uint64_t emu_linear(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size)
+static inline uint64_t linear_of(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size)
 {
 	if (c->mode == EMU_MODE_64) {
 		uint64_t lin = offset;
@@ -43,6 +43,11 @@ uint64_t emu_linear(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned s
 	}
 	uint64_t base = seg < EMU_SEG_COUNT ? c->seg[seg].base : 0;
 	return (base + offset) & 0xffffffffull;
+}
+
+uint64_t emu_linear(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size)
+{
+	return linear_of(c, seg, offset, size);
 }
 
 static bool user_access(const struct emu_cpu *c)
@@ -151,14 +156,37 @@ static void linear_write(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_
 	page_write(c, lin + first, size - first, v >> (first * 8), user);
 }
 
+/* The hot path: inside one page that the TLB already allows, in RAM. */
+static inline uint8_t *fast_ptr(struct emu_cpu *c, uint64_t lin, unsigned size,
+				enum emu_access access)
+{
+	const struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+	if ((lin & 0xfff) + size <= 4096 && e->vpn == lin >> 12 &&
+	    (e->perm[user_access(c)] & (1u << access)) && e->host)
+		return e->host + (lin & 0xfff);
+	return NULL;
+}
+
 uint64_t emu_read(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size)
 {
-	return linear_read(c, emu_linear(c, seg, offset, size), size, user_access(c));
+	uint64_t lin = linear_of(c, seg, offset, size);
+	uint8_t *p = fast_ptr(c, lin, size, EMU_ACC_READ);
+	if (__builtin_expect(p != NULL, 1))
+		return host_load(p, size);
+	return linear_read(c, lin, size, user_access(c));
 }
 
 void emu_write(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size, uint64_t value)
 {
-	linear_write(c, emu_linear(c, seg, offset, size), size, value, user_access(c));
+	uint64_t lin = linear_of(c, seg, offset, size);
+	uint8_t *p = fast_ptr(c, lin, size, EMU_ACC_WRITE);
+	if (__builtin_expect(p != NULL, 1)) {
+		const struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+		note_store(c, e->gpa);
+		host_store(p, size, value);
+		return;
+	}
+	linear_write(c, lin, size, value, user_access(c));
 }
 
 /* System structures are at 64-bit linear addresses whenever long mode is active, also in

@@ -140,20 +140,24 @@ static void walk(struct emu_cpu *c, uint64_t linear, bool write, struct walk *w)
 	}
 }
 
-/* Whether the entry allows the access; false also when a write must set the Dirty bit. */
-static bool tlb_allows(const struct emu_cpu *c, const struct emu_tlb_entry *e,
-		       enum emu_access access, bool user)
+/* What the entry allows a supervisor or user access now; a write also needs Dirty set. */
+static uint8_t tlb_perm(const struct emu_cpu *c, uint8_t flags, bool user)
 {
-	if (user && !(e->flags & EMU_TLB_USER))
-		return false;
-	if (access == EMU_ACC_WRITE) {
-		if (!(e->flags & EMU_TLB_WRITE) && (user || (c->cr0 & CR0_WP)))
-			return false;
-		return (e->flags & EMU_TLB_DIRTY) != 0;
-	}
-	if (access == EMU_ACC_EXEC)
-		return !(e->flags & EMU_TLB_NX);
-	return true;
+	if (user && !(flags & EMU_TLB_USER))
+		return 0;
+	uint8_t perm = EMU_PERM_READ;
+	if (((flags & EMU_TLB_WRITE) || (!user && !(c->cr0 & CR0_WP))) && (flags & EMU_TLB_DIRTY))
+		perm |= EMU_PERM_WRITE;
+	if (!(flags & EMU_TLB_NX))
+		perm |= EMU_PERM_EXEC;
+	return perm;
+}
+
+static void tlb_set_flags(const struct emu_cpu *c, struct emu_tlb_entry *e, uint8_t flags)
+{
+	e->flags = flags;
+	e->perm[0] = tlb_perm(c, flags, false);
+	e->perm[1] = tlb_perm(c, flags, true);
 }
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t linear, uint32_t code)
@@ -162,18 +166,14 @@ _Noreturn static void page_fault(struct emu_cpu *c, uint64_t linear, uint32_t co
 	emu_raise(c, EMU_PF, code);
 }
 
-const struct emu_tlb_entry *emu_translate(struct emu_cpu *c, uint64_t linear,
-					  enum emu_access access, bool user)
+const struct emu_tlb_entry *emu_translate_miss(struct emu_cpu *c, uint64_t linear,
+					       enum emu_access access, bool user)
 {
 	uint64_t vpn = linear >> 12;
 	struct emu_tlb_entry *e = &c->tlb[vpn & (EMU_TLB_SIZE - 1)];
-	if (e->vpn == vpn && tlb_allows(c, e, access, user))
-		return e;
-
 	/* Walk for a read first: a write that the permissions refuse must not set Dirty. */
 	struct walk w;
-	bool user_bit = user;
-	uint32_t code = (access == EMU_ACC_WRITE ? PF_W : 0) | (user_bit ? PF_U : 0) |
+	uint32_t code = (access == EMU_ACC_WRITE ? PF_W : 0) | (user ? PF_U : 0) |
 			(access == EMU_ACC_EXEC && (c->efer & EFER_NXE) ? PF_I : 0);
 	walk(c, linear, false, &w);
 	if (w.not_present)
@@ -181,22 +181,23 @@ const struct emu_tlb_entry *emu_translate(struct emu_cpu *c, uint64_t linear,
 	*e = (struct emu_tlb_entry){.vpn = vpn,
 				    .gpa = w.gpa,
 				    .host = emu_ram_host(c->accel, w.gpa, 4096),
-				    .flags = (uint8_t)(w.flags | EMU_TLB_DIRTY),
 				    .page_shift = w.page_shift};
-	if (!tlb_allows(c, e, access, user)) {
+	/* Permission as if Dirty were set: a refused write faults before anything changes. */
+	tlb_set_flags(c, e, w.flags | EMU_TLB_DIRTY);
+	if (!(e->perm[user] & (1u << access))) {
 		e->vpn = UINT64_MAX;
 		page_fault(c, linear, code | PF_P);
 	}
-	e->flags = w.flags;
+	tlb_set_flags(c, e, w.flags);
 	if (access == EMU_ACC_WRITE && !(w.flags & EMU_TLB_DIRTY)) {
 		walk(c, linear, true, &w);
 		if (w.not_present) {
 			e->vpn = UINT64_MAX;
 			page_fault(c, linear, code);
 		}
-		e->flags = w.flags;
 		e->gpa = w.gpa;
 		e->host = emu_ram_host(c->accel, w.gpa, 4096);
+		tlb_set_flags(c, e, w.flags);
 	}
 	return e;
 }

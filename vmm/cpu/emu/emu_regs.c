@@ -2,16 +2,11 @@
  * addresses, the stack and near branches, which every instruction family shares. */
 #include "vmm/cpu/emu/emu.h"
 
-static uint64_t size_mask(unsigned size)
-{
-	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
-}
-
 uint64_t emu_reg_read(const struct emu_cpu *c, unsigned reg_class, unsigned reg, unsigned size)
 {
 	switch (reg_class) {
 	case EMU_RC_GPR:
-		return c->gpr[reg & 15] & size_mask(size);
+		return c->gpr[reg & 15] & emu_size_mask(size);
 	case EMU_RC_GPR8H:
 		return (c->gpr[reg & 3] >> 8) & 0xff;
 	case EMU_RC_SEG:
@@ -29,9 +24,9 @@ void emu_reg_write(struct emu_cpu *c, unsigned reg_class, unsigned reg, unsigned
 	case EMU_RC_GPR:
 		r = &c->gpr[reg & 15];
 		if (size >= 4)
-			*r = value & size_mask(size); /* 32-bit writes zero-extend */
+			*r = value & emu_size_mask(size); /* 32-bit writes zero-extend */
 		else
-			*r = (*r & ~size_mask(size)) | (value & size_mask(size));
+			*r = (*r & ~emu_size_mask(size)) | (value & emu_size_mask(size));
 		return;
 	case EMU_RC_GPR8H:
 		r = &c->gpr[reg & 3];
@@ -57,10 +52,10 @@ uint64_t emu_opnd_ea(const struct emu_cpu *c, const struct emu_insn *i, unsigned
 	uint64_t ea = addr_reg_value(c, o->base) + (uint64_t)o->disp;
 	if (o->index != EMU_REG_NONE)
 		ea += addr_reg_value(c, o->index) * o->scale;
-	return ea & size_mask(i->addrsize);
+	return ea & emu_size_mask(i->addrsize);
 }
 
-uint64_t emu_opnd_read(struct emu_cpu *c, const struct emu_insn *i, unsigned n)
+uint64_t emu_opnd_read_any(struct emu_cpu *c, const struct emu_insn *i, unsigned n)
 {
 	const struct emu_opnd *o = &i->op[n];
 	switch (o->kind) {
@@ -71,13 +66,13 @@ uint64_t emu_opnd_read(struct emu_cpu *c, const struct emu_insn *i, unsigned n)
 	case EMU_OPND_IMM:
 		/* Sign-extended as encoded, then cut to the instruction's operand size (an imm8
 		 * of `add rax, -1` reads as 64 one-bits). */
-		return (uint64_t)o->disp & size_mask(i->opsize ? i->opsize : 8);
+		return (uint64_t)o->disp & emu_size_mask(i->opsize ? i->opsize : 8);
 	default:
 		return 0;
 	}
 }
 
-void emu_opnd_write(struct emu_cpu *c, const struct emu_insn *i, unsigned n, uint64_t value)
+void emu_opnd_write_any(struct emu_cpu *c, const struct emu_insn *i, unsigned n, uint64_t value)
 {
 	const struct emu_opnd *o = &i->op[n];
 	if (o->kind == EMU_OPND_REG)
@@ -96,7 +91,7 @@ unsigned emu_stack_width(const struct emu_cpu *c)
 void emu_push(struct emu_cpu *c, uint64_t value, unsigned size)
 {
 	unsigned width = emu_stack_width(c);
-	uint64_t mask = size_mask(width);
+	uint64_t mask = emu_size_mask(width);
 	uint64_t sp = (c->gpr[EMU_RSP] - size) & mask;
 	emu_write(c, EMU_SS, sp, size, value);
 	c->gpr[EMU_RSP] = (c->gpr[EMU_RSP] & ~mask) | sp;
@@ -105,7 +100,7 @@ void emu_push(struct emu_cpu *c, uint64_t value, unsigned size)
 uint64_t emu_pop(struct emu_cpu *c, unsigned size)
 {
 	unsigned width = emu_stack_width(c);
-	uint64_t mask = size_mask(width);
+	uint64_t mask = emu_size_mask(width);
 	uint64_t sp = c->gpr[EMU_RSP] & mask;
 	uint64_t value = emu_read(c, EMU_SS, sp, size);
 	c->gpr[EMU_RSP] = (c->gpr[EMU_RSP] & ~mask) | ((sp + size) & mask);
@@ -125,7 +120,7 @@ void emu_jump(struct emu_cpu *c, uint64_t target, unsigned opsize)
 		else if (!canonical(target))
 			emu_raise_gp0(c);
 	} else {
-		target &= size_mask(opsize);
+		target &= emu_size_mask(opsize);
 	}
 	c->rip = target;
 }

@@ -117,16 +117,24 @@ static uint64_t ip_mask(const struct emu_cpu *c)
 	return c->mode == EMU_MODE_64 ? ~0ull : c->mode == EMU_MODE_32 ? 0xffffffffull : 0xffffull;
 }
 
-static void step(struct emu_cpu *c)
+/* Not in the decode cache (or not valid there any more): decode, and cache if possible. */
+__attribute__((noinline)) static const struct emu_insn *
+decode_miss(struct emu_cpu *c, const struct emu_tlb_entry *e, unsigned off)
 {
-	struct emu_insn scratch;
+	return emu_fetch_decode(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off,
+				&c->scratch);
+}
+
+static inline void step(struct emu_cpu *c)
+{
 	c->insn_rip = c->rip;
 	uint64_t lin =
 	    c->mode == EMU_MODE_64 ? c->rip : (c->seg[EMU_CS].base + c->rip) & 0xffffffffull;
 	const struct emu_tlb_entry *e = emu_translate(c, lin, EMU_ACC_EXEC, c->cpl == 3);
 	unsigned off = lin & 0xfff;
-	const struct emu_insn *i =
-	    emu_fetch_decode(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off, &scratch);
+	const struct emu_insn *i = emu_dcache_hit(c, e->gpa + off);
+	if (__builtin_expect(!i, 0))
+		i = decode_miss(c, e, off);
 	c->rip = (c->insn_rip + i->len) & ip_mask(c);
 	i->fn(c, i);
 	c->instructions++;

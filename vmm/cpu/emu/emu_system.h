@@ -99,11 +99,6 @@ static inline bool emu_protected(const struct emu_cpu *c)
 	return (c->cr0 & CR0_PE) && !(c->rflags & RFLAGS_VM);
 }
 
-static inline uint64_t emu_size_mask(unsigned size)
-{
-	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
-}
-
 /* The descriptor `sel` names (GDT or LDT by TI), its linear address in *linear; a selector past
  * the table raises `vector` with error code SEL_ERR(sel) | ext. */
 uint64_t emu_desc_fetch(struct emu_cpu *c, uint16_t sel, int vector, uint32_t ext,

@@ -228,6 +228,15 @@ static bool is_nan(const f80 *v)
 	return (v->b[8] | (v->b[9] & 0x7f) << 8) == 0x7fff && (mant << 1);
 }
 
+#define X87_QUIET_BIT (1ull << 62)
+
+static uint64_t f80_significand(const f80 *v)
+{
+	uint64_t mant;
+	memcpy(&mant, v->b, 8);
+	return mant;
+}
+
 static bool is_qnan(const f80 *v)
 {
 	return is_nan(v) && (v->b[7] & 0x40);
@@ -261,10 +270,13 @@ static void h_arith(struct emu_cpu *c, const struct emu_insn *i)
 	io.in[0] = d->flags & XF_REV ? b : a;
 	io.in[1] = d->flags & XF_REV ? a : b;
 	x87_host(d->op, &io);
-	/* An SNaN in memory was quieted by its conversion, but the hardware picks a QNaN operand
-	 * over an SNaN one: with a QNaN in ST(0) that is the result. */
-	if (mem && (sw & FSW_IE) && is_nan(&b) && is_qnan(&a) && !(d->flags & XF_RFLAGS))
+	/* An SNaN in memory was quieted by its conversion, but the hardware chooses between the
+	 * operands as they were: a QNaN over an SNaN, else the larger significand, quieted. */
+	if (mem && (sw & FSW_IE) && is_nan(&b) && is_nan(&a) && !(d->flags & XF_RFLAGS) &&
+	    (is_qnan(&a) || f80_significand(&a) > (f80_significand(&b) & ~X87_QUIET_BIT))) {
 		io.out[0] = a;
+		io.out[0].b[7] |= 0x40;
+	}
 	/* The denormal of a memory operand ranks below invalid, divide-by-zero and a QNaN in
 	 * ST(0), as in the hardware's own conversion-and-operate. */
 	if ((io.sw & (FSW_IE | FSW_ZE)) || is_nan(&a))

@@ -1,8 +1,8 @@
 /* Emulation assist (see the header for why).
  *
  * The instruction is fetched through the guest's own page tables (KVM_TRANSLATE) from guest RAM
- * and decoded by x86_decode.c. Memory operands are translated the same way; MXCSR and the xmm
- * registers come from KVM_GET_FPU and go back with KVM_SET_FPU; general registers and RIP with
+ * and decoded by Zydis (x86_decode.c). Memory operands are translated the same way; MXCSR and the
+ * xmm registers come from KVM_GET_FPU and go back with KVM_SET_FPU; general registers and RIP with
  * KVM_GET/SET_REGS. Faults the instruction would raise (#GP for a misaligned aligned access or
  * reserved MXCSR bits) are injected without advancing RIP; int3 becomes the #BP it traps to.
  *
@@ -370,26 +370,6 @@ static void format_bytes(char *out, size_t outlen, const uint8_t *bytes, unsigne
 		snprintf(out, outlen, "(unreadable)");
 }
 
-static void refuse(struct emulate_ctx *c, struct cpu_exit *exit)
-{
-	char bytes[3 * X86_MAX_INSN_LEN + 16], kvm_bytes[3 * X86_MAX_INSN_LEN + 32] = "";
-	const struct kvm_run *run = c->v->run;
-	format_bytes(bytes, sizeof(bytes), c->code, c->code_len);
-	if (run->emulation_failure.ndata >= 3 &&
-	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
-		unsigned len = run->emulation_failure.insn_size;
-		char seen[3 * X86_MAX_INSN_LEN + 16];
-		format_bytes(seen, sizeof(seen), run->emulation_failure.insn_bytes,
-			     len < X86_MAX_INSN_LEN ? len : X86_MAX_INSN_LEN);
-		snprintf(kvm_bytes, sizeof(kvm_bytes), " (KVM saw %s)", seen);
-	}
-	emulate_log_counts();
-	end_exit(exit, CPU_EXIT_UNSUPPORTED,
-		 "KVM cannot emulate the instruction at rip 0x%llx (cpl %u): %s%s; not emulated by "
-		 "vsmp-vmm either: %s",
-		 (unsigned long long)c->regs.rip, c->sregs.cs.dpl, bytes, kvm_bytes, c->why);
-}
-
 /* True if KVM reports the bytes it failed on and they differ from guest memory now. */
 static bool code_changed_under_kvm(const struct emulate_ctx *c)
 {
@@ -401,6 +381,29 @@ static bool code_changed_under_kvm(const struct emulate_ctx *c)
 	if (len > c->code_len)
 		len = c->code_len;
 	return len > 0 && memcmp(run->emulation_failure.insn_bytes, c->code, len) != 0;
+}
+
+/* KVM's view of the bytes is shown only when it adds something (ours are unreadable or differ):
+ * the exit message is short, and the decoder's reason, with the disassembly, comes last. */
+static void refuse(struct emulate_ctx *c, struct cpu_exit *exit)
+{
+	char bytes[3 * X86_MAX_INSN_LEN + 16], kvm_bytes[3 * X86_MAX_INSN_LEN + 32] = "";
+	const struct kvm_run *run = c->v->run;
+	format_bytes(bytes, sizeof(bytes), c->code, c->code_len);
+	if (run->emulation_failure.ndata >= 3 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+	    (!c->code_len || code_changed_under_kvm(c))) {
+		unsigned len = run->emulation_failure.insn_size;
+		char seen[3 * X86_MAX_INSN_LEN + 16];
+		format_bytes(seen, sizeof(seen), run->emulation_failure.insn_bytes,
+			     len < X86_MAX_INSN_LEN ? len : X86_MAX_INSN_LEN);
+		snprintf(kvm_bytes, sizeof(kvm_bytes), " (KVM saw %s)", seen);
+	}
+	emulate_log_counts();
+	end_exit(exit, CPU_EXIT_UNSUPPORTED,
+		 "KVM cannot emulate the instruction at rip 0x%llx (cpl %u): %s%s; not emulated by "
+		 "vsmp-vmm either: %s",
+		 (unsigned long long)c->regs.rip, c->sregs.cs.dpl, bytes, kvm_bytes, c->why);
 }
 
 /* True if the instruction may have just changed: KVM saw other bytes, or these bytes are failing

@@ -1,8 +1,9 @@
 /* Emulation assist: what the KVM backend does when KVM gives up on an instruction
  * (KVM_EXIT_INTERNAL_ERROR, suberror "emulation"). This host's PVM backend emulates guest ring 0
- * and cannot handle a few instructions a Linux kernel uses; we decode the instruction at RIP
- * (x86_decode.h), emulate the handful we know, count them, and refuse anything else with its
- * bytes and address. A detail of the KVM backend: the machine only sees the exit it turns into. */
+ * and cannot handle a few instructions a Linux kernel uses; we decode the instruction at RIP with
+ * Zydis (x86_decode.h), emulate the handful we know, count them, and refuse anything else with
+ * its bytes and address. A detail of the KVM backend: the machine only sees the exit it turns
+ * into. */
 #ifndef VMM_CPU_KVM_EMULATE_H
 #define VMM_CPU_KVM_EMULATE_H
 

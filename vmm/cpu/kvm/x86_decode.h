@@ -1,8 +1,9 @@
-/* A small x86-64 instruction decoder for the emulation assist (emulate.c). It recognises only
- * the instructions the assist can emulate: it parses legacy and REX prefixes, the opcode, the
- * ModRM and SIB bytes and the displacement, and names the instruction and its operands. Anything
- * else is refused with a message, so the caller can report the bytes instead of guessing their
- * length. Pure code on a byte buffer: no KVM, no guest state. 64-bit mode only. */
+/* x86-64 decoding for the emulation assist (emulate.c). Zydis decodes the instruction; this layer
+ * picks out the ones the assist can emulate and names each with an enum x86_op and its operands
+ * (the xmm register of ModRM.reg, and the register or memory operand of ModRM.rm). Anything else
+ * is refused with a message, so the caller can report the bytes instead of guessing their
+ * meaning. Pure code on a byte buffer: no KVM, no guest state. 64-bit mode only: the assist only
+ * runs for long-mode kernels. */
 #ifndef VMM_CPU_KVM_X86_DECODE_H
 #define VMM_CPU_KVM_X86_DECODE_H
 
@@ -49,9 +50,9 @@ struct x86_insn {
 	uint8_t len;
 	bool rex_w;
 	bool aligned;	/* a memory operand must be 16-byte aligned (else #GP) */
-	uint8_t reg;	/* ModRM.reg (with REX.R): the xmm or general register operand */
-	bool rm_is_mem; /* ModRM.rm names memory (mem), else a register (rm, with REX.B) */
-	uint8_t rm;
+	uint8_t reg;	/* the xmm register in ModRM.reg (with REX.R), if the instruction has one */
+	bool rm_is_mem; /* ModRM.rm names memory (mem), else a register (rm) */
+	uint8_t rm;	/* 0-15: an xmm or general register, as the instruction says */
 	struct x86_mem mem;
 };
 

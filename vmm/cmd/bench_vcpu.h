@@ -2,8 +2,8 @@
  * the interpreter, through vmm/cpu/cpu.h): real-mode code that reads guest pages one after
  * another and reports each read with a port write, so the time between two port writes is one
  * guest access to a page plus one port exit. */
-#ifndef VMM_BENCH_VCPU_H
-#define VMM_BENCH_VCPU_H
+#ifndef VMM_CMD_BENCH_VCPU_H
+#define VMM_CMD_BENCH_VCPU_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,11 +9,13 @@
  * calling an ops callback or another lapic. Callbacks may therefore call back into any lapic
  * (send_ipi usually ends in lapic_deliver on another instance, or on this one for a self-IPI).
  */
-#ifndef VSMP_VMM_LAPIC_H
-#define VSMP_VMM_LAPIC_H
+#ifndef DEVICES_LAPIC_H
+#define DEVICES_LAPIC_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "firmware/layout.h" /* LAPIC_TIMER_HZ */
 
 #define LAPIC_MMIO_BASE 0xFEE00000ULL
 #define LAPIC_MMIO_SIZE 0x1000U
@@ -51,8 +53,6 @@
 #define LAPIC_LVT_PERIODIC     (1U << 17)
 #define LAPIC_ESR_SEND_ILLEGAL (1U << 5)
 #define LAPIC_ESR_RECV_ILLEGAL (1U << 6)
-
-#define LAPIC_TIMER_HZ 100000000ULL /* bus clock the timer counts at, before the divider */
 
 enum lapic_delivery {
 	LAPIC_DM_FIXED = 0,

@@ -9,7 +9,7 @@
  * times N round trips of a 4 KiB message with every peer, spinning (not sleeping) on the reply,
  * and the other nodes stay (answering) until node 0 has left or is lost.
  */
-#include "vmm/cmd_cluster.h"
+#include "vmm/cmd/cmd_cluster.h"
 
 #include "coherence/cluster.h"
 #include "coherence/cluster_key.h"

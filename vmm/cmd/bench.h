@@ -1,7 +1,7 @@
 /* `vsmp-vmm bench ...`: benchmarks that print each result beside its floor measured in the same
  * run, as a ratio, and end with one JSON line for scripts. */
-#ifndef VMM_BENCH_H
-#define VMM_BENCH_H
+#ifndef VMM_CMD_BENCH_H
+#define VMM_CMD_BENCH_H
 
 #include <stddef.h>
 

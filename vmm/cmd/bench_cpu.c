@@ -25,7 +25,7 @@
  * Instructions: each kernel's loop retires a fixed number of instructions per iteration
  * (cpu_kernels.h), so the guest's instruction count is iterations x that number; the few
  * instructions outside the loops (setup, the mark writes) are left out. */
-#include "vmm/bench_cpu.h"
+#include "vmm/cmd/bench_cpu.h"
 
 #include <errno.h>
 #include <inttypes.h>

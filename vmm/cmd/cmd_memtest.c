@@ -5,7 +5,7 @@
  * only if every check held. A peer lost mid-run is reported and ends the node at once: its
  * threads may be waiting on pages that node held, and nothing can bring those back
  * (docs/coherence.md). */
-#include "vmm/cmd_memtest.h"
+#include "vmm/cmd/cmd_memtest.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,13 +18,13 @@
 
 #include "coherence/cluster.h"
 #include "coherence/engine.h"
+#include "vmm/cmd/memtest_workloads.h"
 #include "vmm/config.h"
 #include "vmm/launcher.h"
 #include "vmm/log.h"
-#include "vmm/node_options.h"
 #include "vmm/machine.h"
-#include "vmm/memtest_workloads.h"
 #include "vmm/node_cluster.h"
+#include "vmm/node_options.h"
 
 #define MEMTEST_FAILED	    1
 #define MEMTEST_MAX_THREADS 64

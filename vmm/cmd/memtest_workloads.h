@@ -1,8 +1,8 @@
 /* The memtest workloads, run by every thread of every node on the coherent region. Threads are
  * numbered globally (node * threads_per_node + t); roles in each litmus test are given to threads
  * on different nodes so that every access that matters crosses the network. */
-#ifndef VMM_MEMTEST_WORKLOADS_H
-#define VMM_MEMTEST_WORKLOADS_H
+#ifndef VMM_CMD_MEMTEST_WORKLOADS_H
+#define VMM_CMD_MEMTEST_WORKLOADS_H
 
 #include <stdbool.h>
 #include <stdint.h>

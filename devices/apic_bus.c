@@ -4,7 +4,7 @@
  * broadcast, logical MDA (matched by each LAPIC against its own DFR/LDR), and lowest priority
  * (the addressed LAPIC with the lowest TPR, the first one on ties).
  */
-#include "vmm/apic_bus.h"
+#include "devices/apic_bus.h"
 
 #include <stdlib.h>
 

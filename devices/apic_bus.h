@@ -7,12 +7,12 @@
  * The set of LAPICs is fixed before any traffic, so routing takes no lock of its own; it only
  * calls the thread-safe lapic functions, never while holding any lock.
  */
-#ifndef VSMP_VMM_APIC_BUS_H
-#define VSMP_VMM_APIC_BUS_H
+#ifndef DEVICES_APIC_BUS_H
+#define DEVICES_APIC_BUS_H
 
 #include <stddef.h>
 
-#include "vmm/lapic.h"
+#include "devices/lapic.h"
 
 #define APIC_SHORTHAND_NONE	0
 #define APIC_SHORTHAND_SELF	1

@@ -7,10 +7,10 @@
  * LAPICs' eoi_level callbacks end in ioapic_eoi. One mutex per instance, never held while
  * calling deliver, so deliver may call back into the IOAPIC (e.g. a LAPIC EOI).
  */
-#ifndef VSMP_VMM_IOAPIC_H
-#define VSMP_VMM_IOAPIC_H
+#ifndef DEVICES_IOAPIC_H
+#define DEVICES_IOAPIC_H
 
-#include "vmm/apic_bus.h"
+#include "devices/apic_bus.h"
 
 #define IOAPIC_MMIO_BASE 0xFEC00000ULL
 #define IOAPIC_MMIO_SIZE 0x1000U

@@ -10,7 +10,7 @@
  * MMIO access and lapic_timer_update first bring it up to date to "now", so the current count
  * and the interrupt follow from the clock alone; the owner sleeps until lapic_timer_deadline().
  */
-#include "vmm/lapic.h"
+#include "devices/lapic.h"
 
 #include <pthread.h>
 #include <stdlib.h>

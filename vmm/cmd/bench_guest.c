@@ -12,7 +12,7 @@
  * (docs/interpreter.md). So the backend is chosen here (--accel; auto resolved as the VMM
  * would) and written into every child's configuration. --scale shrinks every kernel's work, for
  * a quick run (the smoke test). */
-#include "vmm/bench_guest.h"
+#include "vmm/cmd/bench_guest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +31,7 @@
 #include <x86intrin.h>
 
 #include "coherence/cluster_key.h"
-#include "vmm/bench.h"
+#include "vmm/cmd/bench.h"
 #include "vmm/cpu/kvm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"

@@ -2,7 +2,7 @@
  * an embedded configuration, reads the timestamps the guest leaves through the bench-mark port
  * (0x502), and compares them with the bare-KVM floor (bench_floor.c) measured just before. It
  * measures KVM, so both run on KVM, and without /dev/kvm it is bad input (exit status 2). */
-#include "vmm/bench.h"
+#include "vmm/cmd/bench.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/bench_coherence.h"
-#include "vmm/bench_cpu.h"
-#include "vmm/bench_floor.h"
-#include "vmm/bench_guest.h"
+#include "vmm/cmd/bench_coherence.h"
+#include "vmm/cmd/bench_cpu.h"
+#include "vmm/cmd/bench_floor.h"
+#include "vmm/cmd/bench_guest.h"
 #include "vmm/config.h"
 #include "vmm/cpu/kvm/kvm.h"
 #include "vmm/log.h"

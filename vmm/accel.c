@@ -1,7 +1,7 @@
 /* Backend choice (see the header). With "auto", KVM is tried first because it runs the guest at
  * hardware speed; any failure to create its VM (no /dev/kvm, no permission, an old API) falls
  * back to the interpreter, and the line naming the backend says why. */
-#include "vmm/cpu/accel.h"
+#include "vmm/accel.h"
 
 #include <stdio.h>
 

@@ -1,8 +1,8 @@
 /* Choosing the CPU backend (vmm/cpu/cpu.h) that runs a machine's vCPUs: KVM or the interpreter
  * when the configuration names one, else KVM when this host can create a VM and the interpreter
  * when it cannot. One line on stderr says which runs. */
-#ifndef VMM_CPU_ACCEL_H
-#define VMM_CPU_ACCEL_H
+#ifndef VMM_ACCEL_H
+#define VMM_ACCEL_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* The bare-KVM floor for `vsmp-vmm bench exits`: the same three things measured on a minimal VM
  * built in a few lines (real-mode code, no devices, no LAPIC model), so our own path can be
  * reported as a ratio to what KVM itself costs on this host in the same run. */
-#ifndef VMM_BENCH_FLOOR_H
-#define VMM_BENCH_FLOOR_H
+#ifndef VMM_CMD_BENCH_FLOOR_H
+#define VMM_CMD_BENCH_FLOOR_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,12 +3,12 @@
  * an `out` to port 0x503; the vCPU starts at it as an AP does after its SIPI. KVM reports each
  * `out` as an exit; the interpreter calls the port dispatch in the middle of the instruction, so
  * the dispatch counts the writes and ends the run with a kick once enough have been made. */
-#include "vmm/bench_vcpu.h"
+#include "vmm/cmd/bench_vcpu.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/cpu/accel.h"
+#include "vmm/accel.h"
 #include "vmm/machine.h"
 
 struct page_reader {

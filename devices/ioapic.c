@@ -5,7 +5,7 @@
  * of that vector (ioapic_eoi or the version 0x20 EOI register) clears it and, if the line is
  * still asserted, sends again. Messages are collected under the lock and sent after it.
  */
-#include "vmm/ioapic.h"
+#include "devices/ioapic.h"
 
 #include <pthread.h>
 #include <stdlib.h>

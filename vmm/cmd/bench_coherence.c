@@ -7,7 +7,7 @@
  * own, the kinds in turn, and the median of each kind is reported.
  * Spinning waits yield the CPU: each node is pinned to one CPU, which its transport thread (the
  * one that serves its faults) must get for the spinner to make progress. */
-#include "vmm/bench_coherence.h"
+#include "vmm/cmd/bench_coherence.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -22,8 +22,8 @@
 #include "coherence/cluster_key.h"
 #include "coherence/engine.h"
 #include "coherence/transport.h"
-#include "vmm/bench.h"
-#include "vmm/bench_vcpu.h"
+#include "vmm/cmd/bench.h"
+#include "vmm/cmd/bench_vcpu.h"
 #include "vmm/config.h"
 #include "vmm/guest_memory.h"
 #include "vmm/log.h"

@@ -6,7 +6,7 @@
  * thread with a signal, B injects the vector with KVM_INTERRUPT, B's handler exits by PIO, B's
  * thread kicks A, and A's handler exit completes one round trip: the least work any userspace
  * interrupt path has to do on this host. */
-#include "vmm/bench_floor.h"
+#include "vmm/cmd/bench_floor.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * Region layout (pages): 0 barrier | 1-2 mp data/flag | 3-4 sb x/y | 5-6 iriw x/y | 7 corr word |
  * 16-31 sb results | 32-47 iriw results | 48 stress counters | 49 stress increments per thread |
  * 64-191 stress words | 192-319 stress final values. */
-#include "vmm/memtest_workloads.h"
+#include "vmm/cmd/memtest_workloads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
