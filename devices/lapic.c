@@ -325,6 +325,15 @@ static void write_svr(struct lapic *l, uint32_t value)
 		l->lvt[i] |= LAPIC_LVT_MASKED;
 }
 
+/* Whether an IRR vector is above the processor priority: after an EOI or a TPR write lowers it,
+ * the vCPU must look again, as a backend that handles the LAPIC's MMIO without leaving run() (the
+ * interpreter) would otherwise only see the vector at its next exit. */
+static bool deliverable(const struct lapic *l)
+{
+	int vector = highest_vector(l->irr);
+	return vector >= 0 && priority_class(vector) > processor_priority(l) >> 4;
+}
+
 static void write_eoi(struct lapic *l, struct lapic_effects *fx)
 {
 	int vector = highest_vector(l->isr);
@@ -333,6 +342,7 @@ static void write_eoi(struct lapic *l, struct lapic_effects *fx)
 	vec_assign(l->isr, vector, false);
 	if (vec_test(l->tmr, vector))
 		fx->eoi_vector = vector;
+	fx->kick |= deliverable(l);
 }
 
 static void write_icr_low(struct lapic *l, uint32_t value, struct lapic_effects *fx)
@@ -363,6 +373,7 @@ static void write_register(struct lapic *l, uint32_t offset, uint32_t value, uin
 		break;
 	case LAPIC_REG_TPR:
 		l->tpr = value & 0xFF;
+		fx->kick |= deliverable(l);
 		break;
 	case LAPIC_REG_EOI:
 		write_eoi(l, fx);

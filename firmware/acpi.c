@@ -73,7 +73,7 @@
 #define TABLE_ALIGN	16
 #define XSDT_MAX_TABLES 4
 
-/* The whole DSDT body: Name (\_S5, Package () { 5, 0, 0, 0 }), the SLP_TYPa/SLP_TYPb values
+/* The DSDT body starts with Name (\_S5, Package () { 5, 0, 0, 0 }), the SLP_TYPa/SLP_TYPb values
  * (plus two reserved) the OS writes to the sleep control register to enter S5.
  *   08              NameOp
  *   5F 53 35 5F     NameString "_S5_" (root scope: the DSDT is loaded at \)
@@ -84,6 +84,25 @@
  *   00 00 00        ZeroOp x 3        (SLP_TYPb, reserved, reserved) */
 static const uint8_t dsdt_aml[] = {
     0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0A, ACPI_SLP_TYP_S5, 0x00, 0x00, 0x00,
+};
+
+/* The PC's first serial port, which the UART model is: without an 8259 Linux creates no ISA IRQs,
+ * so the 8250 driver can only use IRQ 4 once ACPI names it (8250_pnp then maps GSI 4).
+ *   Scope (\_SB) { Device (COM1) { Name (_HID, EisaId ("PNP0501")) Name (_UID, 0)
+ *     Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3F8, 0x3F8, 0, 8) IRQNoFlags () {4} }) } }
+ *   10 33 5C 5F 53 42 5F        ScopeOp, PkgLength, "\_SB_"
+ *   5B 82 2B 43 4F 4D 31        DeviceOp, PkgLength, "COM1"
+ *   08 5F 48 49 44 0C 41 D0 05 01  NameOp "_HID", DWordPrefix 0x0105D041 (EisaId PNP0501)
+ *   08 5F 55 49 44 00           NameOp "_UID", ZeroOp
+ *   08 5F 43 52 53 11 10 0A 0D  NameOp "_CRS", BufferOp, PkgLength, BytePrefix 13 (size)
+ *   47 01 F8 03 F8 03 00 08     I/O port descriptor: 16-bit decode, 0x3F8..0x3F8, align 0, 8 ports
+ *   22 10 00                    IRQ descriptor: mask bit 4
+ *   79 00                       End tag, checksum 0 (none) */
+static const uint8_t dsdt_com1_aml[] = {
+    0x10, 0x33, '\\', '_',  'S',  'B',	'_',  0x5B, 0x82, 0x2B, 'C',  'O',  'M',
+    '1',  0x08, '_',  'H',  'I',  'D',	0x0C, 0x41, 0xD0, 0x05, 0x01, 0x08, '_',
+    'U',  'I',	'D',  0x00, 0x08, '_',	'C',  'R',  'S',  0x11, 0x10, 0x0A, 0x0D,
+    0x47, 0x01, 0xF8, 0x03, 0xF8, 0x03, 0x00, 0x08, 0x22, 0x10, 0x00, 0x79, 0x00,
 };
 
 /* The host view of the guest RAM window the tables go into. */
@@ -161,11 +180,13 @@ static void table_finish(uint8_t *t)
 
 static int build_dsdt(struct acpi_area *a, uint64_t *gpa, char *err, size_t errlen)
 {
-	uint8_t *t = table_alloc(a, "DSDT", HEADER_SIZE + sizeof(dsdt_aml), 2, gpa, err, errlen);
+	uint8_t *t = table_alloc(a, "DSDT", HEADER_SIZE + sizeof(dsdt_aml) + sizeof(dsdt_com1_aml),
+				 2, gpa, err, errlen);
 
 	if (!t)
 		return -1;
 	memcpy(t + HEADER_SIZE, dsdt_aml, sizeof(dsdt_aml));
+	memcpy(t + HEADER_SIZE + sizeof(dsdt_aml), dsdt_com1_aml, sizeof(dsdt_com1_aml));
 	table_finish(t);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* ACPI tables for the guest: RSDP, XSDT, FADT (hardware-reduced, with a sleep control register
- * for power-off), a DSDT with \_S5, MADT (LAPIC per vCPU, one IOAPIC), and SRAT/SLIT with one
- * proximity domain per NUMA node. */
+ * for power-off), a DSDT with \_S5 and COM1, MADT (LAPIC per vCPU, one IOAPIC), and SRAT/SLIT with
+ * one proximity domain per NUMA node. */
 #ifndef FIRMWARE_ACPI_H
 #define FIRMWARE_ACPI_H
 

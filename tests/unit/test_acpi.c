@@ -153,8 +153,25 @@ Test(acpi, dsdt_has_s5)
 
 	cr_assert_geq(dsdt[8], 2, "revision 2: 64-bit integers");
 	cr_assert_not_null(memmem(dsdt + 36, len - 36, "_S5_", 4));
-	cr_assert_eq(len, 36 + sizeof(s5));
+	cr_assert_geq(len, 36 + sizeof(s5));
 	cr_assert_eq(memcmp(dsdt + 36, s5, sizeof(s5)), 0);
+}
+
+/* COM1 as Linux's 8250_pnp finds it: PNP0501 with I/O 0x3F8-0x3FF and IRQ 4. */
+Test(acpi, dsdt_has_com1)
+{
+	static const uint8_t hid[] = {'_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x05, 0x01};
+	static const uint8_t io[] = {0x47, 0x01, 0xF8, 0x03, 0xF8, 0x03, 0x00, 0x08};
+	static const uint8_t irq4[] = {0x22, 0x10, 0x00, 0x79, 0x00};
+	struct acpi_machine m = machine4();
+	const uint8_t *fadt = find(build(&m), "FACP");
+	const uint8_t *dsdt = table(get(fadt + 140, 8), "DSDT");
+	uint32_t len = (uint32_t)get(dsdt + 4, 4);
+
+	cr_assert_not_null(memmem(dsdt + 36, len - 36, "COM1", 4));
+	cr_assert_not_null(memmem(dsdt + 36, len - 36, hid, sizeof(hid)));
+	cr_assert_not_null(memmem(dsdt + 36, len - 36, io, sizeof(io)));
+	cr_assert_not_null(memmem(dsdt + 36, len - 36, irq4, sizeof(irq4)));
 }
 
 Test(acpi, madt_entries)

@@ -248,6 +248,31 @@ Test(lapic, kick_only_for_new_work)
 	cr_assert_eq(rec.kicks, 2, "SMI and ExtINT have no receiver here");
 }
 
+/* A backend that handles LAPIC MMIO inside run() (the interpreter) only looks for vectors when
+ * kicked: an EOI or a TPR write that uncovers one must kick, one that uncovers none must not. */
+Test(lapic, kick_when_eoi_or_tpr_uncovers_a_vector)
+{
+	enable();
+	lapic_deliver(L, LAPIC_DM_FIXED, 0xEC, false);
+	lapic_accept_vector(L, 0xEC);
+	lapic_deliver(L, LAPIC_DM_FIXED, 0x21, false);
+	cr_assert_eq(rec.kicks, 2);
+	cr_assert_eq(lapic_pending_vector(L), -1, "0x21 waits behind 0xEC in service");
+	wr(LAPIC_REG_EOI, 0);
+	cr_assert_eq(rec.kicks, 3, "the EOI uncovers 0x21");
+	lapic_accept_vector(L, 0x21);
+	wr(LAPIC_REG_EOI, 0);
+	cr_assert_eq(rec.kicks, 3, "nothing left to deliver");
+
+	wr(LAPIC_REG_TPR, 0x50);
+	lapic_deliver(L, LAPIC_DM_FIXED, 0x41, false);
+	cr_assert_eq(rec.kicks, 4);
+	wr(LAPIC_REG_TPR, 0x40);
+	cr_assert_eq(rec.kicks, 4, "0x41 still masked by the TPR");
+	wr(LAPIC_REG_TPR, 0x10);
+	cr_assert_eq(rec.kicks, 5, "lowering the TPR uncovers 0x41");
+}
+
 Test(lapic, init_is_a_wakeup_until_taken)
 {
 	enable();
