@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fetches Debian's stock 6.1 kernel for the Linux guest without installing it: `apt-get download`
 # the image package that linux-image-amd64 currently depends on, `dpkg-deb -x` it into a cache, and
-# extract the uncompressed ELF vmlinux from the bzImage's xz payload (running the bzImage's own
-# decompressor in emulated ring 0 would take minutes on a PVM host, see DESIGN.md section 4).
+# extract the uncompressed ELF vmlinux from the bzImage's xz payload (the bzImage's own
+# decompressor is most of a bzImage boot's time on an emulated CPU; docs/linux-guest.md).
 # Idempotent: each step is skipped when its result is already there. Finally links vmlinux and
 # System.map into build/linux/, where configs/linux-1node.toml expects them.
 #   VSMP_CACHE      cache directory (default ~/.cache/vsmp-vmm)
