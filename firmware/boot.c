@@ -6,19 +6,15 @@
  * the entry point with rsi = zero page. Images are untrusted: every offset and size is checked
  * before use, and nothing the kernel occupies may cover the VMM's own boot structures. */
 #include <elf.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "firmware/boot.h"
 #include "firmware/bytes.h"
+#include "firmware/image.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "boot structures are little-endian");
 _Static_assert(sizeof(struct e820_entry) == 20, "boot_params e820 entries are 20 bytes");
@@ -67,7 +63,7 @@ enum {
 #define KERNEL_ALIGNMENT      0x200000
 #define INITRD_ADDR_MAX	      0x7fffffff
 #define PAGE_SIZE	      0x1000ULL
-#define MAX_KERNEL_RANGES     64 /* also the most program headers an ELF may have */
+#define MAX_KERNEL_RANGES     ELF_MAX_SEGMENTS
 
 #define PTE_PRESENT  0x1ULL
 #define PTE_WRITABLE 0x2ULL
@@ -108,19 +104,6 @@ static const struct vmm_area {
     {LAYOUT_EBDA, LAYOUT_ACPI_END, "legacy BIOS and ACPI area"},
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Kernel memory must be RAM below the MMIO hole and stay clear of the VMM's structures. */
 static int check_kernel_range(const struct guest_ram *ram, uint64_t start, uint64_t len,
 			      const char *name, char *err, size_t errlen)
@@ -128,16 +111,16 @@ static int check_kernel_range(const struct guest_ram *ram, uint64_t start, uint6
 	uint64_t low_end = layout_low_ram_end(ram->size);
 
 	if (start > low_end || len > low_end - start)
-		return fail(err, errlen,
-			    "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
-			    ") is outside guest RAM below %#" PRIx64,
-			    name, start, len, low_end);
+		return image_fail(err, errlen,
+				  "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
+				  ") is outside guest RAM below %#" PRIx64,
+				  name, start, len, low_end);
 	for (size_t i = 0; i < sizeof(vmm_areas) / sizeof(vmm_areas[0]); i++) {
 		if (start < vmm_areas[i].end && start + len > vmm_areas[i].start)
-			return fail(err, errlen,
-				    "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
-				    ") overlaps the %s at %#" PRIx64,
-				    name, start, len, vmm_areas[i].what, vmm_areas[i].start);
+			return image_fail(err, errlen,
+					  "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
+					  ") overlaps the %s at %#" PRIx64,
+					  name, start, len, vmm_areas[i].what, vmm_areas[i].start);
 	}
 	return 0;
 }
@@ -158,63 +141,6 @@ static bool is_bzimage(const uint8_t *image, size_t len)
 	return len >= ZP_HEADER + 4 && get32(image, ZP_HEADER) == HDRS_MAGIC;
 }
 
-/* e_entry is a virtual address by definition, but vmlinux's is physical (phys_startup_64): an
- * address inside a segment's virtual range is translated through it, otherwise it must be a
- * loaded physical address. */
-static int elf_entry_gpa(uint64_t e_entry, const Elf64_Phdr *ph, unsigned n, uint64_t *gpa)
-{
-	for (unsigned i = 0; i < n; i++) {
-		if (e_entry - ph[i].p_vaddr < ph[i].p_memsz) {
-			*gpa = ph[i].p_paddr + (e_entry - ph[i].p_vaddr);
-			return 0;
-		}
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (e_entry - ph[i].p_paddr < ph[i].p_memsz) {
-			*gpa = e_entry;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* Collects the non-empty PT_LOAD headers after checking each against the file and RAM. */
-static int elf_load_segments(const struct guest_ram *ram, const uint8_t *image, size_t len,
-			     const Elf64_Ehdr *eh, Elf64_Phdr *loads, unsigned *count,
-			     const char *name, char *err, size_t errlen)
-{
-	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
-	    eh->e_phnum > MAX_KERNEL_RANGES)
-		return fail(err, errlen,
-			    "%s: unsupported program header table (%u entries of %u bytes)", name,
-			    eh->e_phnum, eh->e_phentsize);
-	if (eh->e_phoff > len || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
-		return fail(err, errlen, "%s: program headers lie beyond the end of the file",
-			    name);
-
-	*count = 0;
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		Elf64_Phdr p;
-
-		memcpy(&p, image + eh->e_phoff + i * sizeof(p), sizeof(p));
-		if (p.p_type != PT_LOAD || p.p_memsz == 0)
-			continue;
-		if (p.p_filesz > p.p_memsz)
-			return fail(err, errlen,
-				    "%s: segment %u has more file bytes than memory bytes", name,
-				    i);
-		if (p.p_offset > len || p.p_filesz > len - p.p_offset)
-			return fail(err, errlen, "%s: segment %u lies beyond the end of the file",
-				    name, i);
-		if (check_kernel_range(ram, p.p_paddr, p.p_memsz, name, err, errlen) < 0)
-			return -1;
-		loads[(*count)++] = p;
-	}
-	if (*count == 0)
-		return fail(err, errlen, "%s: no loadable segments", name);
-	return 0;
-}
-
 /* boot_params for a kernel that brings none: what a 2.15 bzImage header would say. */
 static void synthesize_setup_header(uint8_t *zp)
 {
@@ -231,27 +157,26 @@ static int load_elf(const struct guest_ram *ram, const uint8_t *image, size_t le
 		    const char *name, struct loaded_kernel *k, char *err, size_t errlen)
 {
 	Elf64_Ehdr eh;
-	Elf64_Phdr loads[MAX_KERNEL_RANGES];
+	struct elf_segment seg[ELF_MAX_SEGMENTS];
 	unsigned n = 0;
 
 	memcpy(&eh, image, sizeof(eh));
 	if (eh.e_type != ET_EXEC)
-		return fail(err, errlen, "%s: ELF type %u is not an executable (ET_EXEC)", name,
-			    eh.e_type);
-	if (elf_load_segments(ram, image, len, &eh, loads, &n, name, err, errlen) < 0)
+		return image_fail(err, errlen, "%s: ELF type %u is not an executable (ET_EXEC)",
+				  name, eh.e_type);
+	if (elf_segments(image, len, true, eh.e_phoff, eh.e_phnum, eh.e_phentsize, seg, &n, name,
+			 err, errlen) < 0)
 		return -1;
-	if (elf_entry_gpa(eh.e_entry, loads, n, &k->entry) < 0)
-		return fail(err, errlen, "%s: entry point %#" PRIx64 " is in no loadable segment",
-			    name, (uint64_t)eh.e_entry);
-
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *dst = guest_ram_ptr(ram, loads[i].p_paddr, loads[i].p_memsz);
-
-		memcpy(dst, image + loads[i].p_offset, loads[i].p_filesz);
-		memset(dst + loads[i].p_filesz, 0, loads[i].p_memsz - loads[i].p_filesz);
-		k->ranges[i] =
-		    (struct mem_range){loads[i].p_paddr, loads[i].p_paddr + loads[i].p_memsz};
-	}
+	for (unsigned i = 0; i < n; i++)
+		if (check_kernel_range(ram, seg[i].paddr, seg[i].memsz, name, err, errlen) < 0)
+			return -1;
+	if (elf_entry_gpa(eh.e_entry, seg, n, &k->entry) < 0)
+		return image_fail(err, errlen,
+				  "%s: entry point %#" PRIx64 " is in no loadable segment", name,
+				  (uint64_t)eh.e_entry);
+	elf_copy_segments(ram, image, seg, n);
+	for (unsigned i = 0; i < n; i++)
+		k->ranges[i] = (struct mem_range){seg[i].paddr, seg[i].paddr + seg[i].memsz};
 	k->range_count = n;
 	synthesize_setup_header(zp);
 	return 0;
@@ -281,21 +206,22 @@ static int load_bzimage(const struct guest_ram *ram, const uint8_t *image, size_
 	uint64_t load, mem_len;
 
 	if (len < ZP_HEADER_FIELDS_END)
-		return fail(err, errlen, "%s: truncated bzImage setup header", name);
+		return image_fail(err, errlen, "%s: truncated bzImage setup header", name);
 	version = get16(image, ZP_VERSION);
 	if (version < BZIMAGE_MIN_VERSION)
-		return fail(err, errlen,
-			    "%s: boot protocol %u.%02u is too old (2.12 or later needed)", name,
-			    version >> 8, version & 0xff);
+		return image_fail(err, errlen,
+				  "%s: boot protocol %u.%02u is too old (2.12 or later needed)",
+				  name, version >> 8, version & 0xff);
 	if (!(get16(image, ZP_XLOADFLAGS) & XLF_KERNEL_64))
-		return fail(err, errlen, "%s: bzImage has no 64-bit entry point", name);
+		return image_fail(err, errlen, "%s: bzImage has no 64-bit entry point", name);
 
 	setup_size =
 	    ((size_t)(image[ZP_SETUP_SECTS] ? image[ZP_SETUP_SECTS] : BZIMAGE_DEFAULT_SECTS) + 1) *
 	    512;
 	if (setup_size + BZIMAGE_ENTRY_64 >= len)
-		return fail(err, errlen, "%s: truncated bzImage (%zu bytes, %zu of setup code)",
-			    name, len, setup_size);
+		return image_fail(err, errlen,
+				  "%s: truncated bzImage (%zu bytes, %zu of setup code)", name, len,
+				  setup_size);
 	kernel_len = len - setup_size;
 	mem_len = get32(image, ZP_INIT_SIZE);
 	if (mem_len < kernel_len)
@@ -328,8 +254,8 @@ static int write_cmdline(const struct guest_ram *ram, uint8_t *zp, const char *c
 	if (limit > LAYOUT_CMDLINE_MAX - 1)
 		limit = LAYOUT_CMDLINE_MAX - 1;
 	if (len > limit)
-		return fail(err, errlen, "%s: command line is %zu bytes, at most %u fit", name, len,
-			    limit);
+		return image_fail(err, errlen, "%s: command line is %zu bytes, at most %u fit",
+				  name, len, limit);
 	memcpy(guest_ram_ptr(ram, LAYOUT_CMDLINE, len + 1), s, len + 1);
 	put32(zp, ZP_CMD_LINE_PTR, LAYOUT_CMDLINE);
 	return 0;
@@ -373,14 +299,15 @@ static int place_initrd(const struct guest_ram *ram, uint8_t *zp, const struct l
 	if (!initrd)
 		return 0;
 	if (len == 0)
-		return fail(err, errlen, "%s: initrd is empty", name);
+		return image_fail(err, errlen, "%s: initrd is empty", name);
 	if (top > layout_low_ram_end(ram->size))
 		top = layout_low_ram_end(ram->size);
 	if (find_initrd_slot(k, top, len, &addr) < 0)
-		return fail(err, errlen,
-			    "%s: initrd of %zu bytes does not fit in guest RAM below %#" PRIx64
-			    " beside the kernel",
-			    name, len, top);
+		return image_fail(
+		    err, errlen,
+		    "%s: initrd of %zu bytes does not fit in guest RAM below %#" PRIx64
+		    " beside the kernel",
+		    name, len, top);
 	memcpy(guest_ram_ptr(ram, addr, len), initrd, len);
 	put32(zp, ZP_RAMDISK_IMAGE, (uint32_t)addr);
 	put32(zp, ZP_RAMDISK_SIZE, (uint32_t)len);
@@ -391,8 +318,8 @@ static int write_e820(uint8_t *zp, const struct e820_entry *e820, unsigned count
 		      size_t errlen)
 {
 	if (count > BOOT_E820_MAX)
-		return fail(err, errlen, "%u e820 entries, the zero page holds at most %u", count,
-			    BOOT_E820_MAX);
+		return image_fail(err, errlen, "%u e820 entries, the zero page holds at most %u",
+				  count, BOOT_E820_MAX);
 	zp[ZP_E820_ENTRIES] = (uint8_t)count;
 	if (count)
 		memcpy(zp + ZP_E820_TABLE, e820, count * sizeof(*e820));
@@ -460,12 +387,12 @@ int boot_load_image(const struct guest_ram *ram, const uint8_t *image, size_t im
 	int rc;
 
 	if (!guest_ram_ptr(ram, 0, LAYOUT_ACPI_END))
-		return fail(err, errlen,
-			    "guest RAM of %" PRIu64 " bytes does not cover the first MiB",
-			    ram->size);
+		return image_fail(err, errlen,
+				  "guest RAM of %" PRIu64 " bytes does not cover the first MiB",
+				  ram->size);
 	if (image_len > BOOT_MAX_FILE_SIZE)
-		return fail(err, errlen, "%s: %zu bytes is over the %llu MiB limit", name,
-			    image_len, BOOT_MAX_FILE_SIZE >> 20);
+		return image_fail(err, errlen, "%s: %zu bytes is over the %llu MiB limit", name,
+				  image_len, BOOT_MAX_FILE_SIZE >> 20);
 	zp = guest_ram_ptr(ram, LAYOUT_ZERO_PAGE, LAYOUT_ZERO_PAGE_SIZE);
 	memset(zp, 0, LAYOUT_ZERO_PAGE_SIZE);
 	if (is_elf64_x86_64(image, image_len))
@@ -473,7 +400,7 @@ int boot_load_image(const struct guest_ram *ram, const uint8_t *image, size_t im
 	else if (is_bzimage(image, image_len))
 		rc = load_bzimage(ram, image, image_len, zp, name, &k, err, errlen);
 	else
-		rc = fail(err, errlen, "%s: not a bzImage or an ELF64 x86-64 kernel", name);
+		rc = image_fail(err, errlen, "%s: not a bzImage or an ELF64 x86-64 kernel", name);
 	if (rc < 0 || write_cmdline(ram, zp, in->cmdline, name, err, errlen) < 0 ||
 	    place_initrd(ram, zp, &k, initrd, initrd_len,
 			 in->initrd_path ? in->initrd_path : "initrd", err, errlen) < 0 ||
@@ -486,51 +413,6 @@ int boot_load_image(const struct guest_ram *ram, const uint8_t *image, size_t im
 	return 0;
 }
 
-static int read_open_file(int fd, const char *path, uint8_t **data, size_t *len, char *err,
-			  size_t errlen)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fail(err, errlen, "%s: not a regular file", path);
-	if ((uint64_t)st.st_size > BOOT_MAX_FILE_SIZE)
-		return fail(err, errlen, "%s: %lld bytes is over the %llu MiB limit", path,
-			    (long long)st.st_size, BOOT_MAX_FILE_SIZE >> 20);
-	*len = (size_t)st.st_size;
-	*data = malloc(*len ? *len : 1);
-	if (!*data)
-		return fail(err, errlen, "%s: out of memory", path);
-	for (size_t done = 0; done < *len;) {
-		ssize_t got = read(fd, *data + done, *len - done);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			fail(err, errlen, "%s: %s", path,
-			     got < 0 ? strerror(errno) : "file shrank while being read");
-			free(*data);
-			*data = NULL;
-			return -1;
-		}
-		done += (size_t)got;
-	}
-	return 0;
-}
-
-static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
-	rc = read_open_file(fd, path, data, len, err, errlen);
-	close(fd);
-	return rc;
-}
-
 int boot_load(const struct guest_ram *ram, const struct boot_params_in *in,
 	      struct boot_cpu_state *cpu, char *err, size_t errlen)
 {
@@ -539,10 +421,10 @@ int boot_load(const struct guest_ram *ram, const struct boot_params_in *in,
 	int rc = -1;
 
 	if (!in->kernel_path)
-		return fail(err, errlen, "no kernel to boot");
-	if (read_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
+		return image_fail(err, errlen, "no kernel to boot");
+	if (image_read_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
 	    (!in->initrd_path ||
-	     read_file(in->initrd_path, &initrd, &initrd_len, err, errlen) == 0))
+	     image_read_file(in->initrd_path, &initrd, &initrd_len, err, errlen) == 0))
 		rc = boot_load_image(ram, kernel, kernel_len, initrd, initrd_len, in, cpu, err,
 				     errlen);
 	free(kernel);

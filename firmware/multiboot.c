@@ -24,15 +24,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "firmware/bytes.h"
+#include "firmware/image.h"
 #include "firmware/multiboot.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Multiboot structures are little-endian");
@@ -104,7 +103,6 @@ _Static_assert(MULTIBOOT_MODSTR_GPA + MULTIBOOT_STRING_MAX <= LAYOUT_PML4 + LAYO
 
 #define KERNEL_MIN	  LAYOUT_KERNEL_DEFAULT /* 1 MiB */
 #define PAGE_SIZE	  0x1000ULL
-#define MAX_ELF_SEGMENTS  64
 #define LOWER_MEMORY_MAX  0xA0000ULL /* mem_lower counts at most 640 KiB */
 #define LINUX_HDRS_OFFSET 0x202
 #define LINUX_HDRS_MAGIC  0x53726448 /* "HdrS": a Linux setup header */
@@ -132,21 +130,6 @@ struct mb_kernel {
 
 enum header_search { HEADER_FOUND, HEADER_NONE, HEADER_BAD_CHECKSUM };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* The first aligned magic with a valid checksum (*offset); failing that, the first magic seen,
- * so that the message can point at a header whose checksum is wrong. */
 static enum header_search header_search(const uint8_t *image, size_t len, size_t *offset)
 {
 	size_t limit = len < MULTIBOOT_SEARCH ? len : MULTIBOOT_SEARCH;
@@ -185,27 +168,28 @@ static int header_parse(const uint8_t *image, size_t len, struct mb_header *h, c
 
 	switch (header_search(image, len, &h->offset)) {
 	case HEADER_NONE:
-		return fail(err, errlen, "%s: no Multiboot header in the first %u bytes", name,
-			    MULTIBOOT_SEARCH);
+		return image_fail(err, errlen, "%s: no Multiboot header in the first %u bytes",
+				  name, MULTIBOOT_SEARCH);
 	case HEADER_BAD_CHECKSUM:
-		return fail(err, errlen,
-			    "%s: the Multiboot header at offset %#zx has a bad checksum", name,
-			    h->offset);
+		return image_fail(err, errlen,
+				  "%s: the Multiboot header at offset %#zx has a bad checksum",
+				  name, h->offset);
 	case HEADER_FOUND:
 		break;
 	}
 	h->flags = get32(image, h->offset + MBH_FLAGS);
 	if (header_size(h->flags) > limit - h->offset)
-		return fail(err, errlen,
-			    "%s: the Multiboot header at offset %#zx (flags %#x) runs past the "
-			    "first %u bytes of the file",
-			    name, h->offset, h->flags, MULTIBOOT_SEARCH);
+		return image_fail(
+		    err, errlen,
+		    "%s: the Multiboot header at offset %#zx (flags %#x) runs past the "
+		    "first %u bytes of the file",
+		    name, h->offset, h->flags, MULTIBOOT_SEARCH);
 	unsupported = h->flags & MBH_REQUIRED & ~MBH_HONOURED;
 	if (unsupported)
-		return fail(err, errlen,
-			    "%s: the Multiboot header requires features this loader does not "
-			    "provide (flags %#x)",
-			    name, unsupported);
+		return image_fail(err, errlen,
+				  "%s: the Multiboot header requires features this loader does not "
+				  "provide (flags %#x)",
+				  name, unsupported);
 	if (h->flags & MBH_ADDRESSES) {
 		h->header_addr = get32(image, h->offset + MBH_HEADER_ADDR);
 		h->load_addr = get32(image, h->offset + MBH_LOAD_ADDR);
@@ -223,16 +207,17 @@ static int check_kernel_range(const struct guest_ram *ram, uint64_t start, uint6
 	uint64_t low_end = layout_low_ram_end(ram->size);
 
 	if (start < KERNEL_MIN)
-		return fail(err, errlen,
-			    "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
-			    ") starts below 1 MiB, where the boot structures and the legacy BIOS "
-			    "area are",
-			    name, start, len);
+		return image_fail(
+		    err, errlen,
+		    "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
+		    ") starts below 1 MiB, where the boot structures and the legacy BIOS "
+		    "area are",
+		    name, start, len);
 	if (start > low_end || len > low_end - start)
-		return fail(err, errlen,
-			    "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
-			    ") is outside guest RAM below %#" PRIx64,
-			    name, start, len, low_end);
+		return image_fail(err, errlen,
+				  "%s: kernel memory [%#" PRIx64 ", +%#" PRIx64
+				  ") is outside guest RAM below %#" PRIx64,
+				  name, start, len, low_end);
 	return 0;
 }
 
@@ -244,30 +229,34 @@ static int aout_extent(const struct mb_header *h, size_t len, uint64_t *file_off
 		       size_t errlen)
 {
 	if (h->load_addr > h->header_addr)
-		return fail(err, errlen, "%s: Multiboot load_addr %#x is above header_addr %#x",
-			    name, h->load_addr, h->header_addr);
+		return image_fail(err, errlen,
+				  "%s: Multiboot load_addr %#x is above header_addr %#x", name,
+				  h->load_addr, h->header_addr);
 	if (h->header_addr - h->load_addr > h->offset)
-		return fail(err, errlen,
-			    "%s: Multiboot load_addr %#x would start %#x bytes before the header, "
-			    "which is at file offset %#zx",
-			    name, h->load_addr, h->header_addr - h->load_addr, h->offset);
+		return image_fail(
+		    err, errlen,
+		    "%s: Multiboot load_addr %#x would start %#x bytes before the header, "
+		    "which is at file offset %#zx",
+		    name, h->load_addr, h->header_addr - h->load_addr, h->offset);
 	*file_off = h->offset - (h->header_addr - h->load_addr);
 	if (h->load_end_addr && h->load_end_addr < h->load_addr)
-		return fail(err, errlen, "%s: Multiboot load_end_addr %#x is below load_addr %#x",
-			    name, h->load_end_addr, h->load_addr);
+		return image_fail(err, errlen,
+				  "%s: Multiboot load_end_addr %#x is below load_addr %#x", name,
+				  h->load_end_addr, h->load_addr);
 	*load_len = h->load_end_addr ? h->load_end_addr - h->load_addr : len - *file_off;
 	if (*load_len > len - *file_off)
-		return fail(err, errlen,
-			    "%s: Multiboot load_end_addr %#x asks for %#" PRIx64
-			    " bytes from file offset %#" PRIx64 ", past the end of the file",
-			    name, h->load_end_addr, *load_len, *file_off);
+		return image_fail(err, errlen,
+				  "%s: Multiboot load_end_addr %#x asks for %#" PRIx64
+				  " bytes from file offset %#" PRIx64 ", past the end of the file",
+				  name, h->load_end_addr, *load_len, *file_off);
 	*mem_len = *load_len;
 	if (h->bss_end_addr) {
 		if ((uint64_t)h->bss_end_addr < h->load_addr + *load_len)
-			return fail(err, errlen,
-				    "%s: Multiboot bss_end_addr %#x is below the end of the loaded "
-				    "image %#" PRIx64,
-				    name, h->bss_end_addr, h->load_addr + *load_len);
+			return image_fail(
+			    err, errlen,
+			    "%s: Multiboot bss_end_addr %#x is below the end of the loaded "
+			    "image %#" PRIx64,
+			    name, h->bss_end_addr, h->load_addr + *load_len);
 		*mem_len = h->bss_end_addr - h->load_addr;
 	}
 	return 0;
@@ -284,10 +273,10 @@ static int load_aout(const struct guest_ram *ram, const uint8_t *image, size_t l
 	    check_kernel_range(ram, h->load_addr, mem_len, name, err, errlen) < 0)
 		return -1;
 	if ((uint64_t)h->entry_addr - h->load_addr >= mem_len)
-		return fail(err, errlen,
-			    "%s: Multiboot entry_addr %#x is outside the kernel [%#x, %#" PRIx64
-			    ")",
-			    name, h->entry_addr, h->load_addr, h->load_addr + mem_len);
+		return image_fail(
+		    err, errlen,
+		    "%s: Multiboot entry_addr %#x is outside the kernel [%#x, %#" PRIx64 ")", name,
+		    h->entry_addr, h->load_addr, h->load_addr + mem_len);
 	dst = guest_ram_ptr(ram, h->load_addr, mem_len);
 	memcpy(dst, image + file_off, load_len);
 	memset(dst + load_len, 0, mem_len - load_len);
@@ -300,100 +289,45 @@ static int elf32_header(const uint8_t *image, size_t len, Elf32_Ehdr *eh, const 
 			char *err, size_t errlen)
 {
 	if (len < sizeof(*eh))
-		return fail(err, errlen, "%s: truncated ELF header", name);
+		return image_fail(err, errlen, "%s: truncated ELF header", name);
 	memcpy(eh, image, sizeof(*eh));
 	if (eh->e_ident[EI_CLASS] != ELFCLASS32)
-		return fail(err, errlen,
-			    "%s: not an ELF32 image; a Multiboot kernel without the address "
-			    "fields (flags bit 16) must be one",
-			    name);
+		return image_fail(err, errlen,
+				  "%s: not an ELF32 image; a Multiboot kernel without the address "
+				  "fields (flags bit 16) must be one",
+				  name);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_386)
-		return fail(err, errlen, "%s: not a little-endian i386 ELF32 image", name);
+		return image_fail(err, errlen, "%s: not a little-endian i386 ELF32 image", name);
 	if (eh->e_type != ET_EXEC)
-		return fail(err, errlen, "%s: ELF type %u is not an executable (ET_EXEC)", name,
-			    eh->e_type);
-	if (eh->e_phentsize != sizeof(Elf32_Phdr) || eh->e_phnum == 0 ||
-	    eh->e_phnum > MAX_ELF_SEGMENTS)
-		return fail(err, errlen,
-			    "%s: unsupported program header table (%u entries of %u bytes)", name,
-			    eh->e_phnum, eh->e_phentsize);
-	if (eh->e_phoff > len || (size_t)eh->e_phnum * sizeof(Elf32_Phdr) > len - eh->e_phoff)
-		return fail(err, errlen, "%s: program headers lie beyond the end of the file",
-			    name);
+		return image_fail(err, errlen, "%s: ELF type %u is not an executable (ET_EXEC)",
+				  name, eh->e_type);
 	return 0;
-}
-
-/* Collects the non-empty PT_LOAD headers after checking each against the file and RAM. */
-static int elf32_segments(const struct guest_ram *ram, const uint8_t *image, size_t len,
-			  const Elf32_Ehdr *eh, Elf32_Phdr *loads, unsigned *count,
-			  const char *name, char *err, size_t errlen)
-{
-	*count = 0;
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		Elf32_Phdr p;
-
-		memcpy(&p, image + eh->e_phoff + i * sizeof(p), sizeof(p));
-		if (p.p_type != PT_LOAD || p.p_memsz == 0)
-			continue;
-		if (p.p_filesz > p.p_memsz)
-			return fail(err, errlen,
-				    "%s: segment %u has more file bytes than memory bytes", name,
-				    i);
-		if (p.p_offset > len || p.p_filesz > len - p.p_offset)
-			return fail(err, errlen, "%s: segment %u lies beyond the end of the file",
-				    name, i);
-		if (check_kernel_range(ram, p.p_paddr, p.p_memsz, name, err, errlen) < 0)
-			return -1;
-		loads[(*count)++] = p;
-	}
-	if (*count == 0)
-		return fail(err, errlen, "%s: no loadable segments", name);
-	return 0;
-}
-
-/* QEMU enters at e_entry unchanged, right for the usual kernel linked where it loads. A kernel
- * linked elsewhere (p_vaddr != p_paddr) has its entry translated through the segment holding
- * it, as GRUB does; failing that it must be a loaded physical address. */
-static int elf32_entry(uint32_t e_entry, const Elf32_Phdr *ph, unsigned n, uint64_t *gpa)
-{
-	for (unsigned i = 0; i < n; i++) {
-		if (e_entry - ph[i].p_vaddr < ph[i].p_memsz) {
-			*gpa = (uint64_t)ph[i].p_paddr + (e_entry - ph[i].p_vaddr);
-			return 0;
-		}
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (e_entry - ph[i].p_paddr < ph[i].p_memsz) {
-			*gpa = e_entry;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 static int load_elf32(const struct guest_ram *ram, const uint8_t *image, size_t len,
 		      const char *name, struct mb_kernel *k, char *err, size_t errlen)
 {
 	Elf32_Ehdr eh;
-	Elf32_Phdr loads[MAX_ELF_SEGMENTS];
+	struct elf_segment seg[ELF_MAX_SEGMENTS];
 	unsigned n;
 
 	if (elf32_header(image, len, &eh, name, err, errlen) < 0 ||
-	    elf32_segments(ram, image, len, &eh, loads, &n, name, err, errlen) < 0)
+	    elf_segments(image, len, false, eh.e_phoff, eh.e_phnum, eh.e_phentsize, seg, &n, name,
+			 err, errlen) < 0)
 		return -1;
-	if (elf32_entry(eh.e_entry, loads, n, &k->entry) < 0)
-		return fail(err, errlen, "%s: entry point %#x is in no loadable segment", name,
-			    eh.e_entry);
 	k->end = 0;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *dst = guest_ram_ptr(ram, loads[i].p_paddr, loads[i].p_memsz);
-		uint64_t end = (uint64_t)loads[i].p_paddr + loads[i].p_memsz;
-
-		memcpy(dst, image + loads[i].p_offset, loads[i].p_filesz);
-		memset(dst + loads[i].p_filesz, 0, loads[i].p_memsz - loads[i].p_filesz);
-		if (end > k->end)
-			k->end = end;
+		if (check_kernel_range(ram, seg[i].paddr, seg[i].memsz, name, err, errlen) < 0)
+			return -1;
+		if (seg[i].paddr + seg[i].memsz > k->end)
+			k->end = seg[i].paddr + seg[i].memsz;
 	}
+	/* QEMU enters at e_entry unchanged, right for the usual kernel linked where it loads; one
+	 * linked elsewhere has its entry translated through its segment, as GRUB does. */
+	if (elf_entry_gpa(eh.e_entry, seg, n, &k->entry) < 0)
+		return image_fail(err, errlen, "%s: entry point %#x is in no loadable segment",
+				  name, eh.e_entry);
+	elf_copy_segments(ram, image, seg, n);
 	return 0;
 }
 
@@ -405,10 +339,11 @@ static int load_kernel(const struct guest_ram *ram, const uint8_t *image, size_t
 		return load_aout(ram, image, len, h, name, k, err, errlen);
 	if (len >= SELFMAG && memcmp(image, ELFMAG, SELFMAG) == 0)
 		return load_elf32(ram, image, len, name, k, err, errlen);
-	return fail(err, errlen,
-		    "%s: a Multiboot kernel without the address fields (flags bit 16) must be an "
-		    "ELF32 image",
-		    name);
+	return image_fail(
+	    err, errlen,
+	    "%s: a Multiboot kernel without the address fields (flags bit 16) must be an "
+	    "ELF32 image",
+	    name);
 }
 
 /* Writes a, then a space if both are non-empty, then b, as one string at gpa. */
@@ -419,8 +354,8 @@ static int put_string(const struct guest_ram *ram, uint64_t gpa, const char *a, 
 	char *dst;
 
 	if (la + sep + lb >= MULTIBOOT_STRING_MAX)
-		return fail(err, errlen, "%s: %s is %zu bytes, at most %u fit", name, what,
-			    la + sep + lb, MULTIBOOT_STRING_MAX - 1);
+		return image_fail(err, errlen, "%s: %s is %zu bytes, at most %u fit", name, what,
+				  la + sep + lb, MULTIBOOT_STRING_MAX - 1);
 	dst = guest_ram_ptr(ram, gpa, MULTIBOOT_STRING_MAX);
 	memcpy(dst, a, la);
 	memset(dst + la, ' ', sep);
@@ -441,10 +376,10 @@ static int place_module(const struct guest_ram *ram, uint8_t *info, const struct
 	if (!module)
 		return 0;
 	if (start > low_end || len > low_end - start)
-		return fail(err, errlen,
-			    "%s: module of %zu bytes does not fit in guest RAM between the "
-			    "kernel's end %#" PRIx64 " and %#" PRIx64,
-			    name, len, k->end, low_end);
+		return image_fail(err, errlen,
+				  "%s: module of %zu bytes does not fit in guest RAM between the "
+				  "kernel's end %#" PRIx64 " and %#" PRIx64,
+				  name, len, k->end, low_end);
 	if (put_string(ram, MULTIBOOT_MODSTR_GPA, path, "", "the module's path", name, err,
 		       errlen) < 0)
 		return -1;
@@ -461,9 +396,9 @@ static int write_mmap(uint8_t *info, const struct e820_entry *e820, unsigned cou
 		      size_t errlen)
 {
 	if (count > MULTIBOOT_MMAP_MAX)
-		return fail(err, errlen,
-			    "%u e820 entries, the Multiboot memory map holds at most %u", count,
-			    MULTIBOOT_MMAP_MAX);
+		return image_fail(err, errlen,
+				  "%u e820 entries, the Multiboot memory map holds at most %u",
+				  count, MULTIBOOT_MMAP_MAX);
 	for (unsigned i = 0; i < count; i++) {
 		uint8_t *entry = info + AREA_MMAP + i * MMAP_ENTRY_SIZE;
 
@@ -571,12 +506,13 @@ int multiboot_load_image(const struct guest_ram *ram, const uint8_t *image, size
 	uint8_t *info;
 
 	if (!guest_ram_ptr(ram, 0, LAYOUT_ACPI_END))
-		return fail(err, errlen,
-			    "guest RAM of %" PRIu64 " bytes does not cover the first MiB",
-			    ram->size);
+		return image_fail(err, errlen,
+				  "guest RAM of %" PRIu64 " bytes does not cover the first MiB",
+				  ram->size);
 	if (image_len > BOOT_MAX_FILE_SIZE || module_len > BOOT_MAX_FILE_SIZE)
-		return fail(err, errlen, "%s: the kernel or module is over the %llu MiB limit",
-			    name, BOOT_MAX_FILE_SIZE >> 20);
+		return image_fail(err, errlen,
+				  "%s: the kernel or module is over the %llu MiB limit", name,
+				  BOOT_MAX_FILE_SIZE >> 20);
 	if (header_parse(image, image_len, &h, name, err, errlen) < 0 ||
 	    load_kernel(ram, image, image_len, &h, name, &k, err, errlen) < 0)
 		return -1;
@@ -595,64 +531,6 @@ int multiboot_load_image(const struct guest_ram *ram, const uint8_t *image, size
 	return 0;
 }
 
-/* Up to max bytes; fewer only at the end of the file. -1 with errno on a read error. */
-static ssize_t read_up_to(int fd, uint8_t *buf, size_t max)
-{
-	size_t done = 0;
-
-	while (done < max) {
-		ssize_t got = read(fd, buf + done, max - done);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			break;
-		done += (size_t)got;
-	}
-	return (ssize_t)done;
-}
-
-static int read_open_file(int fd, const char *path, uint8_t **data, size_t *len, char *err,
-			  size_t errlen)
-{
-	struct stat st;
-	ssize_t got;
-
-	if (fstat(fd, &st) < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fail(err, errlen, "%s: not a regular file", path);
-	if ((uint64_t)st.st_size > BOOT_MAX_FILE_SIZE)
-		return fail(err, errlen, "%s: %lld bytes is over the %llu MiB limit", path,
-			    (long long)st.st_size, BOOT_MAX_FILE_SIZE >> 20);
-	*len = (size_t)st.st_size;
-	*data = malloc(*len ? *len : 1);
-	if (!*data)
-		return fail(err, errlen, "%s: out of memory", path);
-	got = read_up_to(fd, *data, *len);
-	if (got == (ssize_t)*len)
-		return 0;
-	fail(err, errlen, "%s: %s", path,
-	     got < 0 ? strerror(errno) : "file shrank while being read");
-	free(*data);
-	*data = NULL;
-	return -1;
-}
-
-static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
-	rc = read_open_file(fd, path, data, len, err, errlen);
-	close(fd);
-	return rc;
-}
-
 int multiboot_probe(const char *path, char *err, size_t errlen)
 {
 	uint8_t head[MULTIBOOT_SEARCH];
@@ -661,10 +539,10 @@ int multiboot_probe(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
-	got = read_up_to(fd, head, sizeof(head));
+		return image_fail(err, errlen, "%s: %s", path, strerror(errno));
+	got = image_read_up_to(fd, head, sizeof(head));
 	if (got < 0)
-		fail(err, errlen, "%s: %s", path, strerror(errno));
+		image_fail(err, errlen, "%s: %s", path, strerror(errno));
 	close(fd);
 	if (got < 0)
 		return -1;
@@ -682,10 +560,10 @@ int multiboot_load(const struct guest_ram *ram, const struct multiboot_params_in
 	int rc = -1;
 
 	if (!in->kernel_path)
-		return fail(err, errlen, "no kernel to boot");
-	if (read_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
+		return image_fail(err, errlen, "no kernel to boot");
+	if (image_read_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
 	    (!in->initrd_path ||
-	     read_file(in->initrd_path, &module, &module_len, err, errlen) == 0))
+	     image_read_file(in->initrd_path, &module, &module_len, err, errlen) == 0))
 		rc = multiboot_load_image(ram, kernel, kernel_len, module, module_len, in, cpu, err,
 					  errlen);
 	free(kernel);

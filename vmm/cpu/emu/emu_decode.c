@@ -219,9 +219,9 @@ void emu_code_page_written(struct emu_accel *a, uint64_t page)
 	atomic_fetch_add_explicit(&a->page_gen[page], 1, memory_order_release);
 }
 
-/* The instruction at RIP, whose first byte is at guest-physical `gpa`, host `host` (NULL if
- * it is not in RAM), with `avail` bytes left in its page. Faults (#PF on the next page, #UD)
- * are raised. `scratch` holds an instruction that is not cached. */
+/* Decodes the instruction at RIP on a decode-cache miss: its first byte is at guest-physical
+ * `gpa`, host `host` (NULL if it is not in RAM), with `avail` bytes left in its page. Faults (#PF
+ * on the next page, #UD) are raised. `scratch` holds an instruction that is not cached. */
 const struct emu_insn *emu_fetch_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
 					unsigned avail, struct emu_insn *scratch)
 {
@@ -229,9 +229,6 @@ const struct emu_insn *emu_fetch_decode(struct emu_cpu *c, uint64_t gpa, const u
 	if (!host)
 		emu_exit(c, CPU_EXIT_UNSUPPORTED, "vCPU %u: executing outside RAM at 0x%llx",
 			 c->cpu.index, (unsigned long long)gpa);
-	const struct emu_insn *hit = emu_dcache_hit(c, gpa);
-	if (hit)
-		return hit;
 	uint64_t page = gpa >> 12;
 	uint64_t tag = gpa << 3 | (uint64_t)c->mode << 1 | 1;
 	struct emu_dcache_entry *e = &c->dcache->e[(gpa ^ (gpa >> 13)) & (EMU_DCACHE_ENTRIES - 1)];

@@ -1,0 +1,44 @@
+/* What both kernel loaders (firmware/boot.c: Linux, firmware/multiboot.c: Multiboot) need from a
+ * kernel image: reading a kernel or initrd file (bounded by BOOT_MAX_FILE_SIZE), the PT_LOAD
+ * segments of an ELF executable of either class as one list checked against the file, the entry
+ * point as a guest-physical address, and the segments copied into guest RAM with their bss
+ * zeroed. Where a kernel may lie in guest memory is each loader's own rule. */
+#ifndef FIRMWARE_IMAGE_H
+#define FIRMWARE_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "firmware/layout.h"
+
+#define ELF_MAX_SEGMENTS 64 /* also the most program headers an image may have */
+
+struct elf_segment {
+	uint64_t paddr, vaddr, offset, filesz, memsz;
+};
+
+/* Formats the message into err; returns -1, for `return image_fail(...)`. */
+int image_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Up to max bytes; fewer only at the end of the file. -1 with errno on a read error. */
+ssize_t image_read_up_to(int fd, uint8_t *buf, size_t max);
+/* A whole regular file of at most BOOT_MAX_FILE_SIZE bytes into *data (malloc'd). */
+int image_read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen);
+
+/* The non-empty PT_LOAD segments of the program header table at phoff (phnum entries of
+ * phentsize bytes, Elf64_Phdr if is64 else Elf32_Phdr), each checked against the file. */
+int elf_segments(const uint8_t *image, size_t len, bool is64, uint64_t phoff, unsigned phnum,
+		 unsigned phentsize, struct elf_segment *out, unsigned *count, const char *name,
+		 char *err, size_t errlen);
+/* e_entry is a virtual address by definition, but kernels often give a physical one: an address
+ * inside a segment's virtual range is translated through it, otherwise it must be a loaded
+ * physical address. -1 if it is neither. */
+int elf_entry_gpa(uint64_t e_entry, const struct elf_segment *s, unsigned n, uint64_t *gpa);
+/* Copies the segments to their physical addresses, which the caller has checked are RAM. */
+void elf_copy_segments(const struct guest_ram *ram, const uint8_t *image,
+		       const struct elf_segment *s, unsigned n);
+
+#endif
