@@ -9,9 +9,15 @@
  * `ip`; deleting a namespace deletes its end of each veth, and with it the pair.
  *
  * The launcher blocks SIGINT, SIGTERM and SIGCHLD and takes them with sigtimedwait, so a signal
- * arriving at any point is handled in one place: forwarded to the nodes, which then exit, after
- * which the namespaces are removed. Each node is killed by the kernel if the launcher dies
+ * arriving at any point is handled in one place: forwarded to the nodes, which then exit (130),
+ * after which the namespaces are removed. Each node is killed by the kernel if the launcher dies
  * (PR_SET_PDEATHSIG), so none is left behind even then.
+ *
+ * When a node fails, the others notice (its connections close) and stop by themselves with
+ * "node lost" (6), each saying so; a survivor may well be reaped before the failed node. So the
+ * launcher blames no node for exiting 6: the failed node is the one killed by a signal it did
+ * not send, or that exited with another status, and the others get LOSS_GRACE_MS to report it
+ * before the stragglers get SIGTERM, then SIGKILL.
  */
 #include "vmm/launcher.h"
 
@@ -36,7 +42,8 @@
 
 #define NETNS_SUBNET	"192.168.213"
 #define NETNS_MAX_NODES 250
-#define KILL_GRACE_MS	1500 /* after another node failed */
+#define LOSS_GRACE_MS	2000 /* for the others to report a failed node and stop */
+#define KILL_GRACE_MS	1500 /* from SIGTERM to SIGKILL for those that did not */
 #define SIGNAL_GRACE_MS 5000 /* after the launcher was interrupted */
 #define HOSTS_ENV	"VSMP_NODE_HOSTS"
 
@@ -48,9 +55,12 @@ struct launch {
 	pid_t self;
 	unsigned namespaces; /* created so far: the bridge's, then nodes 0..namespaces-2 */
 	pid_t *pids;	     /* 0 once reaped */
+	int *ends;	     /* wait status of each node, once reaped */
 	unsigned alive;
-	int node0_status, first_failure;
-	uint64_t kill_at; /* ms; 0: not scheduled */
+	int culprit; /* the node whose failure stopped the others; -1: none (yet) */
+	bool interrupted;
+	uint64_t terminate_at; /* ms; 0: no node has failed */
+	uint64_t kill_at;      /* ms; 0: not scheduled, UINT64_MAX: done */
 };
 
 static uint64_t now_ms(void)
@@ -171,8 +181,13 @@ static char **node_argv(int argc, char **argv, const char *name)
 	return out;
 }
 
+/* The node takes SIGINT and SIGTERM as the launcher forwards them, even when the launcher was
+ * started with them ignored (as a shell starts a background job): the launcher itself still
+ * takes them, since it blocks them. */
 static void exec_node(const struct launch *l, unsigned i, char **args, const sigset_t *old)
 {
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sigprocmask(SIG_SETMASK, old, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != l->self)
@@ -219,6 +234,38 @@ static void signal_nodes(struct launch *l, int sig)
 			kill(l->pids[i], sig);
 }
 
+/* A node's end as a shell would give it: its exit status, or 128 + the signal that killed it. */
+static int exit_code(int ws)
+{
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* The node that failed, as opposed to the ones that stopped because it did: one killed by a
+ * signal the launcher did not send, or one that exited non-zero for a reason of its own (not
+ * "node lost"). Once the launcher has signalled the nodes, they only do as they were told. */
+static bool is_culprit(const struct launch *l, int ws)
+{
+	if (l->interrupted || l->kill_at)
+		return false;
+	if (WIFSIGNALED(ws))
+		return true;
+	return WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != VMM_EXIT_NODE_LOST;
+}
+
+static void node_ended(struct launch *l, unsigned i, int ws)
+{
+	l->pids[i] = 0;
+	l->alive--;
+	l->ends[i] = ws;
+	if (exit_code(ws) == 0)
+		return;
+	/* The others get a grace to report the failure and stop by themselves. */
+	if (!l->terminate_at)
+		l->terminate_at = now_ms() + LOSS_GRACE_MS;
+	if (l->culprit < 0 && is_culprit(l, ws))
+		l->culprit = (int)i;
+}
+
 static void reap(struct launch *l)
 {
 	int ws;
@@ -227,29 +274,62 @@ static void reap(struct launch *l)
 		unsigned i = 0;
 		while (i < l->cfg->node_count && l->pids[i] != pid)
 			i++;
-		if (i == l->cfg->node_count)
-			continue;
-		l->pids[i] = 0;
-		l->alive--;
-		int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-		if (i == 0)
-			l->node0_status = code;
-		if (code == 0 || l->first_failure >= 0)
-			continue;
-		l->first_failure = code;
-		if (WIFSIGNALED(ws))
-			log_error("node %s was killed by signal %d: stopping the others",
-				  l->cfg->nodes[i].name, WTERMSIG(ws));
-		else
-			log_error("node %s exited with status %d: stopping the others",
-				  l->cfg->nodes[i].name, code);
-		signal_nodes(l, SIGTERM);
-		if (!l->kill_at || l->kill_at > now_ms() + KILL_GRACE_MS)
-			l->kill_at = now_ms() + KILL_GRACE_MS;
+		if (i < l->cfg->node_count)
+			node_ended(l, i, ws);
 	}
 }
 
-/* Waits for every node, forwarding signals and enforcing the kill deadline. */
+/* SIGINT to every node at once, as the terminal sends it: a node that ended on it before
+ * another had it would be seen by that one as lost. So every node is stopped (and seen stopped)
+ * before any is sent SIGINT, and all have it pending when they go on. */
+static void interrupt_nodes(struct launch *l)
+{
+	signal_nodes(l, SIGSTOP);
+	for (unsigned i = 0; i < l->cfg->node_count; i++) {
+		int ws;
+		pid_t pid = l->pids[i];
+		pid_t got = 0;
+		while (pid && (got = waitpid(pid, &ws, WUNTRACED)) < 0 && errno == EINTR)
+			;
+		if (pid && got == pid && !WIFSTOPPED(ws))
+			node_ended(l, i, ws);
+	}
+	signal_nodes(l, SIGINT);
+	signal_nodes(l, SIGCONT);
+}
+
+/* Past the grace after a failure, the nodes still running get SIGTERM, then SIGKILL. */
+static void stop_stragglers(struct launch *l, uint64_t now)
+{
+	if (l->terminate_at && now >= l->terminate_at && !l->kill_at && !l->interrupted) {
+		for (unsigned i = 0; i < l->cfg->node_count; i++)
+			if (l->pids[i])
+				log_error(
+				    "node %s still running %d ms after the failure: terminating it",
+				    l->cfg->nodes[i].name, LOSS_GRACE_MS);
+		signal_nodes(l, SIGTERM);
+		l->kill_at = now + KILL_GRACE_MS;
+	}
+	if (l->kill_at && now >= l->kill_at) {
+		signal_nodes(l, SIGKILL);
+		l->kill_at = UINT64_MAX;
+	}
+}
+
+static uint64_t next_deadline(const struct launch *l)
+{
+	if (l->kill_at && l->kill_at != UINT64_MAX)
+		return l->kill_at;
+	if (l->terminate_at && !l->kill_at && !l->interrupted)
+		return l->terminate_at;
+	return 0;
+}
+
+/* Waits for every node, forwarding signals and enforcing the grace and kill deadlines. SIGINT or
+ * SIGTERM for the launcher reaches the nodes as SIGINT, so that each ends with 130, also one
+ * that is killed by it before it handles it. A SIGINT the terminal sent (Ctrl-C) went to the
+ * nodes as well, in its foreground process group: it is not sent a second time, which
+ * cluster-check would take for "kill at once". */
 static void supervise(struct launch *l, const sigset_t *set)
 {
 	for (;;) {
@@ -257,25 +337,76 @@ static void supervise(struct launch *l, const sigset_t *set)
 		if (l->alive == 0)
 			return;
 		uint64_t now = now_ms();
-		if (l->kill_at && now >= l->kill_at) {
-			signal_nodes(l, SIGKILL);
-			l->kill_at = 0;
-		}
-		uint64_t wait_ms = l->kill_at ? l->kill_at - now : 1000;
+		stop_stragglers(l, now);
+		uint64_t deadline = next_deadline(l);
+		uint64_t wait_ms = deadline > now ? deadline - now : deadline ? 0 : 1000;
 		struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000};
-		int sig = sigtimedwait(set, NULL, &ts);
+		siginfo_t info;
+		int sig = sigtimedwait(set, &info, &ts);
 		if (sig == SIGINT || sig == SIGTERM) {
-			signal_nodes(l, sig);
+			l->interrupted = true;
+			if (info.si_code != SI_KERNEL)
+				interrupt_nodes(l);
 			if (!l->kill_at)
 				l->kill_at = now_ms() + SIGNAL_GRACE_MS;
 		}
 	}
 }
 
+/* "n0 6, n1 137 (signal 9), n2 6": how each node ended, as a shell would say it. */
+static void describe_ends(const struct launch *l, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (unsigned i = 0; i < l->cfg->node_count && used < size; i++) {
+		int ws = l->ends[i];
+		const char *sep = i ? ", " : "";
+		const char *name = l->cfg->nodes[i].name;
+		int n = snprintf(out + used, size - used, "%s%s %d", sep, name, exit_code(ws));
+		used += n > 0 ? (size_t)n : 0;
+		if (WIFSIGNALED(ws) && used < size)
+			n = snprintf(out + used, size - used, " (signal %d)", WTERMSIG(ws));
+		else
+			n = 0;
+		used += n > 0 ? (size_t)n : 0;
+	}
+}
+
+/* The launcher's exit status, with the message that explains it: interrupted, 130; a node lost
+ * (killed by a signal), "node lost", naming it; a node that failed by itself, its status; else
+ * node 0's, or if that is 0 the first other node's that is not. */
+static int launch_status(const struct launch *l)
+{
+	int status = exit_code(l->ends[0]);
+	if (l->interrupted) {
+		status = VMM_EXIT_INTERRUPTED;
+	} else if (l->culprit >= 0) {
+		int ws = l->ends[l->culprit];
+		const char *name = l->cfg->nodes[l->culprit].name;
+		if (WIFSIGNALED(ws)) {
+			log_error("node %s lost: killed by signal %d (%s)", name, WTERMSIG(ws),
+				  strsignal(WTERMSIG(ws)));
+			status = VMM_EXIT_NODE_LOST;
+		} else {
+			log_error("node %s failed: exited with status %d", name, exit_code(ws));
+			status = exit_code(ws);
+		}
+	} else {
+		for (unsigned i = 0; i < l->cfg->node_count; i++)
+			if (exit_code(l->ends[i]) != 0 && status == 0)
+				status = exit_code(l->ends[i]);
+	}
+	if (status != 0) {
+		char ends[1024];
+		describe_ends(l, ends, sizeof(ends));
+		log_error("node exits: %s", ends);
+	}
+	return status;
+}
+
 int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **argv)
 {
-	struct launch l = {
-	    .cfg = cfg, .netns = netns, .self = getpid(), .node0_status = -1, .first_failure = -1};
+	struct launch l = {.cfg = cfg, .netns = netns, .self = getpid(), .culprit = -1};
 	sigset_t set, old;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -283,17 +414,19 @@ int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	l.pids = calloc(cfg->node_count, sizeof(*l.pids));
+	l.ends = calloc(cfg->node_count, sizeof(*l.ends));
 	int status = VMM_EXIT_BAD_INPUT;
-	bool ready = l.pids && (!netns || create_namespaces(&l) == 0);
+	bool ready = l.pids && l.ends && (!netns || create_namespaces(&l) == 0);
 	if (ready && start_nodes(&l, argc, argv, &old) < 0)
 		signal_nodes(&l, SIGKILL);
 	else if (ready)
 		status = -1;
 	supervise(&l, &set);
 	if (status < 0)
-		status = l.first_failure >= 0 ? l.first_failure : l.node0_status;
+		status = launch_status(&l);
 	remove_namespaces(&l);
 	free(l.pids);
+	free(l.ends);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return status;
 }

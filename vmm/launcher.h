@@ -11,10 +11,13 @@
 struct cluster_config;
 
 /* Starts /proc/self/exe once per node with argv (less any --netns) plus "--node NAME", forwards
- * SIGINT/SIGTERM to them and waits for all. When one exits abnormally the others get SIGTERM,
- * then SIGKILL 1.5 s later. Returns the exit status to use: the first abnormal exit's, else node
- * 0's (a signal N counts as 128 + N), or 2 if the nodes could not be started. Namespaces and
- * veths it created are removed before it returns. */
+ * SIGINT/SIGTERM to them (as SIGINT, unless the terminal sent it to them too) and waits for all.
+ * When one fails the others get 2 s to stop by themselves, then SIGTERM, then SIGKILL 1.5 s later.
+ * Returns the exit status to use: 130 if the launcher was interrupted; 6 (node lost) if a node was
+ * killed by a signal it did not send; the status of a node that exited non-zero for a reason of its
+ * own (not 6); else the first non-zero status, else 0; 2 if the nodes could not be started. The
+ * failed node is named on stderr, with how every node ended. Namespaces and veths it created are
+ * removed before it returns. */
 int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **argv);
 
 /* In a node the launcher started with --netns: points every node's host at the address of its

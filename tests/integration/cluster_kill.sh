@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Losing a node. A node SIGKILLed is reported lost by both survivors within 2 s, and they go on
-# to leave cleanly. Under the launcher, a node killed makes the launcher stop the others within
-# 2 s and exit with the killed node's status. No process is left behind either way.
+# Losing a node. A node SIGKILLed is reported lost by both survivors within 2 s, and they stop
+# at once with "node lost" (6), leaving the cluster in order (the other survivor sees the first
+# leave, it does not take it for lost). Under the launcher, the survivors stop by themselves
+# within 2.5 s and the launcher exits 6 naming the killed node. No process is left behind.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster_lib.sh"
 cd "$WORK"
@@ -10,7 +11,7 @@ cluster_config cluster.toml 3
 
 # Three nodes started one by one; n2 is killed once all three passed the transport check.
 for n in n0 n1 n2; do
-	start_node "$n" cluster.toml "$n" --seconds 6
+	start_node "$n" cluster.toml "$n" --seconds 60
 done
 for n in n0 n1 n2; do
 	wait_for "$WORK/$n.out" '^TRANSPORT OK$' 30 || fail "$n: no TRANSPORT OK"
@@ -26,7 +27,7 @@ for n in n0 n1; do
 done
 for n in n0 n1; do
 	finish "$n"
-	expect_status 0 "$n"
+	expect_status 6 "$n"
 	expect_count "$n" '^PEER LOST' 1 # n2 only: the survivors leave, they are not lost
 done
 finish n2
@@ -48,8 +49,13 @@ status=0
 wait $timer || status=$?
 ms=$(($(now_ms) - killed_at))
 echo "the launcher stopped the other nodes and exited $ms ms after n1 was killed"
-[ "$status" -eq 137 ] || fail "launcher: status $status, expected 137 (n1's SIGKILL)"
-[ "$ms" -lt 2500 ] || fail "the launcher took $ms ms to stop the others"
-grep -q 'node n1 was killed by signal 9: stopping the others' launched.err ||
-	fail "launcher: no message about n1"
+[ "$status" -eq 6 ] || fail "launcher: status $status, expected 6 (node lost)"
+[ "$ms" -lt 2500 ] || fail "the others took $ms ms to stop"
+grep -q '^vsmp-vmm: node n1 lost: killed by signal 9' launched.err ||
+	fail "launcher: no message naming n1: $(cat launched.err)"
+grep -q '^vsmp-vmm: node exits: n0 6, n1 137 (signal 9), n2 6$' launched.err ||
+	fail "launcher: the survivors did not stop by themselves with 6: $(grep exits launched.err)"
+lost_lines=$(grep -c '^PEER LOST ' launched.out || true)
+[ "$(grep -c '^PEER LOST n1 ' launched.out)" -eq 2 ] && [ "$lost_lines" -eq 2 ] ||
+	fail "expected each survivor to report n1 lost once: $(grep 'PEER' launched.out)"
 expect_gone $pids

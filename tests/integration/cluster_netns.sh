@@ -42,6 +42,6 @@ ip netns list | grep -q "^vsmp-$launcher-br" || fail "no bridge namespace while 
 kill -KILL "$(node_pid killed n2)"
 status=0
 wait $timer || status=$?
-[ "$status" -eq 137 ] || fail "launcher: status $status, expected 137"
+[ "$status" -eq 6 ] || fail "launcher: status $status, expected 6 (node lost)"
 expect_gone $pids
 expect_no_namespaces "$launcher"

@@ -7,7 +7,8 @@
  * per milestone on stdout for scripts to wait for ("NODE", "CLUSTER UP", "TRANSPORT OK",
  * "PEER LOST", "PEER LEFT", "RTT"), stays up --seconds, then leaves. With --rtt N node 0 also
  * times N round trips of a 4 KiB message with every peer, spinning (not sleeping) on the reply,
- * and the other nodes stay (answering) until node 0 has left or is lost.
+ * and the other nodes stay (answering) until node 0 has left. A peer lost ends the node at once
+ * with "node lost" (6), as it ends a guest: the cluster is no longer whole.
  */
 #include "vmm/cmd/cmd_cluster.h"
 
@@ -57,7 +58,7 @@ static const char usage_text[] =
     "--node it starts every node on this host (--netns: each in a network namespace).\n"
     "--rtt N: node 0 also times N round trips of a 4 KiB message with each peer.\n"
     "Exit status: 0 ok, 1 the cluster did not form or the transport check failed,\n"
-    "2 bad input, 130 interrupted.\n";
+    "2 bad input, 6 a peer was lost (the node stops at once), 130 interrupted.\n";
 
 struct check_options {
 	struct node_options node;
@@ -71,8 +72,10 @@ struct check {
 	pthread_cond_t changed;
 	unsigned *pings, *pongs; /* per peer: correct messages received so far */
 	char failure[256];
+	bool lost; /* a peer was lost (under lock) */
 	atomic_uint rtt_pongs;
-	int node0_gone_fd; /* eventfd, signalled when node 0 leaves or is lost */
+	int node0_gone_fd; /* eventfd, signalled when node 0 leaves */
+	int lost_fd;	   /* eventfd, signalled when a peer is lost */
 };
 
 static const char *name_of(const struct check *ck, unsigned node)
@@ -154,25 +157,31 @@ static void on_message(void *ctx, struct transport *t, unsigned src, uint16_t ty
 		log_error("cannot echo to %s: %s", name_of(ck, src), strerror(errno));
 }
 
-/* Node 0 gone (left or lost): the others stop answering its round trips. */
-static void note_gone(struct check *ck, unsigned node)
+static void signal_fd(int fd)
 {
-	if (node == 0 && eventfd_write(ck->node0_gone_fd, 1) < 0)
+	if (eventfd_write(fd, 1) < 0)
 		log_error("eventfd: %s", strerror(errno));
 }
 
+/* A peer lost ends the transport check and the stay, whichever is under way. */
 static void on_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct check *ck = ctx;
 	say("PEER LOST %s (%s)", name_of(ck, node), why);
-	note_gone(ck, node);
+	pthread_mutex_lock(&ck->lock);
+	ck->lost = true;
+	pthread_cond_broadcast(&ck->changed);
+	pthread_mutex_unlock(&ck->lock);
+	signal_fd(ck->lost_fd);
 }
 
+/* Node 0 gone: the others stop answering its round trips. */
 static void on_peer_left(void *ctx, unsigned node)
 {
 	struct check *ck = ctx;
 	say("PEER LEFT %s", name_of(ck, node));
-	note_gone(ck, node);
+	if (node == 0)
+		signal_fd(ck->node0_gone_fd);
 }
 
 static void on_log(void *ctx, const char *msg)
@@ -219,14 +228,17 @@ static int check_transport(struct check *ck, struct transport *t, char *err, siz
 	deadline.tv_sec += CHECK_TIMEOUT_MS / 1000;
 	int rc = 0;
 	pthread_mutex_lock(&ck->lock);
-	while (rc == 0 && !ck->failure[0] && !exchange_done(ck))
+	while (rc == 0 && !ck->failure[0] && !ck->lost && !exchange_done(ck))
 		rc = pthread_cond_timedwait(&ck->changed, &ck->lock, &deadline);
-	if (ck->failure[0])
+	if (ck->lost)
+		snprintf(err, errlen, "a peer was lost");
+	else if (ck->failure[0])
 		snprintf(err, errlen, "%s", ck->failure);
 	else if (rc)
 		describe_missing(ck, err, errlen);
+	bool failed = ck->lost || ck->failure[0] || rc;
 	pthread_mutex_unlock(&ck->lock);
-	return ck->failure[0] || rc ? -1 : 0;
+	return failed ? -1 : 0;
 }
 
 static double elapsed_us(const struct timespec *a, const struct timespec *b)
@@ -307,27 +319,32 @@ static int ms_until(const struct timespec *end)
 	return left_ms > 0 ? (int)left_ms + 1 : 0;
 }
 
-/* Waits `seconds`, then (if until_fd >= 0) until until_fd is readable, or for a stop signal;
- * true if one came (now or earlier). The end of the seconds only ends the wait without
- * until_fd: with it, the wait goes on until the fd says so. */
-static bool stay_up(unsigned seconds, int until_fd)
+enum stay_end { STAY_DONE, STAY_STOPPED, STAY_LOST };
+
+/* Waits `seconds`, then (if until_fd >= 0) until until_fd is readable; a stop signal or a lost
+ * peer (lost_fd readable) ends the wait at any time. The end of the seconds only ends the wait
+ * without until_fd: with it, the wait goes on until the fd says so. */
+static enum stay_end stay_up(unsigned seconds, int lost_fd, int until_fd)
 {
 	struct timespec end;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += seconds;
-	struct pollfd pfd[2] = {{.fd = stop_pipe[0], .events = POLLIN},
+	struct pollfd pfd[3] = {{.fd = stop_pipe[0], .events = POLLIN},
+				{.fd = lost_fd, .events = POLLIN},
 				{.fd = until_fd, .events = POLLIN}};
 	for (;;) {
 		int timeout_ms = ms_until(&end);
 		if (timeout_ms == 0 && until_fd < 0)
-			return false;
-		/* Before the end only a stop signal counts; after it, until_fd too. */
+			return STAY_DONE;
+		/* Before the end only a stop signal or a loss counts; after it, until_fd too. */
 		bool timed = timeout_ms > 0;
-		int rc = poll(pfd, timed ? 1 : 2, timed ? timeout_ms : -1);
+		int rc = poll(pfd, timed ? 2 : 3, timed ? timeout_ms : -1);
 		if (rc > 0 && pfd[0].revents)
-			return true;
-		if (rc > 0 && !timed && pfd[1].revents)
-			return false;
+			return STAY_STOPPED;
+		if (rc > 0 && pfd[1].revents)
+			return STAY_LOST;
+		if (rc > 0 && !timed && pfd[2].revents)
+			return STAY_DONE;
 	}
 }
 
@@ -356,13 +373,39 @@ static int run_joined(struct check *ck, struct cluster *c, const struct check_op
 			status = CHECK_FAILED;
 	/* Node 0 times its round trips after the check: the others answer until it leaves. */
 	bool answer_rtt = status == 0 && ck->self != 0 && opt->rtt_iters;
-	if (stay_up(status == 0 ? opt->seconds : 0, answer_rtt ? ck->node0_gone_fd : -1))
+	enum stay_end end = stay_up(status == 0 ? opt->seconds : 0, ck->lost_fd,
+				    answer_rtt ? ck->node0_gone_fd : -1);
+	pthread_mutex_lock(&ck->lock);
+	bool lost = ck->lost;
+	pthread_mutex_unlock(&ck->lock);
+	if (end == STAY_STOPPED)
 		status = VMM_EXIT_INTERRUPTED;
+	else if (lost)
+		status = VMM_EXIT_NODE_LOST;
 	transport_destroy(t);
 	return status;
 }
 
-/* One node: join, check, stay, leave (node_command_run calls it in each node's process). */
+/* Join, check, stay, leave: the node's exit status. */
+static int check_node(struct check *ck, const struct check_options *opt)
+{
+	say("NODE %s pid=%d", name_of(ck, ck->self), (int)getpid());
+	const struct cluster_ops ops = {on_peer_lost, on_peer_left, on_log};
+	char err[1024];
+	bool bad_input;
+	struct cluster *c = node_cluster_join(ck->cfg, ck->self, opt->join_timeout_s, &ops, ck,
+					      &bad_input, err, sizeof(err));
+	if (!c) {
+		log_error("%s", err);
+		return bad_input ? VMM_EXIT_BAD_INPUT : CHECK_FAILED;
+	}
+	say("CLUSTER UP nodes=%u", ck->n);
+	int status = run_joined(ck, c, opt);
+	cluster_leave(c);
+	return status;
+}
+
+/* One node (node_command_run calls it in each node's process). */
 static int run_check_node(const struct cluster_config *cfg, unsigned self, void *ctx)
 {
 	const struct check_options *opt = ctx;
@@ -370,36 +413,22 @@ static int run_check_node(const struct cluster_config *cfg, unsigned self, void 
 	ck.pings = calloc(ck.n, sizeof(*ck.pings));
 	ck.pongs = calloc(ck.n, sizeof(*ck.pongs));
 	ck.node0_gone_fd = eventfd(0, EFD_CLOEXEC);
-	if (!ck.pings || !ck.pongs || ck.node0_gone_fd < 0) {
-		log_error("out of memory or file descriptors");
-		free(ck.pings);
-		free(ck.pongs);
-		if (ck.node0_gone_fd >= 0)
-			close(ck.node0_gone_fd);
-		return CHECK_FAILED;
-	}
+	ck.lost_fd = eventfd(0, EFD_CLOEXEC);
 	pthread_mutex_init(&ck.lock, NULL);
 	pthread_cond_init(&ck.changed, NULL);
-	say("NODE %s pid=%d", name_of(&ck, self), (int)getpid());
-	const struct cluster_ops ops = {on_peer_lost, on_peer_left, on_log};
-	char err[1024];
-	bool bad_input;
-	struct cluster *c = node_cluster_join(cfg, self, opt->join_timeout_s, &ops, &ck, &bad_input,
-					      err, sizeof(err));
-	int status;
-	if (!c) {
-		log_error("%s", err);
-		status = bad_input ? VMM_EXIT_BAD_INPUT : CHECK_FAILED;
-	} else {
-		say("CLUSTER UP nodes=%u", ck.n);
-		status = run_joined(&ck, c, opt);
-		cluster_leave(c);
-	}
+	int status = CHECK_FAILED;
+	if (ck.pings && ck.pongs && ck.node0_gone_fd >= 0 && ck.lost_fd >= 0)
+		status = check_node(&ck, opt);
+	else
+		log_error("out of memory or file descriptors");
 	pthread_mutex_destroy(&ck.lock);
 	pthread_cond_destroy(&ck.changed);
 	free(ck.pings);
 	free(ck.pongs);
-	close(ck.node0_gone_fd);
+	if (ck.node0_gone_fd >= 0)
+		close(ck.node0_gone_fd);
+	if (ck.lost_fd >= 0)
+		close(ck.lost_fd);
 	return status;
 }
 
