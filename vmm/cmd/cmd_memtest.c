@@ -2,12 +2,16 @@
  * given), each mapping the same MEMTEST_PAGES-page region kept coherent by the engine (homed as
  * [cluster] homes or --homes says), with --threads threads running the workloads in lock step
  * (a barrier in the region between them). Each thread prints what it checked; the node exits 0
- * only if every check held. A peer lost mid-run is reported and ends the node at once: its
- * threads may be waiting on pages that node held, and nothing can bring those back
- * (docs/coherence.md). */
+ * only if every check held and every litmus reader overlapped its writer. The seed is node 0's,
+ * agreed through the region before the first workload. A peer lost mid-run is reported and ends
+ * the node at once with "node lost" (6): its threads may be waiting on pages that node held,
+ * and nothing can bring those back (docs/coherence.md). SIGINT and SIGTERM end the node at once
+ * with 130, for the same reason (a dedicated thread takes them). */
 #include "vmm/cmd/cmd_memtest.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +43,9 @@ static const char usage_text[] =
     "  split over the nodes in proportion to their memory_mib (numa), page p homed at node\n"
     "  p % N (striped), or at the first node to touch it (first-touch). Without --node,\n"
     "  starts every node on this host (--netns: each in its own network namespace).\n"
-    "  Exit status 0 if every check held, 1 if not, 2 on bad input.\n";
+    "  --seed N: the stress's seed (default: node 0's clock; every node uses node 0's).\n"
+    "  Exit status 0 if every check held, 1 if not (or a litmus test was not exercised),\n"
+    "  2 on bad input, 6 if a node was lost, 130 if interrupted.\n";
 
 struct memtest_options {
 	struct node_options node;
@@ -52,6 +58,7 @@ struct memtest_options {
 
 struct memtest_run {
 	struct memtest_env env;
+	const struct cluster_config *cfg;
 	const char *node_name;
 	unsigned node;
 	uint32_t selected; /* bit per workload */
@@ -64,54 +71,149 @@ struct memtest_thread {
 	pthread_t id;
 };
 
-static void memtest_report(struct memtest_run *run, const char *name, unsigned thread, bool ok,
-			   const char *note)
+static void memtest_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One write per line, so the lines of nodes sharing a terminal or pipe never interleave. */
+static void memtest_say(const char *fmt, ...)
 {
 	char line[512];
-	int n = snprintf(line, sizeof(line), "MEMTEST %s %s node=%s thread=%u %s\n", name,
-			 ok ? "ok" : "FAIL", run->node_name, thread, note);
-	if (n > 0 && write(STDOUT_FILENO, line, (size_t)n) < 0)
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0 &&
+	    write(STDOUT_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line)) < 0)
 		return;
+}
+
+static void memtest_report(struct memtest_run *run, const char *name, unsigned thread,
+			   enum memtest_result result, const char *note)
+{
+	static const char *const outcome[] = {[MEMTEST_OK] = "ok",
+					      [MEMTEST_FAILED] = "FAIL",
+					      [MEMTEST_NOT_EXERCISED] = "NOT-EXERCISED"};
+	memtest_say("MEMTEST %s %s node=%s thread=%u %s\n", name, outcome[result], run->node_name,
+		    thread, note);
+}
+
+/* The thread's own copy of the environment takes the agreed seed; its node's first thread says
+ * which it is. */
+static bool memtest_start(struct memtest_thread *t, struct memtest_env *env, uint64_t *sense)
+{
+	struct memtest_run *run = t->run;
+	*env = run->env;
+	if (!memtest_agree_seed(env, t->thread, sense)) {
+		memtest_report(run, "seed", t->thread, MEMTEST_FAILED, "barrier timed out");
+		return false;
+	}
+	if (t->thread % env->threads_per_node == 0)
+		memtest_say("MEMTEST seed=%llu node=%s\n", (unsigned long long)env->seed,
+			    run->node_name);
+	return true;
 }
 
 static void *memtest_thread_main(void *arg)
 {
 	struct memtest_thread *t = arg;
 	struct memtest_run *run = t->run;
+	struct memtest_env env;
 	uint64_t sense = 0;
+	if (!memtest_start(t, &env, &sense)) {
+		atomic_store(&run->failed, true);
+		return NULL;
+	}
 	for (unsigned w = 0; w < memtest_workload_count; w++) {
 		const struct memtest_workload *wl = &memtest_workloads[w];
 		if (!(run->selected & (1u << w)))
 			continue;
-		if (run->env.nodes * run->env.threads_per_node < wl->min_threads) {
+		if (env.nodes * env.threads_per_node < wl->min_threads) {
 			if (t->thread == 0)
-				memtest_report(run, wl->name, 0, true,
+				memtest_report(run, wl->name, 0, MEMTEST_OK,
 					       "skipped: needs more threads");
 			continue;
 		}
-		if (!memtest_barrier(&run->env, t->thread, &sense)) {
-			memtest_report(run, wl->name, t->thread, false, "barrier timed out");
+		if (!memtest_barrier(&env, t->thread, &sense)) {
+			memtest_report(run, wl->name, t->thread, MEMTEST_FAILED,
+				       "barrier timed out");
 			atomic_store(&run->failed, true);
 			return NULL;
 		}
 		char note[256] = "";
-		bool ok = wl->run(&run->env, t->thread, &sense, note, sizeof(note));
-		if (note[0] || !ok)
-			memtest_report(run, wl->name, t->thread, ok, note[0] ? note : "timed out");
-		if (!ok)
+		enum memtest_result result = wl->run(&env, t->thread, &sense, note, sizeof(note));
+		if (note[0] || result != MEMTEST_OK)
+			memtest_report(run, wl->name, t->thread, result,
+				       note[0] ? note : "timed out");
+		if (result != MEMTEST_OK)
 			atomic_store(&run->failed, true);
 	}
-	memtest_barrier(&run->env, t->thread, &sense);
+	memtest_barrier(&env, t->thread, &sense);
 	return NULL;
+}
+
+/* Set by the signal thread the moment it takes SIGINT or SIGTERM. */
+static atomic_bool memtest_interrupt_taken;
+static atomic_flag memtest_interrupt_said = ATOMIC_FLAG_INIT;
+
+/* SIGINT or SIGTERM, also one taken or pending while a peer is lost (the peer was most likely
+ * stopped by the same Ctrl-C, and was only quicker): the node ends interrupted. The thread that
+ * comes second waits for the first one's exit. */
+static void memtest_interrupted(const struct memtest_run *run)
+{
+	if (atomic_flag_test_and_set(&memtest_interrupt_said))
+		for (;;)
+			pause();
+	memtest_say("MEMTEST interrupted node=%s\n", run->node_name);
+	_exit(VMM_EXIT_INTERRUPTED);
+}
+
+static bool interrupted(void)
+{
+	sigset_t pending;
+	return atomic_load(&memtest_interrupt_taken) ||
+	       (sigpending(&pending) == 0 &&
+		(sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)));
+}
+
+static void *memtest_signal_thread(void *arg)
+{
+	const struct memtest_run *run = arg;
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	int sig;
+	while (sigwait(&stop, &sig) != 0)
+		;
+	atomic_store(&memtest_interrupt_taken, true);
+	memtest_interrupted(run);
+	return NULL;
+}
+
+/* Blocks SIGINT and SIGTERM in this thread and every thread started after it (the cluster's,
+ * the engine's, UCX's, the workloads'), and starts the one thread that takes them. */
+static int memtest_catch_signals(struct memtest_run *run)
+{
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_t id;
+	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0 ||
+	    pthread_create(&id, NULL, memtest_signal_thread, run) != 0)
+		return -1;
+	pthread_detach(id);
+	return 0;
 }
 
 static void memtest_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct memtest_run *run = ctx;
-	log_error("PEER LOST node %u: %s: stopping", node, why);
-	fprintf(stdout, "MEMTEST FAIL node=%s peer %u lost\n", run->node_name, node);
-	fflush(stdout);
-	_exit(MEMTEST_FAILED);
+	if (interrupted())
+		memtest_interrupted(run);
+	const char *name = run->cfg->nodes[node].name;
+	log_error("node %s lost (%s): stopping", name, why);
+	memtest_say("MEMTEST FAIL node=%s peer %s lost\n", run->node_name, name);
+	_exit(VMM_EXIT_NODE_LOST);
 }
 
 static void memtest_peer_left(void *ctx, unsigned node)
@@ -123,8 +225,7 @@ static void memtest_fatal(void *ctx, const char *why)
 {
 	struct memtest_run *run = ctx;
 	log_error("%s", why);
-	fprintf(stdout, "MEMTEST FAIL node=%s coherence engine stopped\n", run->node_name);
-	fflush(stdout);
+	memtest_say("MEMTEST FAIL node=%s coherence engine stopped\n", run->node_name);
 	_exit(MEMTEST_FAILED);
 }
 
@@ -200,9 +301,8 @@ static int memtest_on_region(const struct cluster_config *cfg, const struct memt
 		log_error("the other nodes did not finish within 30 s");
 		status = MEMTEST_FAILED;
 	}
-	printf("MEMTEST %s node=%s homes=%s\n", status == 0 ? "PASS" : "FAIL", run->node_name,
-	       memory_homes_name(homes));
-	fflush(stdout);
+	memtest_say("MEMTEST %s node=%s homes=%s\n", status == 0 ? "PASS" : "FAIL", run->node_name,
+		    memory_homes_name(homes));
 	engine_destroy(e);
 	return status;
 }
@@ -218,6 +318,7 @@ static int memtest_node(const struct cluster_config *cfg, unsigned self, void *c
 		    .iters = opt->iters,
 		    .seed = opt->seed,
 		    .deadline_ns = machine_now_ns() + (uint64_t)opt->timeout_s * 1000000000ULL},
+	    .cfg = cfg,
 	    .node_name = cfg->nodes[self].name,
 	    .node = self,
 	    .selected = selected};
@@ -225,6 +326,10 @@ static int memtest_node(const struct cluster_config *cfg, unsigned self, void *c
 					.peer_left = memtest_peer_left};
 	char err[1024];
 	bool bad_input;
+	if (memtest_catch_signals(&run) < 0) {
+		log_error("cannot start the signal thread");
+		return MEMTEST_FAILED;
+	}
 	struct cluster *c =
 	    node_cluster_join(cfg, self, 30, &ops, &run, &bad_input, err, sizeof(err));
 	if (!c) {

@@ -17,10 +17,16 @@ struct memtest_env {
 	uint64_t deadline_ns; /* every wait gives up (as a failure) past this */
 };
 
-/* Each returns true if the thread saw nothing forbidden; it writes its observations into *note.
- * `sense` is the thread's barrier sense, shared by every barrier the thread passes. */
-typedef bool (*memtest_fn)(const struct memtest_env *env, unsigned thread, uint64_t *sense,
-			   char *note, unsigned note_len);
+enum memtest_result {
+	MEMTEST_OK,
+	MEMTEST_FAILED,	       /* something forbidden was seen, or a wait timed out */
+	MEMTEST_NOT_EXERCISED, /* nothing forbidden, but a reader never overlapped its writer */
+};
+
+/* Each says what the thread saw; it writes its observations into *note. `sense` is the thread's
+ * barrier sense, shared by every barrier the thread passes. */
+typedef enum memtest_result (*memtest_fn)(const struct memtest_env *env, unsigned thread,
+					  uint64_t *sense, char *note, unsigned note_len);
 
 struct memtest_workload {
 	const char *name;
@@ -35,5 +41,9 @@ extern const unsigned memtest_workload_count;
 
 /* A sense-reversing barrier over every thread of every node, in the region itself. */
 bool memtest_barrier(const struct memtest_env *env, unsigned thread, uint64_t *sense);
+
+/* Every thread's env->seed becomes thread 0's (node 0's): the nodes may each have taken their
+ * own from the clock. A barrier; false if it timed out. */
+bool memtest_agree_seed(struct memtest_env *env, unsigned thread, uint64_t *sense);
 
 #endif
