@@ -3,12 +3,15 @@
 # `make check`. Each seed runs the stress and the litmus tests (mp, sb, corr) with more threads
 # and iterations than the integration tests; the first seed runs once more with every node in its
 # own network namespace (UCX over TCP). Odd seeds home pages where first touched, even seeds
-# stripe them. Prints each seed and its result, keeps the logs of a
-# failed run, and exits non-zero if any run failed.
+# stripe them. Then n1 of a launched 3-node memtest is SIGKILLed STRESS_KILL_ROUNDS times (50)
+# (tests/integration/memtest_kill.sh: the launcher must name n1 and every survivor report it).
+# Prints each seed and its result, keeps the logs of a failed run, and exits non-zero if any
+# run failed.
 #
 # usage: tests/stress.sh BUILD_DIR
 # Environment: STRESS_SEEDS (default "1 2 3"), STRESS_ITERS (200000), STRESS_THREADS (2),
-# STRESS_TESTS (stress,mp,sb,corr), STRESS_LIMIT (seconds per run, 1200).
+# STRESS_TESTS (stress,mp,sb,corr), STRESS_LIMIT (seconds per run, 1200),
+# STRESS_KILL_ROUNDS (50).
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 source "$(dirname "$0")/integration/lib.sh" "$1" "$(dirname "$0")/.."
 
@@ -57,6 +60,18 @@ if ip netns add "vsmp-probe-$$" 2>/dev/null; then
 	UCX_TLS=tcp run_one "netns-$first_seed" "$first_seed" --netns
 else
 	echo "stress: netns seed=$first_seed skipped: cannot create network namespaces here"
+fi
+
+kill_rounds=${STRESS_KILL_ROUNDS:-50}
+if MEMTEST_KILL_ROUNDS=$kill_rounds bash "$SRC/tests/integration/memtest_kill.sh" "$BUILD" "$SRC" \
+	>"$WORK/kill.log" 2>&1; then
+	echo "stress: n1 killed $kill_rounds times under the launcher: named right every time"
+	passed=$((passed + 1))
+else
+	echo "stress: n1 killed under the launcher FAIL:"
+	tail -n 30 "$WORK/kill.log" | sed 's/^/  /'
+	failed=$((failed + 1))
+	KEEP_WORK=1
 fi
 
 [ "$failed" -eq 0 ] || echo "stress: logs of the failed runs are in $WORK"
