@@ -4,7 +4,7 @@
 # and iterations than the integration tests; the first seed runs once more with every node in its
 # own network namespace (UCX over TCP). Odd seeds home pages where first touched, even seeds
 # stripe them. Then n1 of a launched 3-node memtest is SIGKILLed STRESS_KILL_ROUNDS times (50)
-# (tests/integration/memtest_kill.sh: the launcher must name n1 and every survivor report it).
+# (tests/integration/launcher_node_lost.sh: the launcher must name n1, every survivor report it).
 # Prints each seed and its result, keeps the logs of a failed run, and exits non-zero if any
 # run failed.
 #
@@ -63,8 +63,8 @@ else
 fi
 
 kill_rounds=${STRESS_KILL_ROUNDS:-50}
-if MEMTEST_KILL_ROUNDS=$kill_rounds bash "$SRC/tests/integration/memtest_kill.sh" "$BUILD" "$SRC" \
-	>"$WORK/kill.log" 2>&1; then
+kill_test=$SRC/tests/integration/launcher_node_lost.sh
+if LAUNCHER_KILL_ROUNDS=$kill_rounds bash "$kill_test" "$BUILD" "$SRC" >"$WORK/kill.log" 2>&1; then
 	echo "stress: n1 killed $kill_rounds times under the launcher: named right every time"
 	passed=$((passed + 1))
 else
