@@ -395,6 +395,9 @@ static int launch_status(const struct launch *l)
 		for (unsigned i = 0; i < l->cfg->node_count; i++)
 			if (exit_code(l->ends[i]) != 0 && status == 0)
 				status = exit_code(l->ends[i]);
+		if (status == VMM_EXIT_NODE_LOST)
+			log_error("nodes reported a loss but none died (one too slow to answer its "
+				  "heartbeats, or cut off): their messages say which");
 	}
 	if (status != 0) {
 		char ends[1024];
