@@ -20,6 +20,7 @@
  * 320-511 the latest value each thread saw as a litmus reader (a page each, shared past 192). */
 #include "vmm/cmd/memtest_workloads.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Called on every turn of a spin loop: every 1024th also yields the CPU, so that on a host with
+ * fewer cores than busy threads the engine's threads (serving the pages this loop waits for) and
+ * the cluster's (whose heartbeats must go out every 200 ms) get to run. */
 static bool expired(const struct memtest_env *env, unsigned *spins)
 {
-	return (++*spins & 1023) == 0 && now_ns() > env->deadline_ns;
+	if ((++*spins & 1023) != 0)
+		return false;
+	sched_yield();
+	return now_ns() > env->deadline_ns;
 }
 
 static unsigned total_threads(const struct memtest_env *env)
