@@ -63,6 +63,7 @@ struct memtest_run {
 	unsigned node;
 	uint32_t selected; /* bit per workload */
 	atomic_bool failed;
+	atomic_bool quiesced; /* every node has finished with the region */
 };
 
 struct memtest_thread {
@@ -211,6 +212,11 @@ static void memtest_peer_lost(void *ctx, unsigned node, const char *why)
 	if (interrupted())
 		memtest_interrupted(run);
 	const char *name = run->cfg->nodes[node].name;
+	if (atomic_load(&run->quiesced)) { /* it can take nothing away from this run any more */
+		log_error("node %s lost (%s) after every node had finished: the results stand",
+			  name, why);
+		return;
+	}
 	log_error("node %s lost (%s): stopping", name, why);
 	memtest_say("MEMTEST FAIL node=%s peer %s lost\n", run->node_name, name);
 	_exit(VMM_EXIT_NODE_LOST);
@@ -300,6 +306,8 @@ static int memtest_on_region(const struct cluster_config *cfg, const struct memt
 	if (engine_quiesce(e, 30000) < 0) {
 		log_error("the other nodes did not finish within 30 s");
 		status = MEMTEST_FAILED;
+	} else {
+		atomic_store(&run->quiesced, true);
 	}
 	memtest_say("MEMTEST %s node=%s homes=%s\n", status == 0 ? "PASS" : "FAIL", run->node_name,
 		    memory_homes_name(homes));
