@@ -26,12 +26,13 @@ show_and_fail() {
 	fail "$what: $1"
 }
 
-# until_true SECONDS COMMAND...: polls (every 10 ms) until COMMAND succeeds, at most SECONDS.
+# until_true SECONDS COMMAND...: polls (every 10 ms) until COMMAND succeeds, at most SECONDS and
+# while the launcher runs.
 until_true() {
 	local deadline=$(($(now_ms) + $1 * 1000))
 	shift
 	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		[ "$(now_ms)" -lt "$deadline" ] && kill -0 "$launcher" 2>/dev/null || return 1
 		sleep 0.01
 	done
 }
