@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Ctrl-C on the host ends every node with 130 and leaves nothing behind. Ctrl-C is SIGINT to the
 # terminal's foreground process group, which holds the launcher and every node: here the launcher
-# leads a process group of its own (setsid) and the group gets SIGINT. Also SIGINT, and SIGTERM,
-# to the launcher alone. For memtest, cluster-check with --netns (its namespaces removed) and the
-# guest run: the launcher exits 130, each node ends with 130 (the launcher's "node exits" line
-# says how each ended), and no process (or namespace) is left.
+# leads a process group of its own (setsid) and the group gets SIGINT, and once ^C is typed into
+# a pseudo-terminal (script(1)) that runs it. Also SIGINT, and SIGTERM, to the launcher alone.
+# For memtest, cluster-check with --netns (its namespaces removed) and the guest run: the
+# launcher exits 130, each node ends with 130 (the launcher's "node exits" line says how each
+# ended), and no process (or namespace) is left.
 source "$(dirname "$0")/lib.sh"
 export UCX_NET_DEVICES=lo # loopback only (the netns run unsets it: there eth0 is ours)
 need_cpu
@@ -72,6 +73,30 @@ memtest_case() {
 case="memtest, Ctrl-C (SIGINT to the process group)" memtest_case group INT
 case="memtest, SIGTERM to the launcher alone" memtest_case launcher TERM
 case="memtest, SIGINT to the launcher alone" memtest_case launcher INT
+
+# A real Ctrl-C: the launcher in a pseudo-terminal (script(1)), ^C typed into it. The terminal
+# sends SIGINT to its foreground process group itself; the launcher must not send it again.
+case="memtest, ^C typed into a terminal"
+mkfifo "$WORK/keys"
+script -qec "$VMM memtest --config $WORK/c.toml --threads 1 --test stress --iters 100000000" \
+	/dev/null <"$WORK/keys" >"$WORK/run.out" 2>&1 &
+launcher=$!
+exec 7>"$WORK/keys"
+until_true 120 count_at_least run.out '^MEMTEST seed=' 3 || show_and_fail "nodes did not start"
+printf '\003' >&7
+status=0
+wait "$launcher" || status=$?
+exec 7>&-
+launcher=
+tr -d '\r' <"$WORK/run.out" >"$WORK/run.err" # the terminal's lines end in CR LF
+[ "$status" -eq 130 ] || show_and_fail "status $status, expected 130"
+grep -qx 'vsmp-vmm: node exits: n0 130, n1 130, n2 130' "$WORK/run.err" ||
+	show_and_fail "not every node ended with 130"
+[ "$(grep -c 'MEMTEST interrupted node=n[0-2]$' "$WORK/run.err")" -eq 3 ] || # after the ^C echo
+	show_and_fail "not every node said it was interrupted"
+left=$(pgrep -f -- "--config $WORK/c.toml" || true)
+[ -z "$left" ] || show_and_fail "processes left behind: $left"
+echo "$case: every node ended with 130, nothing left"
 
 # The guest run, once every node has joined the cluster.
 case="guest, Ctrl-C (SIGINT to the process group)"
