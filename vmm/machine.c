@@ -353,18 +353,22 @@ static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	/* The flat view puts everything in NUMA node 0. */
+	bool numa = cfg->memory_view == MEMORY_VIEW_NUMA;
 	unsigned mem_count = 0;
 	for (unsigned n = 0; n < cfg->node_count; n++) {
 		const struct node_config *node = &cfg->nodes[n];
+		unsigned numa_node = numa ? n : 0;
 		for (unsigned i = 0; i < node->vcpus; i++)
-			cpus[node->first_vcpu + i] = (struct acpi_cpu){node->first_vcpu + i, n};
-		mem_count += node_memory_ranges(node, n, mem + mem_count);
+			cpus[node->first_vcpu + i] =
+			    (struct acpi_cpu){node->first_vcpu + i, numa_node};
+		mem_count += node_memory_ranges(node, numa_node, mem + mem_count);
 	}
 	struct acpi_machine am = {.cpus = cpus,
 				  .cpu_count = cfg->total_vcpus,
 				  .mem = mem,
 				  .mem_count = mem_count,
-				  .numa_nodes = cfg->node_count,
+				  .numa_nodes = numa ? cfg->node_count : 1,
 				  .ioapic_id = IOAPIC_ID,
 				  .sleep_port = ACPI_SLEEP_PORT};
 	uint64_t rsdp;
