@@ -17,7 +17,12 @@
  * A request that may take a page away waits until the page has been here for ENGINE_HOLD_NS
  * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait holds up
  * the delivery of every later message, which keeps each link's messages in order, as the
- * protocol needs; the node's faults are still served meanwhile. */
+ * protocol needs; the node's faults are still served meanwhile.
+ *
+ * With a cache (memory mode), the engine tells it which pages homed elsewhere arrive and leave,
+ * and after each fault and message it serves, gives pages up through the protocol (coh_evict)
+ * while more than the budget are resident. Eviction never makes a fault wait: a clean copy goes
+ * at once, a dirty one is written back while the fault that pushed it out proceeds. */
 #include "coherence/engine.h"
 
 #include <poll.h>
@@ -31,6 +36,7 @@
 
 #include "coherence/cluster.h"
 #include "coherence/hold.h"
+#include "coherence/page_cache.h"
 #include "coherence/protocol.h"
 #include "coherence/region.h"
 #include "coherence/transport.h"
@@ -57,8 +63,15 @@ struct engine {
 	struct region *_Atomic region;
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
-	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
+	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out, bytes_in, bytes_out;
 	struct hold hold;
+	/* Memory mode: the pages outside [own_first, own_end) are homed elsewhere; the cache and
+	 * its counters are guarded by cache_lock (taken inside the protocol's page locks, never
+	 * held across a coh_* call). */
+	struct page_cache *cache;
+	pthread_mutex_t cache_lock;
+	uint64_t own_first, own_end;
+	atomic_uint_fast64_t lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
 	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
 	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the
 	 * transport's own thread and vCPU threads (engine_send) send. */
@@ -136,6 +149,63 @@ static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 		return;
 	}
 	atomic_fetch_add(&e->messages_out, 1);
+	atomic_fetch_add(&e->bytes_out, len);
+}
+
+static bool page_lent(const struct engine *e, uint64_t page)
+{
+	return e->cache && (page < e->own_first || page >= e->own_end);
+}
+
+/* A page homed elsewhere arrived or was asked for again (used), or left. */
+static void cache_note(struct engine *e, uint64_t page, bool resident)
+{
+	if (!page_lent(e, page))
+		return;
+	pthread_mutex_lock(&e->cache_lock);
+	if (resident)
+		page_cache_use(e->cache, page);
+	else
+		page_cache_remove(e->cache, page);
+	pthread_mutex_unlock(&e->cache_lock);
+}
+
+/* The next page to give up, or false when within the budget or none can be chosen. */
+static bool cache_victim(struct engine *e, uint64_t *page)
+{
+	pthread_mutex_lock(&e->cache_lock);
+	bool found = page_cache_excess(e->cache) > 0 && page_cache_victim(e->cache, page);
+	pthread_mutex_unlock(&e->cache_lock);
+	return found;
+}
+
+/* Evicts while over the budget. A victim the protocol is busy with, or that a thread of this node
+ * has just been given (its hold), is passed over; each resident page is tried at most once. */
+static void cache_trim(struct engine *e)
+{
+	if (!e->cache)
+		return;
+	pthread_mutex_lock(&e->cache_lock);
+	uint64_t tries = page_cache_resident_count(e->cache);
+	pthread_mutex_unlock(&e->cache_lock);
+	uint64_t page, now = now_ns();
+	char err[128];
+	while (tries-- && cache_victim(e, &page)) {
+		if (hold_remaining_ns(&e->hold, page, now))
+			continue;
+		enum coh_page_state state = coh_page_state(e->coh, page);
+		if ((state != COH_S && state != COH_E) ||
+		    coh_evict(e->coh, page, err, sizeof(err)) < 0)
+			continue;
+		if (state == COH_S) {
+			atomic_fetch_add(&e->evictions_clean, 1);
+			continue;
+		}
+		atomic_fetch_add(&e->evictions_dirty, 1);
+		pthread_mutex_lock(&e->cache_lock);
+		page_cache_leaving(e->cache, page);
+		pthread_mutex_unlock(&e->cache_lock);
+	}
 }
 
 static void engine_page_changed(struct engine *e, uint64_t page)
@@ -159,6 +229,7 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 		rc = region_install(engine_region(e), page, data ? data : zero_page, writable);
 		page_set_mapped(e, page, true);
 	}
+	cache_note(e, page, true);
 	hold_note(&e->hold, page, now_ns());
 	if (data)
 		engine_page_changed(e, page);
@@ -170,6 +241,7 @@ static void engine_drop(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
 	page_set_mapped(e, page, false);
+	cache_note(e, page, false);
 	int rc = region_drop(engine_region(e), page);
 	engine_page_changed(e, page);
 	if (rc < 0)
@@ -212,8 +284,11 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 	atomic_fetch_add(&e->faults, 1);
 	if (write)
 		atomic_fetch_add(&e->write_faults, 1);
+	if (page_lent(e, page) && !page_mapped(e, page))
+		atomic_fetch_add(&e->lent_misses, 1);
 	if (coh_fault(e->coh, page, write, err, sizeof(err)) < 0)
 		engine_fail(e, err);
+	cache_trim(e);
 }
 
 static const struct region_ops engine_region_ops = {.fault = engine_fault};
@@ -275,6 +350,9 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		return;
 	}
 	atomic_fetch_add(&e->messages_in, 1);
+	atomic_fetch_add(&e->bytes_in, len);
+	if (type == COH_MSG_WB_ACK)
+		atomic_fetch_add(&e->writebacks_acked, 1);
 	struct coh_msg msg;
 	char err[256];
 	int rc = coh_msg_decode(type, payload, len, e->params.size / REGION_PAGE_SIZE, &msg, err,
@@ -285,7 +363,33 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		char why[400];
 		snprintf(why, sizeof(why), "coherence: node %u broke the protocol: %s", src, err);
 		engine_fail(e, why);
+		return;
 	}
+	cache_trim(e);
+}
+
+/* Memory mode: the cache, and which pages are this node's own (its range under RANGES homes). */
+static int engine_create_cache(struct engine *e, uint64_t pages, char *err, size_t errlen)
+{
+	const struct engine_params *params = &e->params;
+	pthread_mutex_init(&e->cache_lock, NULL);
+	if (!params->cache_pages)
+		return 0;
+	if (params->homes.policy != COH_HOME_RANGES) {
+		snprintf(err, errlen,
+			 "a bounded cache needs each node's memory homed there (ranges)");
+		return -1;
+	}
+	unsigned self = cluster_self(params->cluster);
+	for (unsigned n = 0; n < self; n++)
+		e->own_first += params->homes.range_pages[n];
+	e->own_end = e->own_first + params->homes.range_pages[self];
+	e->cache = page_cache_create(pages, params->cache_pages);
+	if (!e->cache) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen)
@@ -302,6 +406,8 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	pthread_cond_init(&e->done_cond, NULL);
 	hold_init(&e->hold, ENGINE_HOLD_NS);
 	pthread_rwlock_init(&e->send_lock, NULL);
+	if (engine_create_cache(e, pages, err, errlen) < 0)
+		goto fail;
 	struct coh_config cfg = {.page_count = pages,
 				 .node_count = cluster_node_count(params->cluster),
 				 .self = cluster_self(params->cluster),
@@ -353,6 +459,8 @@ void engine_destroy(struct engine *e)
 	if (e->coh)
 		coh_destroy(e->coh);
 	free(e->mapped);
+	page_cache_destroy(e->cache);
+	pthread_mutex_destroy(&e->cache_lock);
 	pthread_mutex_destroy(&e->done_lock);
 	pthread_cond_destroy(&e->done_cond);
 	hold_destroy(&e->hold);
@@ -420,7 +528,7 @@ double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iter
 	return (double)(now_ns() - t0) / 1e3 / iters;
 }
 
-void engine_get_stats(const struct engine *e, struct engine_stats *out)
+void engine_get_stats(struct engine *e, struct engine_stats *out)
 {
 	uint64_t writes = atomic_load(&e->write_faults);
 	uint64_t faults = atomic_load(&e->faults);
@@ -428,5 +536,16 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
 				     .read_faults = faults - writes,
 				     .write_faults = writes,
 				     .messages_in = atomic_load(&e->messages_in),
-				     .messages_out = atomic_load(&e->messages_out)};
+				     .messages_out = atomic_load(&e->messages_out),
+				     .bytes_in = atomic_load(&e->bytes_in),
+				     .bytes_out = atomic_load(&e->bytes_out),
+				     .lent_misses = atomic_load(&e->lent_misses),
+				     .evictions_clean = atomic_load(&e->evictions_clean),
+				     .evictions_dirty = atomic_load(&e->evictions_dirty),
+				     .writebacks_acked = atomic_load(&e->writebacks_acked)};
+	if (e->cache) {
+		pthread_mutex_lock(&e->cache_lock);
+		out->lent_resident = page_cache_resident_count(e->cache);
+		pthread_mutex_unlock(&e->cache_lock);
+	}
 }
