@@ -325,9 +325,12 @@ static const struct coh_ops engine_coh_ops = {
 };
 
 /* Asks the home of `first` for the pages of [first, end) that it homes and this node lacks, in
- * one message, as far as slots are free. */
+ * one message, as far as slots are free. A read-ahead takes at most a quarter of the cache, so
+ * that it does not push out what it is meant to add to. */
 static void engine_prefetch(struct engine *e, uint64_t first, uint64_t end)
 {
+	if (end - first > e->params.cache_pages / 4)
+		end = first + e->params.cache_pages / 4;
 	const struct coh_homes *homes = coh_homes(e->coh);
 	struct read_batch batch = {.home = coh_home_of(homes, first)};
 	char err[256];
