@@ -9,6 +9,7 @@
  */
 #include "vmm/config.h"
 
+#include "vmm/config_hash.h"
 #include "vmm/config_mode.h"
 #include "vmm/toml.h"
 
@@ -593,52 +594,6 @@ static void add_default_devices(struct cluster_config *cfg)
 	}
 }
 
-static void hash_u64(crypto_generichash_state *state, uint64_t value)
-{
-	uint8_t bytes[8];
-	for (int i = 0; i < 8; i++)
-		bytes[i] = (uint8_t)(value >> (8 * i));
-	crypto_generichash_update(state, bytes, sizeof(bytes));
-}
-
-/* Length first, so that no two different field sequences hash the same bytes. */
-static void hash_string(crypto_generichash_state *state, const char *s)
-{
-	hash_u64(state, strlen(s));
-	crypto_generichash_update(state, (const unsigned char *)s, strlen(s));
-}
-
-static void compute_hash(struct cluster_config *cfg)
-{
-	crypto_generichash_state state;
-	crypto_generichash_init(&state, NULL, 0, sizeof(cfg->hash));
-	hash_string(&state, "vsmp-vmm cluster config 1");
-	hash_string(&state, cfg->name);
-	hash_u64(&state, cfg->mode);
-	hash_u64(&state, cfg->homes);
-	hash_u64(&state, cfg->memory_view);
-	hash_u64(&state, cfg->replicas);
-	hash_u64(&state, cfg->guest.kind);
-	hash_string(&state, cfg->guest.cmdline);
-	hash_u64(&state, cfg->guest.unknown_io);
-	hash_u64(&state, cfg->node_count);
-	for (unsigned i = 0; i < cfg->node_count; i++) {
-		const struct node_config *node = &cfg->nodes[i];
-		hash_string(&state, node->name);
-		hash_string(&state, node->host);
-		hash_u64(&state, node->port);
-		hash_u64(&state, node->vcpus);
-		hash_u64(&state, node->memory_bytes);
-		hash_u64(&state, node->cache_bytes);
-	}
-	hash_u64(&state, cfg->device_count);
-	for (unsigned i = 0; i < cfg->device_count; i++) {
-		hash_u64(&state, cfg->devices[i].kind);
-		hash_u64(&state, cfg->devices[i].owner);
-	}
-	crypto_generichash_final(&state, cfg->hash, sizeof(cfg->hash));
-}
-
 /* Nodes first: devices name their owners, wherever their tables are. */
 static int read_document(struct parser *p, const struct toml_doc *doc)
 {
@@ -665,7 +620,7 @@ static int read_document(struct parser *p, const struct toml_doc *doc)
 			return -1;
 	}
 	add_default_devices(p->cfg);
-	compute_hash(p->cfg);
+	config_compute_hash(p->cfg);
 	return 0;
 }
 
