@@ -17,7 +17,12 @@
  * A request that may take a page away waits until the page has been here for ENGINE_HOLD_NS
  * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait holds up
  * the delivery of every later message, which keeps each link's messages in order, as the
- * protocol needs; the node's faults are still served meanwhile. */
+ * protocol needs; the node's faults are still served meanwhile.
+ *
+ * With a cache (memory mode), the engine tells it which pages homed elsewhere arrive and leave,
+ * and after each fault and message it serves, gives pages up through the protocol (coh_evict)
+ * while more than the budget are resident. Eviction never makes a fault wait: a clean copy goes
+ * at once, a dirty one is written back while the fault that pushed it out proceeds. */
 #include "coherence/engine.h"
 
 #include <poll.h>
@@ -31,6 +36,8 @@
 
 #include "coherence/cluster.h"
 #include "coherence/hold.h"
+#include "coherence/page_cache.h"
+#include "coherence/prefetch.h"
 #include "coherence/protocol.h"
 #include "coherence/region.h"
 #include "coherence/transport.h"
@@ -40,6 +47,10 @@
 #define ENGINE_MSG_PING (WIRE_DIAG_FIRST + 8)
 #define ENGINE_MSG_PONG (WIRE_DIAG_FIRST + 9)
 #define ENGINE_MSG_DONE (WIRE_DIAG_FIRST + 10)
+/* Memory mode's read-ahead: READ_REQs for several pages of one home in one message, each encoded
+ * as on its own; the home handles them in order, exactly as if they had come one by one. */
+#define ENGINE_MSG_READ_BATCH (WIRE_DIAG_FIRST + 11)
+#define READ_BATCH_MAX_SIZE   (PREFETCH_WINDOW * COH_MSG_HEADER_SIZE)
 
 /* Long enough for a woken vCPU to retry its access, short next to a scheduler slice. Measured on
  * 2 nodes (docs/benchmarks.md, STREAM): 20 us already ended the livelocks, 50 us leaves a margin.
@@ -57,8 +68,17 @@ struct engine {
 	struct region *_Atomic region;
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
-	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out;
+	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out, bytes_in, bytes_out;
 	struct hold hold;
+	/* Memory mode: the pages outside [own_first, own_end) are homed elsewhere; the cache and
+	 * its counters are guarded by cache_lock (taken inside the protocol's page locks, never
+	 * held across a coh_* call). */
+	struct page_cache *cache;
+	struct prefetch *prefetch; /* with the cache, under cache_lock too */
+	pthread_mutex_t cache_lock;
+	uint64_t own_first, own_end;
+	atomic_uint_fast64_t lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
+	atomic_uint_fast64_t prefetch_issued, prefetch_used, prefetch_unused;
 	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
 	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the
 	 * transport's own thread and vCPU threads (engine_send) send. */
@@ -116,12 +136,28 @@ static int engine_transport_send(struct engine *e, unsigned node, uint16_t type,
 	return rc;
 }
 
+/* The READ_REQs of a read-ahead, collected on the thread that issues it (engine_prefetch) and
+ * sent as one message. */
+struct read_batch {
+	uint32_t home;
+	size_t len;
+	uint8_t buf[READ_BATCH_MAX_SIZE];
+};
+static _Thread_local struct read_batch *collecting;
+
 static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 {
 	struct engine *e = ctx;
 	uint8_t buf[COH_MSG_MAX_SIZE];
 	size_t len;
 	char err[128];
+	struct read_batch *batch = collecting;
+	if (batch && msg->type == COH_MSG_READ_REQ && node == batch->home &&
+	    coh_msg_encode(msg, batch->buf + batch->len, sizeof(batch->buf) - batch->len, &len, err,
+			   sizeof(err)) == 0) {
+		batch->len += len;
+		return;
+	}
 	if (coh_msg_encode(msg, buf, sizeof(buf), &len, err, sizeof(err)) < 0 ||
 	    engine_transport_send(e, node, msg->type, buf, len) < 0) {
 		/* Shutting down: the faults waiting for it are released anyway. The peer lost: the
@@ -136,6 +172,63 @@ static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 		return;
 	}
 	atomic_fetch_add(&e->messages_out, 1);
+	atomic_fetch_add(&e->bytes_out, len);
+}
+
+static bool page_lent(const struct engine *e, uint64_t page)
+{
+	return e->cache && (page < e->own_first || page >= e->own_end);
+}
+
+/* A page homed elsewhere arrived or was asked for again (used), or left. */
+static void cache_note(struct engine *e, uint64_t page, bool resident)
+{
+	if (!page_lent(e, page))
+		return;
+	pthread_mutex_lock(&e->cache_lock);
+	if (resident)
+		page_cache_use(e->cache, page);
+	else
+		page_cache_remove(e->cache, page);
+	pthread_mutex_unlock(&e->cache_lock);
+}
+
+/* The next page to give up, or false when within the budget or none can be chosen. */
+static bool cache_victim(struct engine *e, uint64_t *page)
+{
+	pthread_mutex_lock(&e->cache_lock);
+	bool found = page_cache_excess(e->cache) > 0 && page_cache_victim(e->cache, page);
+	pthread_mutex_unlock(&e->cache_lock);
+	return found;
+}
+
+/* Evicts while over the budget. A victim the protocol is busy with, or that a thread of this node
+ * has just been given (its hold), is passed over; each resident page is tried at most once. */
+static void cache_trim(struct engine *e)
+{
+	if (!e->cache)
+		return;
+	pthread_mutex_lock(&e->cache_lock);
+	uint64_t tries = page_cache_resident_count(e->cache);
+	pthread_mutex_unlock(&e->cache_lock);
+	uint64_t page, now = now_ns();
+	char err[128];
+	while (tries-- && cache_victim(e, &page)) {
+		if (hold_remaining_ns(&e->hold, page, now))
+			continue;
+		enum coh_page_state state = coh_page_state(e->coh, page);
+		if ((state != COH_S && state != COH_E) ||
+		    coh_evict(e->coh, page, err, sizeof(err)) < 0)
+			continue;
+		if (state == COH_S) {
+			atomic_fetch_add(&e->evictions_clean, 1);
+			continue;
+		}
+		atomic_fetch_add(&e->evictions_dirty, 1);
+		pthread_mutex_lock(&e->cache_lock);
+		page_cache_leaving(e->cache, page);
+		pthread_mutex_unlock(&e->cache_lock);
+	}
 }
 
 static void engine_page_changed(struct engine *e, uint64_t page)
@@ -144,12 +237,30 @@ static void engine_page_changed(struct engine *e, uint64_t page)
 		e->params.page_changed(e->params.ctx, page * REGION_PAGE_SIZE);
 }
 
+/* A page fetched ahead arrived: kept aside, unmapped, so that the first touch faults and shows
+ * it was used. It is resident (it takes memory) and the protocol holds it as a shared copy. */
+static bool engine_stage(struct engine *e, uint64_t page, const uint8_t *data)
+{
+	if (!page_lent(e, page) || page_mapped(e, page))
+		return false;
+	pthread_mutex_lock(&e->cache_lock);
+	bool staged = prefetch_stage(e->prefetch, page, data);
+	if (staged)
+		page_cache_use(e->cache, page);
+	pthread_mutex_unlock(&e->cache_lock);
+	if (staged)
+		engine_page_changed(e, page);
+	return staged;
+}
+
 /* Only data from another node changes what the page holds: without data the bytes stay as they
  * are, or a missing page becomes zeros (reported when it was dropped, or never held anything). */
 static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool writable)
 {
 	struct engine *e = ctx;
 	int rc;
+	if (data && !writable && engine_stage(e, page, data))
+		return;
 	if (!data && page_mapped(e, page)) {
 		struct region *r = engine_region(e);
 		rc = writable ? region_unprotect(r, page) : region_protect(r, page);
@@ -159,6 +270,7 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 		rc = region_install(engine_region(e), page, data ? data : zero_page, writable);
 		page_set_mapped(e, page, true);
 	}
+	cache_note(e, page, true);
 	hold_note(&e->hold, page, now_ns());
 	if (data)
 		engine_page_changed(e, page);
@@ -170,6 +282,13 @@ static void engine_drop(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
 	page_set_mapped(e, page, false);
+	cache_note(e, page, false);
+	if (page_lent(e, page)) {
+		pthread_mutex_lock(&e->cache_lock);
+		if (prefetch_release(e->prefetch, page))
+			atomic_fetch_add(&e->prefetch_unused, 1);
+		pthread_mutex_unlock(&e->cache_lock);
+	}
 	int rc = region_drop(engine_region(e), page);
 	engine_page_changed(e, page);
 	if (rc < 0)
@@ -205,6 +324,69 @@ static const struct coh_ops engine_coh_ops = {
     .complete = engine_complete,
 };
 
+/* Asks the home of `first` for the pages of [first, end) that it homes and this node lacks, in
+ * one message, as far as slots are free. A read-ahead takes at most a quarter of the cache, so
+ * that it does not push out what it is meant to add to. */
+static void engine_prefetch(struct engine *e, uint64_t first, uint64_t end)
+{
+	if (end - first > e->params.cache_pages / 4)
+		end = first + e->params.cache_pages / 4;
+	const struct coh_homes *homes = coh_homes(e->coh);
+	struct read_batch batch = {.home = coh_home_of(homes, first)};
+	char err[256];
+	for (uint64_t page = first; page < end && page < e->params.size / REGION_PAGE_SIZE;
+	     page++) {
+		if (!page_lent(e, page) || coh_home_of(homes, page) != batch.home)
+			break;
+		if (page_mapped(e, page) || coh_page_state(e->coh, page) != COH_I)
+			continue;
+		pthread_mutex_lock(&e->cache_lock);
+		bool expected = prefetch_expect(e->prefetch, page);
+		pthread_mutex_unlock(&e->cache_lock);
+		if (!expected)
+			break;
+		collecting = &batch;
+		int rc = coh_fault(e->coh, page, false, err, sizeof(err));
+		collecting = NULL;
+		if (rc < 0) {
+			engine_fail(e, err);
+			return;
+		}
+		atomic_fetch_add(&e->prefetch_issued, 1);
+	}
+	if (batch.len && engine_transport_send(e, batch.home, ENGINE_MSG_READ_BATCH, batch.buf,
+					       batch.len) == 0) {
+		atomic_fetch_add(&e->messages_out, batch.len / COH_MSG_HEADER_SIZE);
+		atomic_fetch_add(&e->bytes_out, batch.len);
+	} else if (batch.len && !atomic_load(&e->closing) &&
+		   !cluster_peer_lost(e->params.cluster, batch.home)) {
+		engine_fail(e, "coherence: cannot send a read-ahead batch");
+	}
+}
+
+/* A fault on a lent page that is not mapped: a staged page is mapped now (true), one fetched
+ * ahead and still in flight is claimed, anything else is a miss; all continue a sequential run,
+ * which may call for the pages [*first, *end) to be fetched ahead. */
+static bool engine_lent_miss(struct engine *e, uint64_t page, uint64_t *first, uint64_t *end)
+{
+	pthread_mutex_lock(&e->cache_lock);
+	const uint8_t *staged = prefetch_staged(e->prefetch, page);
+	int rc = staged ? region_install(engine_region(e), page, staged, false) : 0;
+	bool used =
+	    staged ? prefetch_release(e->prefetch, page) : prefetch_claim(e->prefetch, page);
+	if (!prefetch_on_miss(e->prefetch, page, first, end))
+		*first = *end = 0;
+	pthread_mutex_unlock(&e->cache_lock);
+	if (staged) {
+		page_set_mapped(e, page, true);
+		hold_note(&e->hold, page, now_ns());
+	}
+	atomic_fetch_add(used ? &e->prefetch_used : &e->lent_misses, 1);
+	if (rc < 0)
+		engine_fail(e, "coherence: installing a staged page failed");
+	return staged != NULL;
+}
+
 static void engine_fault(void *ctx, uint64_t page, bool write)
 {
 	struct engine *e = ctx;
@@ -212,8 +394,16 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 	atomic_fetch_add(&e->faults, 1);
 	if (write)
 		atomic_fetch_add(&e->write_faults, 1);
-	if (coh_fault(e->coh, page, write, err, sizeof(err)) < 0)
+	uint64_t first = 0, end = 0;
+	bool staged =
+	    page_lent(e, page) && !page_mapped(e, page) && engine_lent_miss(e, page, &first, &end);
+	/* A staged page is mapped read-only now: only a write still needs the protocol. The
+	 * thread's own request goes before the read-ahead. */
+	if ((!staged || write) && coh_fault(e->coh, page, write, err, sizeof(err)) < 0)
 		engine_fail(e, err);
+	if (first < end)
+		engine_prefetch(e, first, end);
+	cache_trim(e);
 }
 
 static const struct region_ops engine_region_ops = {.fault = engine_fault};
@@ -248,6 +438,45 @@ static void wait_out_hold(struct engine *e, uint64_t page)
 	}
 }
 
+/* A message the protocol receives from src; false once the engine failed. */
+static bool engine_deliver(struct engine *e, unsigned src, uint16_t type, const void *payload,
+			   size_t len)
+{
+	struct coh_msg msg;
+	char err[256];
+	int rc = coh_msg_decode(type, payload, len, e->params.size / REGION_PAGE_SIZE, &msg, err,
+				sizeof(err));
+	if (rc == 0 && may_take_page(type))
+		wait_out_hold(e, msg.page);
+	if (rc < 0 || coh_receive(e->coh, src, &msg, err, sizeof(err)) < 0) {
+		char why[400];
+		snprintf(why, sizeof(why), "coherence: node %u broke the protocol: %s", src, err);
+		engine_fail(e, why);
+		return false;
+	}
+	return true;
+}
+
+/* Read-ahead READ_REQs, each delivered as if it had come alone. */
+static void engine_receive_read_batch(struct engine *e, unsigned src, const uint8_t *payload,
+				      size_t len)
+{
+	if (len == 0 || len > READ_BATCH_MAX_SIZE || len % COH_MSG_HEADER_SIZE) {
+		char why[128];
+		snprintf(why, sizeof(why), "coherence: node %u sent a read batch of %zu bytes", src,
+			 len);
+		engine_fail(e, why);
+		return;
+	}
+	atomic_fetch_add(&e->bytes_in, len);
+	for (size_t at = 0; at < len; at += COH_MSG_HEADER_SIZE) {
+		atomic_fetch_add(&e->messages_in, 1);
+		if (!engine_deliver(e, src, COH_MSG_READ_REQ, payload + at, COH_MSG_HEADER_SIZE))
+			return;
+	}
+	cache_trim(e);
+}
+
 static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_t type,
 			   const void *payload, size_t len)
 {
@@ -269,23 +498,46 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		pthread_mutex_unlock(&e->done_lock);
 		return;
 	}
+	if (type == ENGINE_MSG_READ_BATCH) {
+		engine_receive_read_batch(e, src, payload, len);
+		return;
+	}
 	if (type >= ENGINE_USER_TYPE_FIRST && type <= ENGINE_USER_TYPE_LAST) {
 		if (e->params.user_message)
 			e->params.user_message(e->params.ctx, src, type, payload, len);
 		return;
 	}
 	atomic_fetch_add(&e->messages_in, 1);
-	struct coh_msg msg;
-	char err[256];
-	int rc = coh_msg_decode(type, payload, len, e->params.size / REGION_PAGE_SIZE, &msg, err,
-				sizeof(err));
-	if (rc == 0 && may_take_page(type))
-		wait_out_hold(e, msg.page);
-	if (rc < 0 || coh_receive(e->coh, src, &msg, err, sizeof(err)) < 0) {
-		char why[400];
-		snprintf(why, sizeof(why), "coherence: node %u broke the protocol: %s", src, err);
-		engine_fail(e, why);
+	atomic_fetch_add(&e->bytes_in, len);
+	if (type == COH_MSG_WB_ACK)
+		atomic_fetch_add(&e->writebacks_acked, 1);
+	if (engine_deliver(e, src, type, payload, len))
+		cache_trim(e);
+}
+
+/* Memory mode: the cache, and which pages are this node's own (its range under RANGES homes). */
+static int engine_create_cache(struct engine *e, uint64_t pages, char *err, size_t errlen)
+{
+	const struct engine_params *params = &e->params;
+	pthread_mutex_init(&e->cache_lock, NULL);
+	if (!params->cache_pages)
+		return 0;
+	if (params->homes.policy != COH_HOME_RANGES) {
+		snprintf(err, errlen,
+			 "a bounded cache needs each node's memory homed there (ranges)");
+		return -1;
 	}
+	unsigned self = cluster_self(params->cluster);
+	for (unsigned n = 0; n < self; n++)
+		e->own_first += params->homes.range_pages[n];
+	e->own_end = e->own_first + params->homes.range_pages[self];
+	e->cache = page_cache_create(pages, params->cache_pages);
+	e->prefetch = prefetch_create();
+	if (!e->cache || !e->prefetch) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen)
@@ -302,6 +554,8 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	pthread_cond_init(&e->done_cond, NULL);
 	hold_init(&e->hold, ENGINE_HOLD_NS);
 	pthread_rwlock_init(&e->send_lock, NULL);
+	if (engine_create_cache(e, pages, err, errlen) < 0)
+		goto fail;
 	struct coh_config cfg = {.page_count = pages,
 				 .node_count = cluster_node_count(params->cluster),
 				 .self = cluster_self(params->cluster),
@@ -353,6 +607,9 @@ void engine_destroy(struct engine *e)
 	if (e->coh)
 		coh_destroy(e->coh);
 	free(e->mapped);
+	page_cache_destroy(e->cache);
+	prefetch_destroy(e->prefetch);
+	pthread_mutex_destroy(&e->cache_lock);
 	pthread_mutex_destroy(&e->done_lock);
 	pthread_cond_destroy(&e->done_cond);
 	hold_destroy(&e->hold);
@@ -420,7 +677,7 @@ double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iter
 	return (double)(now_ns() - t0) / 1e3 / iters;
 }
 
-void engine_get_stats(const struct engine *e, struct engine_stats *out)
+void engine_get_stats(struct engine *e, struct engine_stats *out)
 {
 	uint64_t writes = atomic_load(&e->write_faults);
 	uint64_t faults = atomic_load(&e->faults);
@@ -428,5 +685,19 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
 				     .read_faults = faults - writes,
 				     .write_faults = writes,
 				     .messages_in = atomic_load(&e->messages_in),
-				     .messages_out = atomic_load(&e->messages_out)};
+				     .messages_out = atomic_load(&e->messages_out),
+				     .bytes_in = atomic_load(&e->bytes_in),
+				     .bytes_out = atomic_load(&e->bytes_out),
+				     .lent_misses = atomic_load(&e->lent_misses),
+				     .evictions_clean = atomic_load(&e->evictions_clean),
+				     .evictions_dirty = atomic_load(&e->evictions_dirty),
+				     .writebacks_acked = atomic_load(&e->writebacks_acked),
+				     .prefetch_issued = atomic_load(&e->prefetch_issued),
+				     .prefetch_used = atomic_load(&e->prefetch_used),
+				     .prefetch_unused = atomic_load(&e->prefetch_unused)};
+	if (e->cache) {
+		pthread_mutex_lock(&e->cache_lock);
+		out->lent_resident = page_cache_resident_count(e->cache);
+		pthread_mutex_unlock(&e->cache_lock);
+	}
 }

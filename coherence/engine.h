@@ -18,6 +18,10 @@ struct engine_params {
 	uint64_t size;
 	struct cluster *cluster; /* joined; outlives the engine */
 	struct coh_home_config homes;
+	/* Memory mode's compute node: at most this many pages homed elsewhere resident here, the
+	 * others given up through the protocol (docs/coherence.md, "The cache"); needs RANGES
+	 * homes. 0: no bound. */
+	uint64_t cache_pages;
 	/* The callbacks run on the transport's thread, which also serves the region's faults: they
 	 * must not block, and must not touch a page of the region that may be absent (it would
 	 * wait for the very thread it runs on).
@@ -65,7 +69,15 @@ int engine_quiesce(struct engine *e, unsigned timeout_ms);
 
 struct engine_stats {
 	uint64_t faults, read_faults, write_faults, messages_in, messages_out;
+	uint64_t bytes_in, bytes_out; /* coherence message payloads */
+	/* With a cache (cache_pages): pages homed elsewhere resident now, faults on such pages that
+	 * were not resident, evictions of clean copies and of dirty ones (each a write-back), and
+	 * write-backs the home acknowledged. */
+	uint64_t lent_resident, lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
+	/* Pages fetched ahead of a sequential run of misses, those the guest then touched, and
+	 * those given up untouched. */
+	uint64_t prefetch_issued, prefetch_used, prefetch_unused;
 };
-void engine_get_stats(const struct engine *e, struct engine_stats *out);
+void engine_get_stats(struct engine *e, struct engine_stats *out);
 
 #endif

@@ -9,6 +9,8 @@
  */
 #include "vmm/config.h"
 
+#include "vmm/config_hash.h"
+#include "vmm/config_mode.h"
 #include "vmm/toml.h"
 
 #include <errno.h>
@@ -34,6 +36,7 @@
 
 static const char *const mode_names[] = {"system", "memory"};
 static const char *const homes_names[] = {"numa", "striped", "first-touch"};
+static const char *const view_names[] = {"numa", "flat"};
 static const char *const guest_kind_names[] = {"testguest", "linux", "multiboot"};
 static const char *const accel_names[] = {"auto", "kvm", "emu"};
 static const char *const unknown_io_names[] = {"stop", "ignore"};
@@ -234,6 +237,25 @@ static int cluster_homes(struct parser *p, const struct toml_key *key)
 	return 0;
 }
 
+static int cluster_memory_view(struct parser *p, const struct toml_key *key)
+{
+	int view = 0;
+	if (get_choice(p, key, view_names, COUNT(view_names), &view))
+		return -1;
+	p->cfg->memory_view = (enum memory_view)view;
+	return 0;
+}
+
+static int cluster_replicas(struct parser *p, const struct toml_key *key)
+{
+	long long replicas = 0;
+	if (get_integer(p, key, 1, 2, &replicas))
+		return -1;
+	p->cfg->replicas = (unsigned)replicas;
+	p->cfg->replicas_line = key->line;
+	return 0;
+}
+
 static int cluster_key_file(struct parser *p, const struct toml_key *key)
 {
 	p->cfg->key_file_line = key->line;
@@ -241,10 +263,9 @@ static int cluster_key_file(struct parser *p, const struct toml_key *key)
 }
 
 static const struct key_rule cluster_rules[] = {
-    {"name", cluster_name},
-    {"mode", cluster_mode},
-    {"homes", cluster_homes},
-    {"key_file", cluster_key_file},
+    {"name", cluster_name},	    {"mode", cluster_mode},
+    {"homes", cluster_homes},	    {"memory_view", cluster_memory_view},
+    {"replicas", cluster_replicas}, {"key_file", cluster_key_file},
 };
 
 static int guest_kind(struct parser *p, const struct toml_key *key)
@@ -375,11 +396,20 @@ static int node_memory_mib(struct parser *p, const struct toml_key *key)
 	return 0;
 }
 
+static int node_cache_mib(struct parser *p, const struct toml_key *key)
+{
+	long long mib = 0;
+	if (get_integer(p, key, 1, MAX_MEMORY_MIB, &mib))
+		return -1;
+	p->node->cache_bytes = (uint64_t)mib << 20;
+	p->node->cache_line = key->line;
+	return 0;
+}
+
 static const struct key_rule node_rules[] = {
-    {"name", node_name},
-    {"address", node_address},
-    {"vcpus", node_vcpus},
-    {"memory_mib", node_memory_mib},
+    {"name", node_name},	   {"address", node_address},
+    {"vcpus", node_vcpus},	   {"memory_mib", node_memory_mib},
+    {"cache_mib", node_cache_mib},
 };
 
 static int device_kind(struct parser *p, const struct toml_key *key)
@@ -531,22 +561,12 @@ static int finish_guest(struct parser *p)
 	return 0;
 }
 
-/* The mode's vCPU rule, the totals, and where each node's vCPUs and memory start. */
+/* The totals, where each node's vCPUs and memory start, and the mode's rules. */
 static int finish_nodes(struct parser *p)
 {
 	struct cluster_config *cfg = p->cfg;
-	const struct node_config *vcpu_node = NULL;
 	for (unsigned i = 0; i < cfg->node_count; i++) {
 		struct node_config *node = &cfg->nodes[i];
-		if (cfg->mode == CLUSTER_MODE_SYSTEM && node->vcpus == 0)
-			return fail(p, node->line, "node '%s' needs vcpus >= 1 in system mode",
-				    node->name);
-		if (cfg->mode == CLUSTER_MODE_MEMORY && node->vcpus && vcpu_node)
-			return fail(p, node->line,
-				    "memory mode puts all vCPUs on one node, and '%s' has some",
-				    vcpu_node->name);
-		if (node->vcpus)
-			vcpu_node = node;
 		node->first_vcpu = cfg->total_vcpus;
 		node->memory_offset = cfg->total_memory;
 		cfg->total_vcpus += node->vcpus;
@@ -556,10 +576,9 @@ static int finish_nodes(struct parser *p)
 		if (cfg->total_memory > (uint64_t)MAX_MEMORY_MIB << 20)
 			return fail(p, node->line, "more than 1 TiB of memory in total");
 	}
-	if (!vcpu_node)
-		return fail(p, p->cluster_table->line,
-			    "memory mode needs one node with vcpus >= 1");
-	return 0;
+	char why[256];
+	int line = config_check_mode(cfg, p->cluster_table->line, why, sizeof(why));
+	return line ? fail(p, line, "%s", why) : 0;
 }
 
 static void add_default_devices(struct cluster_config *cfg)
@@ -573,49 +592,6 @@ static void add_default_devices(struct cluster_config *cfg)
 			cfg->devices[cfg->device_count++] =
 			    (struct device_config){.kind = defaults[d]};
 	}
-}
-
-static void hash_u64(crypto_generichash_state *state, uint64_t value)
-{
-	uint8_t bytes[8];
-	for (int i = 0; i < 8; i++)
-		bytes[i] = (uint8_t)(value >> (8 * i));
-	crypto_generichash_update(state, bytes, sizeof(bytes));
-}
-
-/* Length first, so that no two different field sequences hash the same bytes. */
-static void hash_string(crypto_generichash_state *state, const char *s)
-{
-	hash_u64(state, strlen(s));
-	crypto_generichash_update(state, (const unsigned char *)s, strlen(s));
-}
-
-static void compute_hash(struct cluster_config *cfg)
-{
-	crypto_generichash_state state;
-	crypto_generichash_init(&state, NULL, 0, sizeof(cfg->hash));
-	hash_string(&state, "vsmp-vmm cluster config 1");
-	hash_string(&state, cfg->name);
-	hash_u64(&state, cfg->mode);
-	hash_u64(&state, cfg->homes);
-	hash_u64(&state, cfg->guest.kind);
-	hash_string(&state, cfg->guest.cmdline);
-	hash_u64(&state, cfg->guest.unknown_io);
-	hash_u64(&state, cfg->node_count);
-	for (unsigned i = 0; i < cfg->node_count; i++) {
-		const struct node_config *node = &cfg->nodes[i];
-		hash_string(&state, node->name);
-		hash_string(&state, node->host);
-		hash_u64(&state, node->port);
-		hash_u64(&state, node->vcpus);
-		hash_u64(&state, node->memory_bytes);
-	}
-	hash_u64(&state, cfg->device_count);
-	for (unsigned i = 0; i < cfg->device_count; i++) {
-		hash_u64(&state, cfg->devices[i].kind);
-		hash_u64(&state, cfg->devices[i].owner);
-	}
-	crypto_generichash_final(&state, cfg->hash, sizeof(cfg->hash));
 }
 
 /* Nodes first: devices name their owners, wherever their tables are. */
@@ -644,7 +620,7 @@ static int read_document(struct parser *p, const struct toml_doc *doc)
 			return -1;
 	}
 	add_default_devices(p->cfg);
-	compute_hash(p->cfg);
+	config_compute_hash(p->cfg);
 	return 0;
 }
 

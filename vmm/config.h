@@ -11,6 +11,9 @@ enum cluster_mode { CLUSTER_MODE_SYSTEM, CLUSTER_MODE_MEMORY };
 /* Which node homes each page of guest RAM: its NUMA node's (the nodes' shares in order), pages
  * striped over the nodes, or the first node to touch it. */
 enum memory_homes { HOMES_NUMA, HOMES_STRIPED, HOMES_FIRST_TOUCH };
+/* How the firmware presents guest RAM: one NUMA node per cluster node (a lending node's memory as
+ * a node without CPUs), or one node for all of it, for guests that are not NUMA-aware. */
+enum memory_view { MEMORY_VIEW_NUMA, MEMORY_VIEW_FLAT };
 enum guest_kind { GUEST_TESTGUEST, GUEST_LINUX, GUEST_MULTIBOOT };
 /* What runs a node's vCPUs: KVM, the VMM's own x86 interpreter (emu), or KVM when this host can
  * create a VM and the interpreter otherwise (auto). */
@@ -27,7 +30,9 @@ struct node_config {
 	unsigned first_vcpu; /* vCPU ids are numbered across nodes in node order */
 	uint64_t memory_bytes;
 	uint64_t memory_offset; /* byte offset of this node's share within guest RAM */
-	int line;
+	/* Memory mode, the node with vCPUs: at most this much lent memory resident here. */
+	uint64_t cache_bytes;
+	int line, cache_line; /* cache_line is 0 when cache_mib is not set */
 };
 
 struct device_config {
@@ -47,6 +52,9 @@ struct cluster_config {
 	char name[64];
 	enum cluster_mode mode;
 	enum memory_homes homes;
+	enum memory_view memory_view;
+	unsigned replicas; /* memory mode: lending nodes that keep each lent page */
+	int replicas_line; /* 0 when replicas is not set */
 	char key_file[4096];
 	int key_file_line; /* 0 when key_file is not set */
 	struct guest_config guest;
@@ -56,9 +64,10 @@ struct cluster_config {
 	unsigned device_count;
 	unsigned total_vcpus;
 	uint64_t total_memory;
-	/* BLAKE2b-256 of what every node must agree on: name, mode, homes, guest kind, cmdline and
-	 * unknown_io, the nodes and the devices. Paths are left out: each node resolves them
-	 * against its own config directory and only their users read the files. So is accel. */
+	/* BLAKE2b-256 of what every node must agree on: name, mode, homes, memory view, replicas,
+	 * guest kind, cmdline and unknown_io, the nodes (cache included) and the devices. Paths are
+	 * left out: each node resolves them against its own config directory and only their users
+	 * read the files. So is accel. */
 	uint8_t hash[32];
 };
 
@@ -70,6 +79,8 @@ int config_parse(const char *text, size_t len, const char *name, const char *bas
 int config_load_file(const char *path, struct cluster_config *out, char *err, size_t errlen);
 void config_free(struct cluster_config *cfg);
 int config_find_node(const struct cluster_config *cfg, const char *name); /* index or -1 */
+/* Memory mode: the node that runs the vCPUs; -1 in system mode. */
+int config_compute_node(const struct cluster_config *cfg);
 const char *device_kind_name(enum device_kind kind);
 const char *accel_kind_name(enum accel_kind accel);
 const char *memory_homes_name(enum memory_homes homes);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <time.h>
@@ -35,6 +36,7 @@
 #include "vmm/log.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_link.h"
+#include "vmm/node_stats.h"
 #include "vmm/vcpu.h"
 
 #define UART_COM1_PORT 0x3f8
@@ -353,18 +355,22 @@ static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	/* The flat view puts everything in NUMA node 0. */
+	bool numa = cfg->memory_view == MEMORY_VIEW_NUMA;
 	unsigned mem_count = 0;
 	for (unsigned n = 0; n < cfg->node_count; n++) {
 		const struct node_config *node = &cfg->nodes[n];
+		unsigned numa_node = numa ? n : 0;
 		for (unsigned i = 0; i < node->vcpus; i++)
-			cpus[node->first_vcpu + i] = (struct acpi_cpu){node->first_vcpu + i, n};
-		mem_count += node_memory_ranges(node, n, mem + mem_count);
+			cpus[node->first_vcpu + i] =
+			    (struct acpi_cpu){node->first_vcpu + i, numa_node};
+		mem_count += node_memory_ranges(node, numa_node, mem + mem_count);
 	}
 	struct acpi_machine am = {.cpus = cpus,
 				  .cpu_count = cfg->total_vcpus,
 				  .mem = mem,
 				  .mem_count = mem_count,
-				  .numa_nodes = cfg->node_count,
+				  .numa_nodes = numa ? cfg->node_count : 1,
 				  .ioapic_id = IOAPIC_ID,
 				  .sleep_port = ACPI_SLEEP_PORT};
 	uint64_t rsdp;
@@ -455,6 +461,7 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	    .size = m->mem.size,
 	    .cluster = m->cluster,
 	    .homes = {.policy = coh_policy_of[cfg->homes], .range_pages = range_pages},
+	    .cache_pages = cfg->nodes[m->node].cache_bytes / 4096,
 	    .fatal = machine_engine_fatal,
 	    .user_message = machine_node_message,
 	    .page_changed = machine_page_changed,
@@ -524,6 +531,30 @@ static void machine_start_vcpus(struct machine *m)
 	}
 }
 
+/* --stats N: a timer that fires every N seconds; -1 without it or without an engine. */
+static int machine_stats_timer(struct machine *m)
+{
+	if (!m->stats_interval_s || !m->engine)
+		return -1;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	struct itimerspec every = {.it_interval = {.tv_sec = m->stats_interval_s},
+				   .it_value = {.tv_sec = m->stats_interval_s}};
+	if (fd >= 0 && timerfd_settime(fd, 0, &every, NULL) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The counters on stderr; timer_fd, when it is the stats timer, is read to rearm its poll. */
+static void machine_print_stats(struct machine *m, int timer_fd, const char *when)
+{
+	uint64_t expirations;
+	if (timer_fd >= 0 && read(timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	node_stats_print(m->engine, m->cfg->nodes[m->node].cache_bytes, when);
+}
+
 int machine_run(struct machine *m)
 {
 	sigset_t stop_signals;
@@ -545,13 +576,17 @@ int machine_run(struct machine *m)
 	int ready_fd = m->link ? node_link_ready(m->link) : -1;
 	if (ready_fd < 0)
 		machine_start_vcpus(m);
-	struct pollfd fds[4] = {{.fd = m->stop_fd, .events = POLLIN},
+	int stats_fd = machine_stats_timer(m);
+	struct pollfd fds[5] = {{.fd = m->stop_fd, .events = POLLIN},
 				{.fd = sig_fd, .events = POLLIN},
 				{.fd = m->uart ? STDIN_FILENO : -1, .events = POLLIN},
-				{.fd = ready_fd, .events = POLLIN}};
+				{.fd = ready_fd, .events = POLLIN},
+				{.fd = stats_fd, .events = POLLIN}};
 	while (!atomic_load(&m->stopping)) {
-		if (poll(fds, 4, -1) < 0 && errno != EINTR)
+		if (poll(fds, 5, -1) < 0 && errno != EINTR)
 			break;
+		if (fds[4].revents & POLLIN)
+			machine_print_stats(m, stats_fd, "stats");
 		if (fds[1].revents & POLLIN)
 			machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
 		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
@@ -564,13 +599,10 @@ int machine_run(struct machine *m)
 	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of run() (the
 	 * fault is KVM's or the interpreter's own access): taking the engine (and its userfaultfd)
 	 * away first releases it. */
-	if (m->engine && log_verbose()) {
-		struct engine_stats st;
-		engine_get_stats(m->engine, &st);
-		log_debug("coherence: %llu faults (%llu write), %llu messages in, %llu out",
-			  (unsigned long long)st.faults, (unsigned long long)st.write_faults,
-			  (unsigned long long)st.messages_in, (unsigned long long)st.messages_out);
-	}
+	if (m->engine && (log_verbose() || stats_fd >= 0 || m->cfg->mode == CLUSTER_MODE_MEMORY))
+		machine_print_stats(m, -1, "final");
+	if (stats_fd >= 0)
+		close(stats_fd);
 	if (log_verbose())
 		machine_log_clock(m);
 	engine_close(m->engine); /* the vCPU threads may still send until they are joined */

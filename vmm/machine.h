@@ -68,7 +68,8 @@ struct machine {
 	struct cluster *cluster;
 	struct engine *engine;
 	struct node_link *link;
-	int console_out; /* fd the UART writes to */
+	int console_out;	   /* fd the UART writes to */
+	unsigned stats_interval_s; /* --stats: print the coherence counters this often; 0: never */
 
 	atomic_bool stopping; /* machine_stop's; others read machine_stopping() */
 	int exit_status;

@@ -30,6 +30,7 @@ static const struct workload workloads[] = {
     {"litmus", litmus_run, litmus_report},
     {"nmi", nmi_run, nmi_report},
     {"ioapic", ioapic_run, ioapic_report},
+    {"memory", memory_run, memory_report}, /* the last: only run when named */
 };
 
 uint64_t workload_rsdp;
@@ -62,7 +63,9 @@ static void read_options(void)
 	for (unsigned i = 0; i < WORKLOAD_COUNT; i++)
 		names[i] = workloads[i].name;
 	char err[160];
-	if (options_parse(boot.cmdline, names, WORKLOAD_COUNT, &options, err, sizeof(err)) < 0)
+	uint32_t all_but_memory = (1u << (WORKLOAD_COUNT - 1)) - 1;
+	if (options_parse(boot.cmdline, names, WORKLOAD_COUNT, all_but_memory, &options, err,
+			  sizeof(err)) < 0)
 		fail("command line: %s", err);
 }
 
@@ -93,6 +96,8 @@ __attribute__((noreturn)) static void bsp_main(void)
 		misbehave(options.fault);
 	lapic_enable();
 	workload_rsdp = boot.rsdp;
+	workload_ram_bytes = boot.ram_bytes;
+	workload_mem_mib = options.mem_mib;
 	smp_discover(boot.rsdp);
 	say("start vcpus=%u bsp_apic_id=%u ram_mib=%lu", ncpus, cpus[0].apic_id,
 	    boot.ram_bytes >> 20);

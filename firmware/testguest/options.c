@@ -9,8 +9,10 @@
 #include "firmware/testguest/lib.h"
 #include "firmware/testguest/options.h"
 
-#define DEFAULT_ITERS 10000
-#define MAX_ITERS     1000000000u
+#define DEFAULT_ITERS	10000
+#define MAX_ITERS	1000000000u
+#define DEFAULT_MEM_MIB 4
+#define MAX_MEM_MIB	3072 /* below the MMIO hole, which is all the identity map covers */
 
 struct slice {
 	const char *p;
@@ -123,20 +125,22 @@ static int parse_fault(struct slice value, enum fault_mode *fault, char *err, si
 	return 0;
 }
 
-static int parse_iters(struct slice value, uint32_t *iters, char *err, size_t errlen)
+/* A decimal number from 1 to max, for the option `key`. */
+static int parse_number(struct slice value, const char *key, uint32_t max, uint32_t *out, char *err,
+			size_t errlen)
 {
 	uint64_t n = 0;
 	bool ok = value.len > 0;
 	for (size_t i = 0; ok && i < value.len; i++) {
 		ok = value.p[i] >= '0' && value.p[i] <= '9';
 		n = n * 10 + (uint64_t)(value.p[i] - '0');
-		ok = ok && n <= MAX_ITERS;
+		ok = ok && n <= max;
 	}
 	if (!ok || n == 0) {
-		snformat(err, errlen, "tg.iters: expected a number from 1 to %u", MAX_ITERS);
+		snformat(err, errlen, "%s: expected a number from 1 to %u", key, max);
 		return -1;
 	}
-	*iters = (uint32_t)n;
+	*out = (uint32_t)n;
 	return 0;
 }
 
@@ -151,17 +155,20 @@ static int parse_token(struct slice token, const char *const *names, unsigned co
 	if (value_of(token, "tg.fault=", &value))
 		return parse_fault(value, &opts->fault, err, errlen);
 	if (value_of(token, "tg.iters=", &value))
-		return parse_iters(value, &opts->iters, err, errlen);
+		return parse_number(value, "tg.iters", MAX_ITERS, &opts->iters, err, errlen);
+	if (value_of(token, "tg.mem_mib=", &value))
+		return parse_number(value, "tg.mem_mib", MAX_MEM_MIB, &opts->mem_mib, err, errlen);
 	return 0;
 }
 
 int options_parse(const char *cmdline, const char *const *names, unsigned count,
-		  struct options *opts, char *err, size_t errlen)
+		  uint32_t default_mask, struct options *opts, char *err, size_t errlen)
 {
 	*opts = (struct options){
-	    .workload_mask = count >= 32 ? UINT32_MAX : (1u << count) - 1,
+	    .workload_mask = default_mask,
 	    .bench = BENCH_NONE,
 	    .iters = DEFAULT_ITERS,
+	    .mem_mib = DEFAULT_MEM_MIB,
 	    .fault = FAULT_NONE,
 	};
 	const char *p = cmdline;

@@ -1,8 +1,9 @@
 /* The guest's command-line options:
- *   tg.run=<name>[,<name>...]  workloads to run (default: all)
+ *   tg.run=<name>[,<name>...]  workloads to run (default: all but memory)
  *   tg.bench=pio|ipi|compute|stream|contention|tsc|cpu
  *                              run a benchmark instead of the workloads
  *   tg.iters=<n>               benchmark iterations or size (default 10000)
+ *   tg.mem_mib=<n>             the memory workload's working set (default 4)
  *   tg.fault=port|msr|triple|halt|halt-bsp
  *                              misbehave on purpose (the VMM must stop the guest cleanly);
  *                              halt: every CPU, once all are up, halts with interrupts off;
@@ -31,11 +32,13 @@ struct options {
 	uint32_t workload_mask; /* bit i selects names[i] */
 	enum bench_mode bench;
 	uint32_t iters;
+	uint32_t mem_mib;
 	enum fault_mode fault;
 };
 
-/* `names` are the workloads in table order (at most 32). Returns 0, or -1 with a message. */
+/* `names` are the workloads in table order (at most 32); without tg.run, default_mask selects.
+ * Returns 0, or -1 with a message. */
 int options_parse(const char *cmdline, const char *const *names, unsigned count,
-		  struct options *opts, char *err, size_t errlen);
+		  uint32_t default_mask, struct options *opts, char *err, size_t errlen);
 
 #endif

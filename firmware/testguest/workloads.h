@@ -8,6 +8,9 @@
 
 /* The ACPI RSDP, for workloads that read the tables; set by the BSP before it starts the APs. */
 extern uint64_t workload_rsdp;
+/* For the memory workload: the RAM the e820 map reports, and tg.mem_mib. */
+extern uint64_t workload_ram_bytes;
+extern uint32_t workload_mem_mib;
 
 struct workload {
 	const char *name;
@@ -33,5 +36,7 @@ void nmi_run(unsigned cpu);
 void nmi_report(void);
 void ioapic_run(unsigned cpu);
 void ioapic_report(void);
+void memory_run(unsigned cpu);
+void memory_report(void);
 
 #endif

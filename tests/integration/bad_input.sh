@@ -24,7 +24,8 @@ case_fails memtest_homes "invalid value for --homes: 'nearest'" memtest --config
 case_fails accel_value "invalid value for --accel: 'fast'" --config x --accel fast
 
 # Every command prints its usage on stdout for --help and -h, and exits 0.
-for command in "" bench "bench exits" "bench coherence" "bench guest" keygen cluster-check memtest
+for command in "" bench "bench exits" "bench coherence" "bench memory" "bench guest" keygen \
+	cluster-check memtest
 do
 	for option in --help -h; do
 		name=help_${command// /_}$option

@@ -197,6 +197,7 @@ Test(config, memory_mode_puts_vcpus_on_one_node)
 					     "name = \"cpu\"\n"
 					     "vcpus = 4\n"
 					     "memory_mib = 512\n"
+					     "cache_mib = 64\n"
 					     "[[node]]\n"
 					     "name = \"lender2\"\n"
 					     "vcpus = 0\n"
@@ -209,7 +210,58 @@ Test(config, memory_mode_puts_vcpus_on_one_node)
 	cr_assert_eq(cfg.nodes[2].memory_offset, 1536ull << 20);
 	cr_assert_eq(cfg.total_memory, 3584ull << 20);
 	cr_assert_eq(cfg.nodes[2].port, 7102);
+	cr_assert_eq(cfg.nodes[1].cache_bytes, 64ull << 20);
+	cr_assert_eq(cfg.nodes[0].cache_bytes, 0);
+	cr_assert_eq(cfg.replicas, 1);
+	cr_assert_eq(cfg.memory_view, MEMORY_VIEW_NUMA);
+	cr_assert_eq(config_compute_node(&cfg), 1);
 	config_free(&cfg);
+}
+
+#define MEMORY_CLUSTER "[cluster]\nname='c'\nmode='memory'\n"			   /* lines 1-3 */
+#define COMPUTE	       "[[node]]\nname='a'\nvcpus=1\nmemory_mib=16\ncache_mib=4\n" /* 4-8 */
+#define LENDER(name)   "[[node]]\nname='" name "'\nmemory_mib=16\n"		   /* 3 lines */
+
+Test(config, memory_view_and_replicas)
+{
+	struct cluster_config flat =
+	    parse_ok("[cluster]\nname='c'\nmode='memory'\n"
+		     "memory_view='flat'\nreplicas=1\n" COMPUTE LENDER("b") LENDER("c"));
+	cr_assert_eq(flat.memory_view, MEMORY_VIEW_FLAT);
+	cr_assert_eq(flat.replicas, 1);
+	struct cluster_config numa = parse_ok(MEMORY_CLUSTER COMPUTE LENDER("b") LENDER("c"));
+	cr_assert_neq(memcmp(flat.hash, numa.hash, sizeof(flat.hash)), 0);
+	struct cluster_config system = parse_ok(CLUSTER NODE0);
+	cr_assert_eq(config_compute_node(&system), -1);
+	config_free(&flat);
+	config_free(&numa);
+	config_free(&system);
+}
+
+Test(config, memory_mode_cache_and_replicas_errors)
+{
+	expect_error(MEMORY_CLUSTER "[[node]]\nname='a'\nvcpus=1\nmemory_mib=16\n" LENDER("b"),
+		     "test.toml:4: node 'a' runs the vCPUs in memory mode and needs 'cache_mib'");
+	expect_error(MEMORY_CLUSTER COMPUTE "[[node]]\nname='b'\nmemory_mib=16\ncache_mib=4\n",
+		     "test.toml:12: node 'b' lends memory (vcpus = 0): 'cache_mib' is only for");
+	expect_error(MEMORY_CLUSTER COMPUTE,
+		     "test.toml:1: memory mode needs a node with vcpus = 0 to lend memory");
+	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=2\n" COMPUTE LENDER("b"),
+		     "test.toml:4: replicas = 2 needs at least 2 nodes lending memory, and there "
+		     "is 1");
+	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=2\n" COMPUTE LENDER("b")
+			 LENDER("c"),
+		     "test.toml:4: replicas = 2 is not implemented yet");
+	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=3\n" COMPUTE LENDER("b"),
+		     "test.toml:4: 'replicas' must be between 1 and 2");
+	expect_error("[cluster]\nname='c'\nmode='memory'\nhomes='striped'\n" COMPUTE LENDER("b"),
+		     "test.toml:1: memory mode homes lent memory where it is lent");
+	expect_error(CLUSTER "[[node]]\nname='a'\nvcpus=1\nmemory_mib=16\ncache_mib=4\n",
+		     "test.toml:7: node 'a': 'cache_mib' is only for mode = \"memory\"");
+	expect_error("[cluster]\nname='c'\nreplicas=1\n" NODE0,
+		     "test.toml:3: 'replicas' is only for mode = \"memory\"");
+	expect_error(CLUSTER "memory_view='round'\n" NODE0,
+		     "test.toml:3: 'memory_view' must be \"numa\" or \"flat\"");
 }
 
 Test(config, linux_guest_paths_are_resolved_and_checked)
@@ -335,7 +387,8 @@ Test(config, hash_follows_content_not_layout)
 	    "[cluster]\nname='c'\n[[node]]\nname='n1'\nvcpus=1\nmemory_mib=16\n",
 	    "[cluster]\nname='c'\n[[node]]\nname='n0'\nvcpus=2\nmemory_mib=16\n",
 	    "[cluster]\nname='c'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib=17\n",
-	    "[cluster]\nname='c'\nmode='memory'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib=16\n",
+	    "[cluster]\nname='c'\nmemory_view='flat'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib="
+	    "16\n",
 	    "[cluster]\nname='c'\nhomes='first-touch'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib="
 	    "16\n",
 	    "[cluster]\nname='c'\n[[node]]\nname='n0'\nvcpus=1\nmemory_mib=16\n"
@@ -386,13 +439,13 @@ Test(config, relative_base_dir_is_made_absolute)
 
 Test(config, many_nodes_up_to_the_limit)
 {
-	size_t size = 4097 * 64 + 64, len = 0;
+	size_t size = 4097 * 64 + 80, len = 0;
 	char *text = test_alloc(size);
 	len += (size_t)snprintf(text, size, "[cluster]\nname='big'\nmode='memory'\n");
 	for (int i = 0; i < 4096; i++)
 		len += (size_t)snprintf(text + len, size - len,
-					"[[node]]\nname='n%d'\nvcpus=%d\nmemory_mib=16\n", i,
-					i == 7 ? 2 : 0);
+					"[[node]]\nname='n%d'\nvcpus=%d\nmemory_mib=16\n%s", i,
+					i == 7 ? 2 : 0, i == 7 ? "cache_mib=1\n" : "");
 	struct cluster_config cfg = parse_ok(text);
 	cr_assert_eq(cfg.node_count, 4096);
 	cr_assert_eq(cfg.nodes[4095].port, 7100 + 4095);
@@ -400,7 +453,7 @@ Test(config, many_nodes_up_to_the_limit)
 	cr_assert_eq(cfg.total_memory, 4096ull * 16 << 20);
 	config_free(&cfg);
 	snprintf(text + len, size - len, "[[node]]\nname='x'\nmemory_mib=16\n");
-	expect_error(text, "test.toml:16388: more than 4096 nodes");
+	expect_error(text, "test.toml:16389: more than 4096 nodes");
 	free(text);
 }
 
@@ -508,10 +561,10 @@ Test(config, memory_mode_errors)
 		     "[[node]]\nname='a'\nmemory_mib=16\n[[node]]\nname='b'\nmemory_mib=16\n",
 		     "test.toml:1: memory mode needs one node with vcpus >= 1");
 	expect_error("[cluster]\nname='c'\nmode='memory'\n"
-		     "[[node]]\nname='a'\nvcpus=1\nmemory_mib=16\n"
+		     "[[node]]\nname='a'\nvcpus=1\nmemory_mib=16\ncache_mib=4\n"
 		     "[[node]]\nname='b'\nmemory_mib=16\n"
 		     "[[node]]\nname='c'\nvcpus=1\nmemory_mib=16\n",
-		     "test.toml:11: memory mode puts all vCPUs on one node, and 'a' has some");
+		     "test.toml:12: memory mode puts all vCPUs on one node, and 'a' has some");
 }
 
 Test(config, address_errors)

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coherence/cluster_key.h"
 #include "vmm/cmd/bench_coherence.h"
+#include "vmm/cmd/bench_memory.h"
 #include "vmm/cmd/bench_cpu.h"
 #include "vmm/cmd/bench_floor.h"
 #include "vmm/cmd/bench_guest.h"
@@ -25,6 +27,7 @@
 
 static const char bench_usage[] = "usage: vsmp-vmm bench exits [--iters N]\n"
 				  "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
+				  "       vsmp-vmm bench memory\n"
 				  "       vsmp-vmm bench guest [--nodes N]\n"
 				  "       vsmp-vmm bench cpu [--iters N]\n";
 
@@ -125,6 +128,48 @@ int bench_make_temp_dir(const char *name, char *dir, size_t len)
 	return 0;
 }
 
+static void bench_key_path(const char *dir, char *key, size_t len)
+{
+	snprintf(key, len, "%s/cluster.key", dir);
+}
+
+int bench_cluster_config(const char *dir, const char *cluster_keys, const char *node_tables,
+			 struct cluster_config *cfg)
+{
+	char key[512], err[1024];
+	bench_key_path(dir, key, sizeof(key));
+	if (cluster_key_generate(key, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	size_t size = strlen(key) + strlen(cluster_keys) + strlen(node_tables) + 64;
+	char *text = malloc(size);
+	if (!text) {
+		log_error("out of memory");
+		return -1;
+	}
+	snprintf(text, size, "[cluster]\nname = \"bench\"\nkey_file = \"%s\"\n%s%s", key,
+		 cluster_keys, node_tables);
+	int rc = config_parse(text, strlen(text), "bench", dir, cfg, err, sizeof(err));
+	free(text);
+	if (rc < 0)
+		log_error("%s", err);
+	return rc;
+}
+
+unsigned bench_first_port(void)
+{
+	return 20000 + (unsigned)getpid() % 20000;
+}
+
+void bench_remove_temp_dir(const char *dir)
+{
+	char key[512];
+	bench_key_path(dir, key, sizeof(key));
+	unlink(key);
+	rmdir(dir);
+}
+
 int bench_main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -133,6 +178,8 @@ int bench_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "coherence") == 0)
 		return bench_coherence_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "memory") == 0)
+		return bench_memory_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "guest") == 0)
 		return bench_guest_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cpu") == 0)

@@ -5,10 +5,21 @@
 
 #include <stddef.h>
 
+struct cluster_config;
+
 int bench_main(int argc, char **argv);
 
 /* Makes a private directory $TMPDIR/vsmp-NAME.XXXXXX (/tmp without TMPDIR) into dir, for a
  * benchmark's configuration and key; logs and returns -1 if it cannot. */
 int bench_make_temp_dir(const char *name, char *dir, size_t len);
+/* The configuration of a benchmark's local cluster: a new key in dir, then [cluster] (name
+ * "bench", that key, and cluster_keys: more "key = value\n" lines or "") and node_tables, parsed
+ * into cfg. Logs and returns -1 if it cannot. */
+int bench_cluster_config(const char *dir, const char *cluster_keys, const char *node_tables,
+			 struct cluster_config *cfg);
+/* The first port of a benchmark's nodes: one per process, so that runs at once do not collide. */
+unsigned bench_first_port(void);
+/* Removes what bench_cluster_config put in dir, and dir. */
+void bench_remove_temp_dir(const char *dir);
 
 #endif

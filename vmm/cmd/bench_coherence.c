@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "coherence/cluster.h"
-#include "coherence/cluster_key.h"
 #include "coherence/engine.h"
 #include "coherence/transport.h"
 #include "vmm/cmd/bench.h"
@@ -375,25 +374,15 @@ static void bench_node_stop(struct bench_node *b)
 
 static int bench_write_config(const char *dir, unsigned nodes, struct cluster_config *cfg)
 {
-	char key[512], text[2048], err[1024];
-	snprintf(key, sizeof(key), "%s/cluster.key", dir);
-	if (cluster_key_generate(key, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return -1;
-	}
-	unsigned port = 20000 + (unsigned)getpid() % 20000;
-	int n =
-	    snprintf(text, sizeof(text), "[cluster]\nname = \"bench\"\nkey_file = \"%s\"\n", key);
-	for (unsigned i = 0; i < nodes && n > 0 && (size_t)n < sizeof(text); i++)
+	char text[2048];
+	unsigned port = bench_first_port();
+	int n = 0;
+	for (unsigned i = 0; i < nodes && n >= 0 && (size_t)n < sizeof(text); i++)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 			      "[[node]]\nname = \"b%u\"\naddress = \"127.0.0.1:%u\"\nvcpus = 1\n"
 			      "memory_mib = 16\n",
 			      i, port + i);
-	if (config_parse(text, strlen(text), "bench", dir, cfg, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return -1;
-	}
-	return 0;
+	return bench_cluster_config(dir, "", text, cfg);
 }
 
 static int bench_coherence(unsigned nodes, bool pinned)
@@ -442,11 +431,8 @@ static int bench_coherence(unsigned nodes, bool pinned)
 	if (status == 0) /* last, after the nodes' leave messages: the JSON ends the output */
 		bench_report(&b, &r);
 	config_free(&cfg);
-out_dir:;
-	char key[sizeof(dir) + 16];
-	snprintf(key, sizeof(key), "%s/cluster.key", dir);
-	unlink(key);
-	rmdir(dir);
+out_dir:
+	bench_remove_temp_dir(dir);
 	return status;
 }
 

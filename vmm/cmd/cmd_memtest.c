@@ -29,6 +29,7 @@
 #include "vmm/machine.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_options.h"
+#include "vmm/node_stats.h"
 
 #define MEMTEST_FAILED	    1
 #define MEMTEST_MAX_THREADS 64
@@ -275,6 +276,18 @@ static struct coh_home_config memtest_homes(const struct cluster_config *cfg,
 	return (struct coh_home_config){.policy = COH_HOME_RANGES, .range_pages = range_pages};
 }
 
+/* Memory mode: the compute node's cache_mib scaled to the region as the homes are (at least one
+ * page). None unless the region is homed by share (numa), which a cache needs. */
+static uint64_t memtest_cache_pages(const struct cluster_config *cfg, unsigned node,
+				    enum memory_homes homes)
+{
+	uint64_t bytes = cfg->nodes[node].cache_bytes;
+	if (!bytes || homes != HOMES_NUMA)
+		return 0;
+	uint64_t pages = MEMTEST_PAGES * bytes / cfg->total_memory;
+	return pages ? pages : 1;
+}
+
 /* The joined node's run: the region under the engine, homed as [cluster] homes (or --homes)
  * says, and the workloads on it. The node's exit status. */
 static int memtest_on_region(const struct cluster_config *cfg, const struct memtest_options *opt,
@@ -292,6 +305,7 @@ static int memtest_on_region(const struct cluster_config *cfg, const struct memt
 				       .size = mem->size,
 				       .cluster = c,
 				       .homes = memtest_homes(cfg, homes, range_pages),
+				       .cache_pages = memtest_cache_pages(cfg, run->node, homes),
 				       .fatal = memtest_fatal,
 				       .ctx = run};
 	char err[1024];
@@ -311,6 +325,8 @@ static int memtest_on_region(const struct cluster_config *cfg, const struct memt
 	}
 	memtest_say("MEMTEST %s node=%s homes=%s\n", status == 0 ? "PASS" : "FAIL", run->node_name,
 		    memory_homes_name(homes));
+	if (params.cache_pages)
+		node_stats_print(e, params.cache_pages * 4096, "final");
 	engine_destroy(e);
 	return status;
 }

@@ -1,0 +1,115 @@
+/* The rules of the two cluster modes (docs/config.md).
+ *
+ * System mode: every node runs vCPUs and homes its share of RAM; nothing is cached or
+ * replicated. Memory mode: one node (the compute node) runs every vCPU and keeps at most
+ * cache_mib of the memory the others lend resident; every other node has no vCPU and lends its
+ * memory_mib, homed there (the NUMA homes), so that each lent page's directory and backing
+ * store are on a lending node. */
+#include "vmm/config_mode.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static int refuse(char *why, size_t whylen, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Returns line, with the message in why. */
+static int refuse(char *why, size_t whylen, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return line;
+}
+
+static int check_system_mode(const struct cluster_config *cfg, char *why, size_t whylen)
+{
+	for (unsigned i = 0; i < cfg->node_count; i++) {
+		const struct node_config *node = &cfg->nodes[i];
+		if (node->vcpus == 0)
+			return refuse(why, whylen, node->line,
+				      "node '%s' needs vcpus >= 1 in system mode", node->name);
+		if (node->cache_line)
+			return refuse(why, whylen, node->cache_line,
+				      "node '%s': 'cache_mib' is only for mode = \"memory\"",
+				      node->name);
+	}
+	if (cfg->replicas_line)
+		return refuse(why, whylen, cfg->replicas_line,
+			      "'replicas' is only for mode = \"memory\"");
+	return 0;
+}
+
+/* The compute node's rules: it exists, it is alone, and it has a cache; lenders have none. */
+static int check_nodes(const struct cluster_config *cfg, int cluster_line, char *why, size_t whylen)
+{
+	int compute = -1;
+	for (unsigned i = 0; i < cfg->node_count; i++) {
+		const struct node_config *node = &cfg->nodes[i];
+		if (node->vcpus && compute >= 0)
+			return refuse(why, whylen, node->line,
+				      "memory mode puts all vCPUs on one node, and '%s' has some",
+				      cfg->nodes[compute].name);
+		if (node->vcpus) {
+			compute = (int)i;
+			if (!node->cache_line)
+				return refuse(why, whylen, node->line,
+					      "node '%s' runs the vCPUs in memory mode and needs "
+					      "'cache_mib' (how much lent memory it may keep)",
+					      node->name);
+		} else if (node->cache_line) {
+			return refuse(why, whylen, node->cache_line,
+				      "node '%s' lends memory (vcpus = 0): 'cache_mib' is only for "
+				      "the node with vCPUs",
+				      node->name);
+		}
+	}
+	if (compute < 0)
+		return refuse(why, whylen, cluster_line,
+			      "memory mode needs one node with vcpus >= 1");
+	if (cfg->node_count < 2)
+		return refuse(why, whylen, cluster_line,
+			      "memory mode needs a node with vcpus = 0 to lend memory");
+	return 0;
+}
+
+static int check_memory_mode(struct cluster_config *cfg, int cluster_line, char *why, size_t whylen)
+{
+	int line = check_nodes(cfg, cluster_line, why, whylen);
+	if (line)
+		return line;
+	if (cfg->homes != HOMES_NUMA)
+		return refuse(why, whylen, cluster_line,
+			      "memory mode homes lent memory where it is lent: 'homes' must be "
+			      "\"numa\"");
+	unsigned lenders = cfg->node_count - 1;
+	if (!cfg->replicas)
+		cfg->replicas = 1;
+	if (cfg->replicas > lenders)
+		return refuse(
+		    why, whylen, cfg->replicas_line,
+		    "replicas = %u needs at least %u nodes lending memory, and there %s %u",
+		    cfg->replicas, cfg->replicas, lenders == 1 ? "is" : "are", lenders);
+	if (cfg->replicas > 1)
+		return refuse(why, whylen, cfg->replicas_line,
+			      "replicas = 2 is not implemented yet: lent memory is kept on one "
+			      "lending node (replicas = 1)");
+	return 0;
+}
+
+int config_check_mode(struct cluster_config *cfg, int cluster_line, char *why, size_t whylen)
+{
+	return cfg->mode == CLUSTER_MODE_MEMORY ? check_memory_mode(cfg, cluster_line, why, whylen)
+						: check_system_mode(cfg, why, whylen);
+}
+
+int config_compute_node(const struct cluster_config *cfg)
+{
+	if (cfg->mode != CLUSTER_MODE_MEMORY)
+		return -1;
+	for (unsigned i = 0; i < cfg->node_count; i++)
+		if (cfg->nodes[i].vcpus)
+			return (int)i;
+	return -1;
+}
