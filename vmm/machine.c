@@ -180,9 +180,19 @@ static void uart_set_irq(void *ctx, bool level)
 		node_link_forward_irq(m->link, UART_COM1_IRQ, level);
 }
 
+/* A vCPU's thread read the FIFO after input was turned away: wake machine_run's poll. */
+static void uart_rx_room(void *ctx)
+{
+	struct machine *m = ctx;
+	uint64_t one = 1;
+	if (write(m->rx_room_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
 static const struct uart8250_ops machine_uart_ops = {
     .output = uart_output,
     .set_irq = uart_set_irq,
+    .rx_room = uart_rx_room,
 };
 
 static void ioapic_to_bus(void *ctx, const struct apic_message *msg)
@@ -481,7 +491,8 @@ int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned
 	m->start_ns = machine_now_ns();
 	pthread_mutex_init(&m->halt_lock, NULL);
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (m->stop_fd < 0) {
+	m->rx_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->stop_fd < 0 || m->rx_room_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -1;
 	}
@@ -501,16 +512,40 @@ int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned
 	return 0;
 }
 
-static void machine_console_input(struct machine *m, struct pollfd *in)
+/* Offers the held console input to the UART; true once all of it is in. */
+static bool machine_console_offer(struct machine *m)
 {
-	uint8_t buf[64];
-	ssize_t n = read(in->fd, buf, sizeof(buf));
+	m->console_in_sent += uart8250_input(m->uart, m->console_in + m->console_in_sent,
+					     m->console_in_len - m->console_in_sent);
+	return m->console_in_sent == m->console_in_len;
+}
+
+/* stdin is read only while nothing is held back, so the terminal (or a pipe) holds the rest
+ * and no byte is dropped however fast it comes; in->fd is -1 meanwhile. */
+static void machine_console_input(struct machine *m, struct pollfd *in, struct pollfd *room)
+{
+	ssize_t n = read(STDIN_FILENO, m->console_in, sizeof(m->console_in));
 	if (n <= 0) {
 		in->fd = -1; /* EOF, error or a closed stdin: the guest gets no more input */
 		return;
 	}
-	if (m->uart)
-		uart8250_input(m->uart, buf, (size_t)n);
+	m->console_in_len = (size_t)n;
+	m->console_in_sent = 0;
+	if (!machine_console_offer(m)) {
+		in->fd = -1;
+		room->fd = m->rx_room_fd;
+	}
+}
+
+static void machine_console_room(struct machine *m, struct pollfd *in, struct pollfd *room)
+{
+	uint64_t count;
+	if (read(m->rx_room_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	if (machine_console_offer(m)) {
+		room->fd = -1;
+		in->fd = STDIN_FILENO;
+	}
 }
 
 static void machine_start_vcpus(struct machine *m)
@@ -545,17 +580,20 @@ int machine_run(struct machine *m)
 	int ready_fd = m->link ? node_link_ready(m->link) : -1;
 	if (ready_fd < 0)
 		machine_start_vcpus(m);
-	struct pollfd fds[4] = {{.fd = m->stop_fd, .events = POLLIN},
+	struct pollfd fds[5] = {{.fd = m->stop_fd, .events = POLLIN},
 				{.fd = sig_fd, .events = POLLIN},
 				{.fd = m->uart ? STDIN_FILENO : -1, .events = POLLIN},
-				{.fd = ready_fd, .events = POLLIN}};
+				{.fd = ready_fd, .events = POLLIN},
+				{.fd = -1, .events = POLLIN}};
 	while (!atomic_load(&m->stopping)) {
-		if (poll(fds, 4, -1) < 0 && errno != EINTR)
+		if (poll(fds, 5, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[1].revents & POLLIN)
 			machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
 		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-			machine_console_input(m, &fds[2]);
+			machine_console_input(m, &fds[2], &fds[4]);
+		if (fds[4].revents & POLLIN)
+			machine_console_room(m, &fds[2], &fds[4]);
 		if (fds[3].revents & POLLIN) {
 			fds[3].fd = -1;
 			machine_start_vcpus(m);
@@ -602,5 +640,7 @@ void machine_destroy(struct machine *m)
 	guest_memory_destroy(&m->mem);
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
+	if (m->rx_room_fd >= 0)
+		close(m->rx_room_fd);
 	pthread_mutex_destroy(&m->halt_lock);
 }

@@ -69,6 +69,11 @@ struct machine {
 	struct engine *engine;
 	struct node_link *link;
 	int console_out; /* fd the UART writes to */
+	/* Console input the UART's FIFO had no room for, offered again when rx_room_fd (an
+	 * eventfd the UART's rx_room makes readable) says the guest has read some. */
+	uint8_t console_in[64];
+	size_t console_in_len, console_in_sent;
+	int rx_room_fd;
 
 	atomic_bool stopping; /* machine_stop's; others read machine_stopping() */
 	int exit_status;
