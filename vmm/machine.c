@@ -266,6 +266,7 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 		goto nomem;
 	m->debug_port = (struct debug_port){.ops = &machine_debug_ops, .ctx = m};
 	m->acpi_sleep = (struct acpi_sleep){.poweroff = machine_poweroff, .ctx = m};
+	cmos_rtc_init(&m->cmos_rtc, NULL);
 	if (machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000,
 			  ioapic_access, m->ioapic, "ioapic") < 0 ||
 	    machine_place(m, uart_owner, IOBUS_PIO, UART_COM1_PORT, 8, uart_access, m->uart,
@@ -273,7 +274,9 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 	    machine_place(m, machine_device_owner(m, DEVICE_DEBUG_EXIT), IOBUS_PIO, DEBUG_PORT_BASE,
 			  DEBUG_PORT_LEN, debug_port_access, &m->debug_port, "debug-port") < 0 ||
 	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, ACPI_SLEEP_PORT, 1, acpi_sleep_access,
-			  &m->acpi_sleep, "acpi-sleep") < 0) {
+			  &m->acpi_sleep, "acpi-sleep") < 0 ||
+	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, CMOS_RTC_PORT, CMOS_RTC_PORTS,
+			  cmos_rtc_access, &m->cmos_rtc, "cmos-rtc") < 0) {
 		snprintf(err, errlen, "device I/O ranges overlap");
 		return -1;
 	}
@@ -628,6 +631,7 @@ void machine_destroy(struct machine *m)
 	free(m->vcpus);
 	if (m->uart)
 		uart8250_destroy(m->uart);
+	cmos_rtc_destroy(&m->cmos_rtc);
 	if (m->ioapic)
 		ioapic_destroy(m->ioapic);
 	if (m->apic_bus)
