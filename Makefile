@@ -4,13 +4,17 @@
 #               memtest, fuzzers (bounded)
 #   make stress minutes of memtest on 3 local nodes, several seeds (not part of check)
 #   make fuzz-cpu  a million differential cases: the interpreter against this host's CPU
-#   make demo   the main job: the test guest across 3 local node processes
+#   make demo   the main job: Debian's stock Linux across 3 local node processes, one NUMA
+#               node each, printing what it sees and running parallel programs across them
+#   make demo-testguest  the freestanding test guest across 3 local node processes
+#   make linux-shell     an interactive busybox shell on the 3-node Linux guest (exit: power-off)
+#   make linux-check     the longer Linux guest runs (tests/linux_check.sh; not part of check)
 BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CTEST   := ctest --output-on-failure --no-tests=error
 
-.PHONY: all deps build check check-unit check-sanitize check-tsan check-fuzz demo stress bench \
-	fuzz-cpu clean
+.PHONY: all deps build check check-unit check-sanitize check-tsan check-fuzz demo demo-testguest \
+	linux-shell linux-check stress bench fuzz-cpu clean
 
 all: build
 
@@ -43,8 +47,34 @@ check-fuzz: deps
 	@cmake --build $(BUILD)-fuzz -j $(JOBS)
 	cd $(BUILD)-fuzz && $(CTEST) -L fuzz
 
+# $(call linux_3node,NAME,MKINITRAMFS-ARGS): configs/linux-3node.toml (Debian's kernel on
+# 3 local nodes) with an initramfs of its own, as $(LINUX)/NAME.toml and NAME.cpio, on ports
+# 7310-7312; then runs it.
+LINUX := $(BUILD)/linux
+define linux_3node
+	firmware/linux/fetch-kernel.sh >/dev/null
+	firmware/linux/mkinitramfs.sh $(2) -o $(LINUX)/$(1).cpio >/dev/null
+	sed -e 's#"\.\./build/linux/initramfs\.cpio"#"$(1).cpio"#' -e 's#"\.\./build/linux/#"#' \
+		-e 's#"\.\./build/#"../#' -e 's#127\.0\.0\.1:711#127.0.0.1:731#' \
+		configs/linux-3node.toml >$(LINUX)/$(1).toml
+	$(BUILD)/vsmp-vmm --config $(LINUX)/$(1).toml
+endef
+
+DEMO_RUN := echo "DEMO: one Linux on 3 nodes: $$(nproc) CPUs, $$(ls -d /sys/devices/system/node/node* | wc -l) NUMA nodes"; \
+	echo "DEMO: openmp, one thread per CPU"; openmp 100000; \
+	echo "DEMO: pthreads, 4 threads: mutexes, condition variables, barriers"; pthreads 500
+
 demo: build
+	$(call linux_3node,demo,--add $(LINUX)/bin/openmp $(LINUX)/bin/pthreads --run '$(DEMO_RUN)')
+
+demo-testguest: build
 	$(BUILD)/vsmp-vmm --config configs/local-3node.toml
+
+linux-shell: build
+	$(call linux_3node,shell,--add $(LINUX)/bin/* --run 'setsid cttyhack sh')
+
+linux-check: build
+	bash tests/linux_check.sh $(BUILD)
 
 stress: build
 	bash tests/stress.sh $(BUILD)

@@ -50,6 +50,7 @@ struct uart8250 {
 	uint8_t msr_deltas; /* until MSR is read */
 	bool thre_pending;
 	bool irq_reported;
+	bool rx_refused; /* uart8250_input turned bytes away; rx_room is owed */
 };
 
 static bool fifo_enabled(const struct uart8250 *u)
@@ -262,6 +263,19 @@ static int write_register(struct uart8250 *u, unsigned offset, uint8_t value)
 	return NO_OUTPUT;
 }
 
+/* After the guest's access: if input was turned away and the receiver now has room, say so
+ * once (the host then offers the rest, which may fill it again). */
+static void report_rx_room(struct uart8250 *u)
+{
+	pthread_mutex_lock(&u->lock);
+	bool room = u->rx_refused && !(u->mcr & UART_MCR_LOOP) && u->rx_count < rx_capacity(u);
+	if (room)
+		u->rx_refused = false;
+	pthread_mutex_unlock(&u->lock);
+	if (room && u->ops.rx_room)
+		u->ops.rx_room(u->ctx);
+}
+
 static void report_irq(struct uart8250 *u)
 {
 	pthread_mutex_lock(&u->irq_lock);
@@ -311,6 +325,7 @@ uint8_t uart8250_read(struct uart8250 *u, unsigned offset)
 	uint8_t value = read_register(u, offset);
 	pthread_mutex_unlock(&u->lock);
 	report_irq(u);
+	report_rx_room(u);
 	return value;
 }
 
@@ -322,6 +337,7 @@ void uart8250_write(struct uart8250 *u, unsigned offset, uint8_t value)
 	if (out != NO_OUTPUT && u->ops.output)
 		u->ops.output(u->ctx, (uint8_t)out);
 	report_irq(u);
+	report_rx_room(u);
 }
 
 size_t uart8250_input(struct uart8250 *u, const uint8_t *buf, size_t len)
@@ -331,6 +347,8 @@ size_t uart8250_input(struct uart8250 *u, const uint8_t *buf, size_t len)
 	if (!(u->mcr & UART_MCR_LOOP))
 		while (accepted < len && rx_push(u, buf[accepted]))
 			accepted++;
+	if (accepted < len)
+		u->rx_refused = true;
 	pthread_mutex_unlock(&u->lock);
 	if (accepted)
 		report_irq(u);

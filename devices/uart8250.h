@@ -1,7 +1,8 @@
 /*
  * 16550A-compatible UART (the PC's COM port), at a base I/O port chosen by the VMM, which
  * passes the register offset 0..7. Output is immediate (THR is always empty); input is pushed
- * into a 16-byte RX FIFO by whichever thread reads the host side.
+ * into a 16-byte RX FIFO by whichever thread reads the host side, which holds what does not fit
+ * until the UART reports room (flow control, so a paste of any length arrives whole).
  *
  * Thread-safe. Callbacks run without the register lock; set_irq calls are serialised by a
  * second lock so the IRQ line levels arrive in order. Neither callback may call into this UART.
@@ -55,6 +56,9 @@
 struct uart8250_ops {
 	void (*output)(void *ctx, uint8_t byte);
 	void (*set_irq)(void *ctx, bool level); /* called only when the line level changes */
+	/* Optional: the receiver has room again after uart8250_input turned bytes away (the guest
+	 * read the FIFO, cleared it or left loopback), so the host side can offer the rest. */
+	void (*rx_room)(void *ctx);
 };
 
 struct uart8250;
@@ -65,8 +69,9 @@ void uart8250_destroy(struct uart8250 *u);
 uint8_t uart8250_read(struct uart8250 *u, unsigned offset);
 void uart8250_write(struct uart8250 *u, unsigned offset, uint8_t value);
 
-/* Bytes accepted into the RX FIFO (any thread); the caller keeps the rest for later. None are
- * accepted in loopback mode, where the receiver is disconnected from the outside. */
+/* Bytes accepted into the RX FIFO (any thread); the caller keeps the rest for later, and
+ * ops->rx_room says when to offer them again. None are accepted in loopback mode, where the
+ * receiver is disconnected from the outside. */
 size_t uart8250_input(struct uart8250 *u, const uint8_t *buf, size_t len);
 
 #endif

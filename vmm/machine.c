@@ -182,9 +182,19 @@ static void uart_set_irq(void *ctx, bool level)
 		node_link_forward_irq(m->link, UART_COM1_IRQ, level);
 }
 
+/* A vCPU's thread read the FIFO after input was turned away: wake machine_run's poll. */
+static void uart_rx_room(void *ctx)
+{
+	struct machine *m = ctx;
+	uint64_t one = 1;
+	if (write(m->rx_room_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
 static const struct uart8250_ops machine_uart_ops = {
     .output = uart_output,
     .set_irq = uart_set_irq,
+    .rx_room = uart_rx_room,
 };
 
 static void ioapic_to_bus(void *ctx, const struct apic_message *msg)
@@ -258,6 +268,7 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 		goto nomem;
 	m->debug_port = (struct debug_port){.ops = &machine_debug_ops, .ctx = m};
 	m->acpi_sleep = (struct acpi_sleep){.poweroff = machine_poweroff, .ctx = m};
+	cmos_rtc_init(&m->cmos_rtc, NULL);
 	if (machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000,
 			  ioapic_access, m->ioapic, "ioapic") < 0 ||
 	    machine_place(m, uart_owner, IOBUS_PIO, UART_COM1_PORT, 8, uart_access, m->uart,
@@ -265,7 +276,9 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 	    machine_place(m, machine_device_owner(m, DEVICE_DEBUG_EXIT), IOBUS_PIO, DEBUG_PORT_BASE,
 			  DEBUG_PORT_LEN, debug_port_access, &m->debug_port, "debug-port") < 0 ||
 	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, ACPI_SLEEP_PORT, 1, acpi_sleep_access,
-			  &m->acpi_sleep, "acpi-sleep") < 0) {
+			  &m->acpi_sleep, "acpi-sleep") < 0 ||
+	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, CMOS_RTC_PORT, CMOS_RTC_PORTS,
+			  cmos_rtc_access, &m->cmos_rtc, "cmos-rtc") < 0) {
 		snprintf(err, errlen, "device I/O ranges overlap");
 		return -1;
 	}
@@ -488,7 +501,8 @@ int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned
 	m->start_ns = machine_now_ns();
 	pthread_mutex_init(&m->halt_lock, NULL);
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (m->stop_fd < 0) {
+	m->rx_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->stop_fd < 0 || m->rx_room_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		return -1;
 	}
@@ -508,16 +522,40 @@ int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned
 	return 0;
 }
 
-static void machine_console_input(struct machine *m, struct pollfd *in)
+/* Offers the held console input to the UART; true once all of it is in. */
+static bool machine_console_offer(struct machine *m)
 {
-	uint8_t buf[64];
-	ssize_t n = read(in->fd, buf, sizeof(buf));
+	m->console_in_sent += uart8250_input(m->uart, m->console_in + m->console_in_sent,
+					     m->console_in_len - m->console_in_sent);
+	return m->console_in_sent == m->console_in_len;
+}
+
+/* stdin is read only while nothing is held back, so the terminal (or a pipe) holds the rest
+ * and no byte is dropped however fast it comes; in->fd is -1 meanwhile. */
+static void machine_console_input(struct machine *m, struct pollfd *in, struct pollfd *room)
+{
+	ssize_t n = read(STDIN_FILENO, m->console_in, sizeof(m->console_in));
 	if (n <= 0) {
 		in->fd = -1; /* EOF, error or a closed stdin: the guest gets no more input */
 		return;
 	}
-	if (m->uart)
-		uart8250_input(m->uart, buf, (size_t)n);
+	m->console_in_len = (size_t)n;
+	m->console_in_sent = 0;
+	if (!machine_console_offer(m)) {
+		in->fd = -1;
+		room->fd = m->rx_room_fd;
+	}
+}
+
+static void machine_console_room(struct machine *m, struct pollfd *in, struct pollfd *room)
+{
+	uint64_t count;
+	if (read(m->rx_room_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	if (machine_console_offer(m)) {
+		room->fd = -1;
+		in->fd = STDIN_FILENO;
+	}
 }
 
 static void machine_start_vcpus(struct machine *m)
@@ -577,20 +615,23 @@ int machine_run(struct machine *m)
 	if (ready_fd < 0)
 		machine_start_vcpus(m);
 	int stats_fd = machine_stats_timer(m);
-	struct pollfd fds[5] = {{.fd = m->stop_fd, .events = POLLIN},
+	struct pollfd fds[6] = {{.fd = m->stop_fd, .events = POLLIN},
 				{.fd = sig_fd, .events = POLLIN},
 				{.fd = m->uart ? STDIN_FILENO : -1, .events = POLLIN},
 				{.fd = ready_fd, .events = POLLIN},
+				{.fd = -1, .events = POLLIN},
 				{.fd = stats_fd, .events = POLLIN}};
 	while (!atomic_load(&m->stopping)) {
-		if (poll(fds, 5, -1) < 0 && errno != EINTR)
+		if (poll(fds, 6, -1) < 0 && errno != EINTR)
 			break;
-		if (fds[4].revents & POLLIN)
+		if (fds[5].revents & POLLIN)
 			machine_print_stats(m, stats_fd, "stats");
 		if (fds[1].revents & POLLIN)
 			machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
 		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-			machine_console_input(m, &fds[2]);
+			machine_console_input(m, &fds[2], &fds[4]);
+		if (fds[4].revents & POLLIN)
+			machine_console_room(m, &fds[2], &fds[4]);
 		if (fds[3].revents & POLLIN) {
 			fds[3].fd = -1;
 			machine_start_vcpus(m);
@@ -622,6 +663,7 @@ void machine_destroy(struct machine *m)
 	free(m->vcpus);
 	if (m->uart)
 		uart8250_destroy(m->uart);
+	cmos_rtc_destroy(&m->cmos_rtc);
 	if (m->ioapic)
 		ioapic_destroy(m->ioapic);
 	if (m->apic_bus)
@@ -634,5 +676,7 @@ void machine_destroy(struct machine *m)
 	guest_memory_destroy(&m->mem);
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
+	if (m->rx_room_fd >= 0)
+		close(m->rx_room_fd);
 	pthread_mutex_destroy(&m->halt_lock);
 }

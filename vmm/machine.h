@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "devices/acpi_sleep.h"
+#include "devices/cmos_rtc.h"
 #include "devices/debug_port.h"
 #include "devices/iobus.h"
 #include "firmware/layout.h"
@@ -62,6 +63,7 @@ struct machine {
 	struct uart8250 *uart;
 	struct debug_port debug_port;
 	struct acpi_sleep acpi_sleep;
+	struct cmos_rtc cmos_rtc; /* the boot node's */
 	struct vcpu *vcpus;
 	unsigned vcpu_count;
 	/* Several nodes: the cluster, the engine keeping guest RAM coherent, the VMM's messages. */
@@ -70,6 +72,11 @@ struct machine {
 	struct node_link *link;
 	int console_out;	   /* fd the UART writes to */
 	unsigned stats_interval_s; /* --stats: print the coherence counters this often; 0: never */
+	/* Console input the UART's FIFO had no room for, offered again when rx_room_fd (an
+	 * eventfd the UART's rx_room makes readable) says the guest has read some. */
+	uint8_t console_in[64];
+	size_t console_in_len, console_in_sent;
+	int rx_room_fd;
 
 	atomic_bool stopping; /* machine_stop's; others read machine_stopping() */
 	int exit_status;

@@ -1,31 +1,25 @@
 #!/usr/bin/env bash
-# Debian's stock 6.1 kernel boots to the busybox initramfs, which prints nproc and MemTotal and
-# powers off: vsmp-vmm must exit 0. On the interpreter with configs/linux-emu.toml (1 node,
-# 4 vCPUs; 30-150 s here, docs/linux-guest.md), on KVM with configs/linux-1node.toml (2 vCPUs).
-# Opt-in (VSMP_LINUX_BOOT=1) until the Linux boot joins make check: it fetches the kernel with
-# apt-get on first use. VSMP_LINUX_TIMEOUT (seconds, default 570, inside ctest's 600) bounds the
-# boot.
+# Debian's stock 6.1 kernel boots on one node to the busybox initramfs, whose /init reports what
+# the guest sees and powers off: vsmp-vmm exits 0, nproc is the node's vCPUs, MemTotal most of
+# its memory in one NUMA node, and the console shows no clock or interrupt warning. 4 vCPUs on
+# the interpreter (40-150 s here, docs/linux-guest.md), 2 on KVM. The console is
+# interrupt-driven and flow-controlled: an 89-character line typed at once (5 times the UART's
+# FIFO) reaches a shell `read` whole. The kernel is fetched into the
+# cache when missing; the test is skipped only when that fetch fails. VSMP_LINUX_TIMEOUT
+# (seconds, default 570, inside ctest's 600) bounds the boot.
 source "$(dirname "$0")/lib.sh"
-[ "${VSMP_LINUX_BOOT:-0}" = 1 ] ||
-	skip "the Linux boot is opt-in for now (it fetches a kernel and takes minutes); set VSMP_LINUX_BOOT=1"
+source "$(dirname "$0")/linux_lib.sh"
 need_cpu
-config=linux-1node.toml nproc=2
-[ "$ACCEL" = kvm ] || config=linux-emu.toml nproc=4
+vcpus=4
+[ "$ACCEL" = emu ] || vcpus=2
 
-"$SRC/firmware/linux/fetch-kernel.sh" >"$WORK/fetch.log" 2>&1 ||
-	{ cat "$WORK/fetch.log"; fail "fetch-kernel.sh failed"; }
-"$SRC/firmware/linux/mkinitramfs.sh" >"$WORK/initramfs.log" 2>&1 ||
-	{ cat "$WORK/initramfs.log"; fail "mkinitramfs.sh failed"; }
-
-limit=${VSMP_LINUX_TIMEOUT:-570}
-status=0
-start=$(date +%s)
-timeout --kill-after=5 "$limit" "$VMM" "${ACCEL_ARGS[@]}" --config "$SRC/configs/$config" \
-	>"$WORK/linux.out" 2>"$WORK/linux.err" </dev/null || status=$?
-echo "boot to power-off: $(($(date +%s) - start)) s wall (status $status)"
-[ "$status" -ne 124 ] || { tail -n 20 "$WORK/linux.out"; fail "no power-off within $limit s"; }
-expect_status 0 linux
-# Lines that /init writes through the tty end in CR LF.
-expect_line linux "^LINUX nproc=$nproc"$'\r?$'
-expect_line linux '^LINUX MemTotal: +[0-9]+ kB'$'\r?$'
+linux_kernel
+line=$(printf 'typed%03d ' $(seq 1 10))
+line=${line% }
+linux_initramfs "$WORK/initramfs.cpio" --run 'echo "CONSOLE ready"; read -r line; echo "CONSOLE got ${#line}: $line"'
+linux_config "$WORK/linux.toml" "$WORK/initramfs.cpio" 1 "$vcpus" 512 0
+linux_boot linux "$WORK/linux.toml" "${VSMP_LINUX_TIMEOUT:-570}" '^CONSOLE ready' "$line"
+linux_expect_machine linux 1 "$vcpus" 512
+expect_line linux "^CONSOLE got ${#line}: $line\$"
+linux_expect_healthy linux
 grep '^LINUX ' "$WORK/linux.out"

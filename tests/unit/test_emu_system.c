@@ -247,7 +247,8 @@ Test(emu_system, cpuid_leaf1_features_and_identity)
 			  1u << 26 /* XSAVE */ | 1u << 27 | 1u << 28 /* AVX */ | 1u << 30;
 	cr_assert_eq(r[2] & absent, 0);
 	cpuid(7, 0, r);
-	cr_assert_eq(r[1] | r[2] | r[3], 0, "no leaf 7 features");
+	cr_assert_eq(r[1], 1u << 1, "TSC_ADJUST, no other leaf 7 feature");
+	cr_assert_eq(r[2] | r[3], 0, "no other leaf 7 feature");
 }
 
 Test(emu_system, cpuid_clocks)
@@ -297,6 +298,14 @@ Test(emu_system, cpuid_hypervisor_and_extended_leaves)
 	cr_assert_eq(r[0], 1000000, "TSC kHz");
 	cr_assert_eq(r[1], 100000, "bus kHz");
 	cpuid(0x40000100, 0, r);
+	memcpy(sig, &r[1], 12);
+	cr_assert_eq(memcmp(sig, "KVMKVMKVM\0\0\0", 12), 0, "KVM's signature");
+	cr_assert_eq(r[0], 0x40000101);
+	cpuid(0x40000101, 0, r);
+	cr_assert_eq(r[0], 1u << 3 | 1u << 24,
+		     "kvmclock (MSRs 0x4b564d0x, stable bit), nothing else");
+	cr_assert_eq(r[3], 0, "no hints");
+	cpuid(0x40000200, 0, r);
 	cr_assert_eq(r[0] | r[1] | r[2] | r[3], 0);
 	cpuid(0x80000000, 0, r);
 	cr_assert_eq(r[0], 0x80000008);
@@ -424,6 +433,56 @@ Test(emu_system, msr_tsc_write_sets_offset)
 	cr_assert_eq(emu_msr_write(c, 0x10, 1000), 0);
 	cr_assert_eq(emu_msr_read(c, 0x10, &v), 0);
 	cr_assert(v >= 1000 && v < 1000 + 1000000000ull, "counts on from the written value");
+}
+
+/* kvmclock: the time record says ns = TSC - TSC_ADJUST, stable; the wall clock is the epoch. */
+Test(emu_system, msr_kvmclock_records)
+{
+	uint8_t *ram = accel.ram;
+	accel.clock_epoch_ns = 1700000000123456789ull;
+	c->tsc_offset = 77;
+	cr_assert_eq(emu_msr_write(c, 0x4b564d01, 0x2040 | 1), 0);
+	uint32_t version, mul;
+	uint64_t tsc_timestamp, system_time;
+	memcpy(&version, ram + 0x2040, 4);
+	memcpy(&tsc_timestamp, ram + 0x2048, 8);
+	memcpy(&system_time, ram + 0x2050, 8);
+	memcpy(&mul, ram + 0x2058, 4);
+	cr_assert_eq(version & 1, 0, "complete");
+	cr_assert_eq(tsc_timestamp, 77);
+	cr_assert_eq(system_time, 0);
+	cr_assert_eq(mul, 1u << 31);
+	cr_assert_eq((int8_t)ram[0x205c], 1, "shift");
+	cr_assert_eq(ram[0x205d], 1, "PVCLOCK_TSC_STABLE_BIT");
+	cr_assert_eq(emu_msr_write(c, 0x4b564d00, 0x3000), 0);
+	uint32_t sec, nsec;
+	memcpy(&sec, ram + 0x3004, 4);
+	memcpy(&nsec, ram + 0x3008, 4);
+	cr_assert_eq(sec, 1700000000u);
+	cr_assert_eq(nsec, 123456789u);
+	memset(ram + 0x4000, 0xee, 64);
+	cr_assert_eq(emu_msr_write(c, 0x4b564d01, 0x4000), 0, "disabled: accepted");
+	cr_assert_eq(ram[0x4000], 0xee, "disabled: nothing written");
+	cr_assert_eq(emu_msr_write(c, 0x4b564d01, (accel.ram_size - 8) | 1), 0);
+	cr_assert_eq(emu_msr_write(c, 0x4b564d01, 0xffffffffffff0001ull), 0,
+		     "outside RAM: dropped");
+}
+
+/* IA32_TSC_ADJUST follows TSC writes, and a write of it moves the TSC by the same amount. */
+Test(emu_system, msr_tsc_adjust)
+{
+	uint64_t before, adjust, after;
+	cr_assert_eq(emu_msr_read(c, 0x3b, &adjust), 0);
+	cr_assert_eq(adjust, 0, "0 after reset");
+	cr_assert_eq(emu_msr_read(c, 0x10, &before), 0);
+	cr_assert_eq(emu_msr_write(c, 0x10, before + 5000000000ull), 0);
+	cr_assert_eq(emu_msr_read(c, 0x3b, &adjust), 0);
+	cr_assert(adjust >= 5000000000ull - 1000000000ull && adjust <= 5000000000ull,
+		  "the TSC write moved TSC_ADJUST by about 5 s: %llu", (unsigned long long)adjust);
+	cr_assert_eq(emu_msr_write(c, 0x3b, 0), 0);
+	cr_assert_eq(emu_msr_read(c, 0x10, &after), 0);
+	cr_assert(after >= before && after < before + 1000000000ull,
+		  "clearing TSC_ADJUST took the 5 s back out");
 }
 
 /* ---- descriptors and segment loads ------------------------------------------------------- */

@@ -10,6 +10,7 @@ struct host {
 	size_t out_len;
 	int irq_calls;
 	bool irq;
+	int rx_room_calls;
 };
 
 static void host_output(void *ctx, uint8_t byte)
@@ -27,7 +28,13 @@ static void host_set_irq(void *ctx, bool level)
 	h->irq_calls++;
 }
 
-static const struct uart8250_ops host_ops = {host_output, host_set_irq};
+static void host_rx_room(void *ctx)
+{
+	struct host *h = ctx;
+	h->rx_room_calls++;
+}
+
+static const struct uart8250_ops host_ops = {host_output, host_set_irq, host_rx_room};
 static struct host H;
 static struct uart8250 *U;
 
@@ -249,6 +256,35 @@ Test(uart, out_of_range_offsets)
 	wr(UART_LSR, 0);
 	cr_assert_eq(rd(UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
 	cr_assert_eq(H.out_len, 0);
+}
+
+/* More input than the FIFO holds: the rest is turned away and rx_room is reported once, when
+ * the guest's read makes room, so the host can offer it again; nothing is lost or reordered. */
+Test(uart, rx_room_after_a_full_fifo)
+{
+	const char *text = "0123456789abcdefghijklmnopqrstuvwxyz";
+	size_t len = strlen(text), offered = 0;
+	char got[64] = {0};
+	wr(UART_FCR, UART_FCR_ENABLE);
+	offered += input(text);
+	cr_assert_eq(offered, UART8250_FIFO_SIZE);
+	cr_assert_eq(H.rx_room_calls, 0);
+	rd(UART_LSR);
+	cr_assert_eq(H.rx_room_calls, 0, "no room yet: nothing was read");
+	for (size_t n = 0; n < len; n++) {
+		int before = H.rx_room_calls;
+		got[n] = (char)rd(UART_RBR);
+		if (offered < len) {
+			cr_assert_eq(H.rx_room_calls, before + 1, "room after byte %zu", n);
+			offered +=
+			    uart8250_input(U, (const uint8_t *)text + offered, len - offered);
+		}
+	}
+	cr_assert_str_eq(got, text);
+	cr_assert_eq(rd(UART_LSR) & UART_LSR_DR, 0);
+	int calls = H.rx_room_calls;
+	rd(UART_RBR);
+	cr_assert_eq(H.rx_room_calls, calls, "nothing was turned away since: no report");
 }
 
 struct feeder {

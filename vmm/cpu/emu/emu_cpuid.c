@@ -6,13 +6,23 @@
  * no Spectre/MDS mitigations, which would only slow the interpreter down; stepping > 2 avoids the
  * PSE erratum check of that model). Features: the x87 FPU, MMX, SSE and SSE2 with FXSR, CX8,
  * CX16, POPCNT, CMOV, PAE/PSE/PGE/PAT/MTRR paging and cache control, NX, 1 GHz invariant TSC with
- * RDTSCP, SYSENTER and SYSCALL, long mode with LAHF/SAHF, an xAPIC. Not: SSE3 and later, AVX,
- * XSAVE, x2APIC, TSC-deadline, PCID/INVPCID, SMEP/SMAP, FSGSBASE, RDRAND, MONITOR/MWAIT, MCE,
- * performance counters, debug extensions, 1 GiB pages.
+ * RDTSCP and IA32_TSC_ADJUST, SYSENTER and SYSCALL, long mode with LAHF/SAHF, an xAPIC. Not: SSE3
+ * and later, AVX, XSAVE, x2APIC, TSC-deadline, PCID/INVPCID, SMEP/SMAP, FSGSBASE, RDRAND,
+ * MONITOR/MWAIT, MCE, performance counters, debug extensions, 1 GiB pages.
  *
  * Topology (leaves 1, 4, 0xB): one package whose cores are the vCPUs, one logical processor
  * each, APIC ID = vCPU index, as in the MADT. Clocks (0x15, 0x16, 0x40000010): the TSC counts at
  * 1 GHz (emu_tsc is nanoseconds), the LAPIC timer at 100 MHz (LAPIC_TIMER_HZ, firmware/layout.h).
+ *
+ * Why TSC_ADJUST: every vCPU of every node reads one TSC (emu_accel.c), so it is synchronized and
+ * never stops; invariant TSC (constant and nonstop) plus TSC_ADJUST is what Linux (tsc.c, up to
+ * four NUMA nodes) takes for a TSC that needs no clocksource watchdog. Without it the watchdog
+ * checks the TSC against jiffies, whose ticks an interpreted vCPU delays (cross-node page faults,
+ * a busy host), and marks the TSC unstable, leaving the guest on jiffies.
+ *
+ * Hypervisor leaves: our own signature at 0x40000000 (with the timing leaf 0x40000010), and
+ * KVM's at 0x40000100, where Linux also looks, offering only kvmclock (emu_msr.c): with it the
+ * guest's clocksource watchdog compares the TSC with kvmclock, not with jiffies.
  *
  * Leaves past the basic or extended maximum return the highest basic leaf, as Intel CPUs do;
  * unknown leaves of the hypervisor range 0x40000000-0x4fffffff return zeros (hypervisor probes
@@ -25,6 +35,8 @@
 #define MAX_BASIC      0x16u
 #define HV_BASE	       0x40000000u
 #define HV_TIMING      0x40000010u
+#define KVM_BASE       0x40000100u
+#define KVM_FEATURES   0x40000101u
 #define HV_RANGE_END   0x4fffffffu
 #define EXT_BASE       0x80000000u
 #define MAX_EXTENDED   0x80000008u
@@ -62,6 +74,11 @@
 #define F_NX	  (1u << 20)
 #define F_RDTSCP  (1u << 27)
 #define F_LM	  (1u << 29)
+/* Leaf 0x40000101 EAX: kvmclock's MSRs 0x4b564d00/01, and its records say when it is stable */
+#define KVM_FEATURE_CLOCKSOURCE2       (1u << 3)
+#define KVM_FEATURE_CLOCKSOURCE_STABLE (1u << 24)
+/* Leaf 7 subleaf 0 EBX */
+#define F_TSC_ADJUST (1u << 1)
 /* Leaf 6 EAX, leaf 0x80000007 EDX */
 #define F_ARAT		(1u << 2)
 #define F_INVARIANT_TSC (1u << 8)
@@ -183,6 +200,9 @@ static void basic_leaf(const struct emu_cpu *c, uint32_t leaf, uint32_t subleaf,
 	case 6:
 		set(out, F_ARAT, 0, 0, 0);
 		return;
+	case 7: /* subleaf 0 is the only one (EAX = 0) */
+		set(out, 0, subleaf == 0 ? F_TSC_ADJUST : 0, 0, 0);
+		return;
 	case 0xb:
 		leaf_b(c, subleaf, out);
 		return;
@@ -193,7 +213,7 @@ static void basic_leaf(const struct emu_cpu *c, uint32_t leaf, uint32_t subleaf,
 		set(out, (uint32_t)(EMU_TSC_HZ / 1000000), (uint32_t)(EMU_TSC_HZ / 1000000),
 		    (uint32_t)(LAPIC_TIMER_HZ / 1000000), 0);
 		return;
-	default: /* 3, 5 and 7-0x14: nothing advertised */
+	default: /* 3, 5 and 8-0x14: nothing advertised */
 		set(out, 0, 0, 0, 0);
 		return;
 	}
@@ -205,6 +225,10 @@ static void hypervisor_leaf(uint32_t leaf, uint32_t out[4])
 		set(out, HV_TIMING, sig("vsmp"), sig("vsmp"), sig("vsmp"));
 	else if (leaf == HV_TIMING) /* TSC and LAPIC bus frequencies in kHz */
 		set(out, (uint32_t)(EMU_TSC_HZ / 1000), (uint32_t)(LAPIC_TIMER_HZ / 1000), 0, 0);
+	else if (leaf == KVM_BASE) /* "KVMKVMKVM\0\0\0" */
+		set(out, KVM_FEATURES, sig("KVMK"), sig("VMKV"), sig("M\0\0\0"));
+	else if (leaf == KVM_FEATURES) /* kvmclock only: no other paravirtual feature, no hints */
+		set(out, KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE, 0, 0, 0);
 	else
 		set(out, 0, 0, 0, 0);
 }

@@ -5,14 +5,26 @@
  * includes the performance and power MSRs, which CPUID does not advertise.
  *
  * The set follows CPUID (emu_cpuid.c): EFER with SCE/LME/NXE, the SYSCALL and SYSENTER MSRs,
- * FS/GS bases, TSC and TSC_AUX, an xAPIC base that cannot move, PAT, MTRRs (8 variable ranges,
- * fixed ranges, write-combining) and the identification MSRs Linux reads on Intel CPUs. */
+ * FS/GS bases, TSC, TSC_ADJUST and TSC_AUX, an xAPIC base that cannot move, PAT, MTRRs
+ * (8 variable ranges, fixed ranges, write-combining) and the identification MSRs Linux reads on
+ * Intel CPUs.
+ *
+ * Also KVM's clock MSRs (kvmclock, offered at CPUID 0x40000100): a Linux guest then has a
+ * clocksource that needs no watchdog and serves as the TSC's watchdog in place of jiffies, whose
+ * ticks an interpreted vCPU delays. The clock is the TSC itself: each vCPU's time record says
+ * "nanoseconds = TSC - TSC_ADJUST" with the stable bit, and the wall-clock record gives the clock
+ * epoch, so it is written once, never updated, and reads the same on every node. The MSRs are
+ * write-only here (Linux never reads them back). */
+#include <string.h>
+
+#include "vmm/cpu/emu/emu_internal.h"
 #include "vmm/cpu/emu/emu_system.h"
 
 #define MSR_TSC		     0x10
 #define MSR_PLATFORM_ID	     0x17
 #define MSR_APIC_BASE	     0x1b
 #define MSR_FEATURE_CONTROL  0x3a
+#define MSR_TSC_ADJUST	     0x3b
 #define MSR_BIOS_SIGN_ID     0x8b
 #define MSR_MTRRCAP	     0xfe
 #define MSR_SYSENTER_CS	     0x174
@@ -39,6 +51,8 @@
 #define MSR_GS_BASE	     0xc0000101
 #define MSR_KERNEL_GS_BASE   0xc0000102
 #define MSR_TSC_AUX	     0xc0000103
+#define MSR_KVM_WALL_CLOCK   0x4b564d00
+#define MSR_KVM_SYSTEM_TIME  0x4b564d01
 
 #define APIC_BASE_BSP	  (1ull << 8)
 #define APIC_BASE_X2APIC  (1ull << 10)
@@ -211,6 +225,63 @@ static uint64_t mtrr_read(const struct emu_cpu *c, uint32_t index)
 	return c->mtrr_var[index - MSR_MTRR_VAR_FIRST];
 }
 
+/* ---- kvmclock --------------------------------------------------------------------------- */
+
+#define KVM_SYSTEM_TIME_ENABLE 1ull
+#define PVCLOCK_TSC_STABLE     1u
+#define PVCLOCK_VERSION	       2u /* even: the record is complete */
+
+/* struct pvclock_vcpu_time_info and struct pvclock_wall_clock, as KVM lays them out. */
+struct pvclock_time {
+	uint32_t version, pad0;
+	uint64_t tsc_timestamp, system_time;
+	uint32_t tsc_to_system_mul;
+	int8_t tsc_shift;
+	uint8_t flags, pad[2];
+} __attribute__((packed));
+struct pvclock_wall {
+	uint32_t version, sec, nsec;
+} __attribute__((packed));
+
+/* Copies a record into guest RAM at gpa; a record outside RAM or across a page is dropped (KVM
+ * too writes nothing then). The store is a plain host write, which the coherence engine serves
+ * like the guest's own. */
+static void guest_record(struct emu_cpu *c, uint64_t gpa, const void *record, size_t len)
+{
+	uint8_t *host = emu_ram_host(c->accel, gpa, len);
+	if (!host || (gpa & 0xfff) + len > 0x1000)
+		return;
+	uint64_t page = gpa >> 12;
+	if (page < c->accel->pages &&
+	    atomic_load_explicit(&c->accel->code_page[page], memory_order_relaxed))
+		emu_code_page_written(c->accel, page); /* as for any store: no stale decodes */
+	memcpy(host, record, len);
+}
+
+/* ns = ((tsc - tsc_timestamp) << 1) * 2^31 >> 32 = tsc - tsc_timestamp: the 1 GHz TSC. */
+static void kvm_system_time_write(struct emu_cpu *c, uint64_t value)
+{
+	if (!(value & KVM_SYSTEM_TIME_ENABLE))
+		return;
+	struct pvclock_time t = {.version = PVCLOCK_VERSION,
+				 .tsc_timestamp = c->tsc_offset,
+				 .system_time = 0,
+				 .tsc_to_system_mul = 1u << 31,
+				 .tsc_shift = 1,
+				 .flags = PVCLOCK_TSC_STABLE};
+	guest_record(c, value & ~KVM_SYSTEM_TIME_ENABLE, &t, sizeof(t));
+}
+
+/* The wall-clock time at which the clock read 0: the clock epoch. */
+static void kvm_wall_clock_write(struct emu_cpu *c, uint64_t gpa)
+{
+	uint64_t epoch = atomic_load_explicit(&c->accel->clock_epoch_ns, memory_order_relaxed);
+	struct pvclock_wall w = {.version = PVCLOCK_VERSION,
+				 .sec = (uint32_t)(epoch / 1000000000u),
+				 .nsec = (uint32_t)(epoch % 1000000000u)};
+	guest_record(c, gpa, &w, sizeof(w));
+}
+
 /* ---- the interface ----------------------------------------------------------------------- */
 
 int emu_msr_read(struct emu_cpu *c, uint32_t index, uint64_t *value)
@@ -222,6 +293,9 @@ int emu_msr_read(struct emu_cpu *c, uint32_t index, uint64_t *value)
 	switch (index) {
 	case MSR_TSC:
 		*value = emu_tsc(c);
+		return 0;
+	case MSR_TSC_ADJUST: /* both start at 0 and a TSC write moves both alike (SDM 17.17.3) */
+		*value = c->tsc_offset;
 		return 0;
 	case MSR_PLATFORM_ID:
 	case MSR_BIOS_SIGN_ID: /* microcode revision 0 */
@@ -293,6 +367,9 @@ int emu_msr_write(struct emu_cpu *c, uint32_t index, uint64_t value)
 	case MSR_TSC: /* the guest's TSC becomes `value` now */
 		c->tsc_offset += value - emu_tsc(c);
 		return 0;
+	case MSR_TSC_ADJUST: /* the TSC moves by what the adjustment does */
+		c->tsc_offset = value;
+		return 0;
 	case MSR_BIOS_SIGN_ID: /* Linux writes 0 before reading the microcode revision */
 		return 0;
 	case MSR_MCG_STATUS:
@@ -337,6 +414,12 @@ int emu_msr_write(struct emu_cpu *c, uint32_t index, uint64_t value)
 		return canonical_write(&c->kernel_gs_base, value);
 	case MSR_TSC_AUX:
 		return low32_write(&c->tsc_aux, value);
+	case MSR_KVM_SYSTEM_TIME:
+		kvm_system_time_write(c, value);
+		return 0;
+	case MSR_KVM_WALL_CLOCK:
+		kvm_wall_clock_write(c, value);
+		return 0;
 	default:
 		return 1;
 	}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The Linux guest's boot time beside QEMU's TCG (a software CPU too) booting the same kernel and
+# initramfs in the same run: from start to the first line /init prints (`LINUX nproc=`) and to
+# the end of the process after the guest's `poweroff -f`, for 1 node x 1 vCPU and 3 local nodes
+# x 1 vCPU (127.0.0.1:7330-7332), each as a ratio to QEMU with as many vCPUs, and 3 nodes
+# against our 1 node. The same uncompressed ELF vmlinux goes to both (QEMU boots it through its
+# PVH entry), the same busybox initramfs (mkinitramfs.sh), the same command line. Goals
+# (issue 9): at most 3x QEMU on 1 node, 3 nodes at most 2x our 1 node.
+#
+# usage: tests/bench_linux.sh BUILD_DIR
+# Environment: BENCH_LINUX_TIMEOUT (seconds per boot, default 900), QEMU (default
+# qemu-system-x86_64, installed with apt-get when missing).
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+source "$(dirname "$0")/integration/lib.sh" "$1" "$(dirname "$0")/.."
+source "$(dirname "$0")/integration/linux_lib.sh"
+need_cpu
+limit=${BENCH_LINUX_TIMEOUT:-900}
+qemu=${QEMU:-qemu-system-x86_64}
+command -v "$qemu" >/dev/null || apt-get install -y qemu-system-x86 >/dev/null ||
+	fail "no $qemu and apt-get install qemu-system-x86 failed"
+
+since() { awk -v now="$EPOCHREALTIME" -v start="$1" 'BEGIN { printf "%.2f", now - start }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# timed NAME COMMAND...: runs COMMAND with its output stamped as it arrives; sets $shell_s (the
+# first `LINUX nproc=` line) and $end_s (the process's end), seconds from the start.
+timed() {
+	local name=$1 start line
+	shift
+	shell_s="" end_s=""
+	start=$EPOCHREALTIME
+	while IFS= read -r line; do
+		[ -n "$shell_s" ] || [[ $line != LINUX\ nproc=* ]] ||
+			shell_s=$(since "$start")
+		printf '%s\n' "$line"
+	done < <(timeout --kill-after=5 "$limit" "$@" 2>"$WORK/$name.err" </dev/null) \
+		>"$WORK/$name.out"
+	end_s=$(since "$start")
+	[ -n "$shell_s" ] || { tail -n 20 "$WORK/$name.out"; fail "$name: /init printed nothing"; }
+	printf '  %-24s shell %7.1f s   power-off %7.1f s\n' "$name" "$shell_s" "$end_s"
+}
+
+
+linux_kernel
+linux_initramfs "$WORK/initramfs.cpio"
+cmdline="console=ttyS0 rdinit=/init"
+echo "Debian's $(basename "$(readlink -f "$LINUX_KERNEL")"), busybox initramfs, '$cmdline'"
+
+for vcpus in 1 3; do
+	timed "qemu-tcg-${vcpus}vcpu" "$qemu" -accel tcg -machine q35 -m $((vcpus * 256)) \
+		-smp "$vcpus" -kernel "$LINUX_KERNEL" -initrd "$WORK/initramfs.cpio" \
+		-append "$cmdline" -nographic -no-reboot
+	eval "qemu_shell_$vcpus=$shell_s qemu_end_$vcpus=$end_s"
+done
+
+linux_config "$WORK/one.toml" "$WORK/initramfs.cpio" 1 1 256 0
+timed "vsmp-1node-1vcpu" "$VMM" "${ACCEL_ARGS[@]}" --config "$WORK/one.toml"
+one_shell=$shell_s one_end=$end_s
+linux_config "$WORK/three.toml" "$WORK/initramfs.cpio" 3 1 256 7330
+timed "vsmp-3nodes-1vcpu" "$VMM" "${ACCEL_ARGS[@]}" --config "$WORK/three.toml"
+three_shell=$shell_s three_end=$end_s
+
+echo "ratios (shell, power-off):"
+echo "  1 node  / QEMU TCG 1 vCPU:  $(ratio "$one_shell" "$qemu_shell_1")x  $(ratio "$one_end" "$qemu_end_1")x   (goal <= 3x)"
+echo "  3 nodes / QEMU TCG 3 vCPUs: $(ratio "$three_shell" "$qemu_shell_3")x  $(ratio "$three_end" "$qemu_end_3")x"
+echo "  3 nodes / our 1 node:       $(ratio "$three_shell" "$one_shell")x  $(ratio "$three_end" "$one_end")x   (goal <= 2x)"
