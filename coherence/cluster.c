@@ -4,7 +4,7 @@
  * Every node listens on its own address. One event loop (cluster_step: poll over the listening
  * socket, the connections and an eventfd) does everything; cluster_join runs it on the caller's
  * thread until every peer is authenticated, then hands it to a thread of its own. Each peer's
- * connection then carries heartbeats every 200 ms both ways; a peer silent for 1 s, or whose
+ * connection then carries heartbeats every 200 ms both ways; a peer silent for 3 s, or whose
  * connection drops (a SIGKILLed process's socket is closed by its kernel at once), is reported
  * lost (and the other peers are told so: a node that stops on a loss must not be blamed for it),
  * and one that sends "leave" is reported as having left. Once the cluster has formed, the
@@ -200,7 +200,7 @@ static uint64_t check_timers(struct cluster *c, uint64_t now)
 		if (p->state != PEER_UP)
 			continue;
 		if (now >= p->last_rx + PEER_TIMEOUT_MS) {
-			cluster_peer_down(c, i, false, "silent for 1 s");
+			cluster_peer_down(c, i, false, "silent for " PEER_TIMEOUT_TEXT);
 			continue;
 		}
 		if (now >= p->last_tx + HEARTBEAT_MS) {
