@@ -220,6 +220,9 @@ struct emu_opnd {
 #define EMU_PFX_REPNE (1u << 2) /* F2 */
 #define EMU_PFX_OPSZ  (1u << 3) /* 66 present (SSE handlers may need it) */
 
+/* struct emu_insn.flags */
+#define EMU_INSN_ENDS_BLOCK (1u << 0) /* the run loop looks at events and RIP afresh after it */
+
 struct emu_cpu;
 struct emu_insn;
 typedef void (*emu_handler_fn)(struct emu_cpu *c, const struct emu_insn *i);
@@ -236,6 +239,7 @@ struct emu_insn {
 	uint8_t opcode_map; /* ZydisOpcodeMap: tells 0F xx from one-byte opcodes */
 	uint8_t modrm_reg;  /* ModRM.reg (group opcodes), if the encoding has ModRM */
 	uint8_t mode;	    /* enum emu_mode it was decoded for */
+	uint8_t flags;	    /* EMU_INSN_* */
 	struct emu_opnd op[4];
 };
 
@@ -325,7 +329,7 @@ struct emu_cpu {
 
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];
 	struct emu_decode_cache *dcache;
-	struct emu_insn scratch; /* an instruction the decode cache cannot hold (page-crossing) */
+	struct emu_insn scratch; /* an instruction no block can hold (page-crossing) */
 	uint64_t instructions;	 /* retired, for statistics */
 };
 
