@@ -6,7 +6,11 @@
  * flags. The destination is updated through emu_rmw() (emu_int.h): plainly, or under LOCK as
  * one host compare-exchange loop on the guest page, retrying f with the value found, so the
  * locked forms are atomic against the other vCPUs. Sources are read first and the flags are
- * committed last, after the only write that can fault. */
+ * committed last, after the only write that can fault.
+ *
+ * The commonest shapes, a general register destination with a register or immediate source and
+ * no LOCK, get handlers of their own, one per operation, chosen when the instruction is decoded
+ * (emu_alu_bind): they cannot fault and need none of the machinery above. */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -148,6 +152,88 @@ static void h_shift_double(struct emu_cpu *c, const struct emu_insn *i)
 	u.src = emu_src(c, i, 1, i->op[0].size);
 	u.count = emu_src(c, i, 2, 1);
 	alu_run(c, i, &u, true);
+}
+
+/* ---- register forms, bound at decode time ------------------------------------------------- */
+
+static inline bool is_gpr(const struct emu_opnd *o)
+{
+	return o->kind == EMU_OPND_REG && o->reg_class == EMU_RC_GPR;
+}
+
+/* op0 = op0 op op1 for a register op0 and a register or immediate op1. */
+static inline void alu_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op)
+{
+	unsigned size = i->op[0].size, dst = i->op[0].reg & 15;
+	const struct emu_opnd *s = &i->op[1];
+	uint64_t b = s->kind == EMU_OPND_IMM ? (uint64_t)s->disp : c->gpr[s->reg & 15];
+	uint64_t res = emu_alu(op, c->gpr[dst], b, size, &c->rflags);
+	if (op != EMU_ALU_CMP && op != EMU_ALU_TEST)
+		emu_gpr_write(c, dst, size, res);
+}
+
+/* op0 shifted by op1 (an immediate or CL) for a register op0. */
+static inline void shift_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_shift_op op)
+{
+	unsigned size = i->op[0].size, dst = i->op[0].reg & 15;
+	const struct emu_opnd *s = &i->op[1];
+	uint64_t count = s->kind == EMU_OPND_IMM ? (uint64_t)s->disp : c->gpr[EMU_RCX];
+	emu_gpr_write(c, dst, size, emu_shift(op, c->gpr[dst], count, size, &c->rflags));
+}
+
+#define ALU_REG_HANDLER(name, op)                                                                  \
+	static void name(struct emu_cpu *c, const struct emu_insn *i)                              \
+	{                                                                                          \
+		alu_reg(c, i, op);                                                                 \
+	}
+#define SHIFT_REG_HANDLER(name, op)                                                                \
+	static void name(struct emu_cpu *c, const struct emu_insn *i)                              \
+	{                                                                                          \
+		shift_reg(c, i, op);                                                               \
+	}
+ALU_REG_HANDLER(h_add_reg, EMU_ALU_ADD)
+ALU_REG_HANDLER(h_or_reg, EMU_ALU_OR)
+ALU_REG_HANDLER(h_adc_reg, EMU_ALU_ADC)
+ALU_REG_HANDLER(h_sbb_reg, EMU_ALU_SBB)
+ALU_REG_HANDLER(h_and_reg, EMU_ALU_AND)
+ALU_REG_HANDLER(h_sub_reg, EMU_ALU_SUB)
+ALU_REG_HANDLER(h_xor_reg, EMU_ALU_XOR)
+ALU_REG_HANDLER(h_cmp_reg, EMU_ALU_CMP)
+ALU_REG_HANDLER(h_test_reg, EMU_ALU_TEST)
+ALU_REG_HANDLER(h_inc_reg, EMU_ALU_INC)
+ALU_REG_HANDLER(h_dec_reg, EMU_ALU_DEC)
+ALU_REG_HANDLER(h_neg_reg, EMU_ALU_NEG)
+ALU_REG_HANDLER(h_not_reg, EMU_ALU_NOT)
+SHIFT_REG_HANDLER(h_shl_reg, EMU_SHIFT_SHL)
+SHIFT_REG_HANDLER(h_shr_reg, EMU_SHIFT_SHR)
+SHIFT_REG_HANDLER(h_sar_reg, EMU_SHIFT_SAR)
+SHIFT_REG_HANDLER(h_rol_reg, EMU_SHIFT_ROL)
+SHIFT_REG_HANDLER(h_ror_reg, EMU_SHIFT_ROR)
+
+emu_handler_fn emu_alu_bind(const struct emu_insn *i)
+{
+	static const emu_handler_fn by_alu_op[] = {
+	    [EMU_ALU_ADD] = h_add_reg, [EMU_ALU_OR] = h_or_reg,	  [EMU_ALU_ADC] = h_adc_reg,
+	    [EMU_ALU_SBB] = h_sbb_reg, [EMU_ALU_AND] = h_and_reg, [EMU_ALU_SUB] = h_sub_reg,
+	    [EMU_ALU_XOR] = h_xor_reg, [EMU_ALU_CMP] = h_cmp_reg, [EMU_ALU_TEST] = h_test_reg,
+	    [EMU_ALU_INC] = h_inc_reg, [EMU_ALU_DEC] = h_dec_reg, [EMU_ALU_NEG] = h_neg_reg,
+	    [EMU_ALU_NOT] = h_not_reg,
+	};
+	static const emu_handler_fn by_shift_op[] = {
+	    [EMU_SHIFT_SHL] = h_shl_reg, [EMU_SHIFT_SHR] = h_shr_reg, [EMU_SHIFT_SAR] = h_sar_reg,
+	    [EMU_SHIFT_ROL] = h_rol_reg, [EMU_SHIFT_ROR] = h_ror_reg,
+	};
+	if ((i->prefixes & EMU_PFX_LOCK) || !is_gpr(&i->op[0]))
+		return NULL;
+	if (i->fn == h_unary && i->nopnd == 1)
+		return by_alu_op[alu_op_of(i->mnemonic)];
+	if (i->nopnd != 2 || (i->op[1].kind != EMU_OPND_IMM && !is_gpr(&i->op[1])))
+		return NULL;
+	if (i->fn == h_binary)
+		return by_alu_op[alu_op_of(i->mnemonic)];
+	if (i->fn == h_shift && (i->op[1].kind == EMU_OPND_IMM || i->op[1].reg == EMU_RCX))
+		return by_shift_op[shift_op_of(i->mnemonic)];
+	return NULL;
 }
 
 void emu_register_alu(emu_handler_fn *table)

@@ -259,6 +259,11 @@ static void insn_convert(const struct emu_accel *a, unsigned mode, const ZydisDe
 	i->fn = a->handlers[z->mnemonic];
 	if (!i->fn)
 		i->fn = emu_unimplemented;
+	emu_handler_fn bound = emu_alu_bind(i);
+	if (!bound)
+		bound = emu_move_bind(i);
+	if (bound)
+		i->fn = bound;
 	if (ends_block(z, ops))
 		i->flags |= EMU_INSN_ENDS_BLOCK;
 }
