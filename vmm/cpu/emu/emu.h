@@ -463,5 +463,7 @@ void emu_register_x87(emu_handler_fn *table);
  * i->fn (the family's general handler) for this instruction, or NULL. */
 emu_handler_fn emu_alu_bind(const struct emu_insn *i);
 emu_handler_fn emu_move_bind(const struct emu_insn *i);
+emu_handler_fn emu_muldiv_bind(const struct emu_insn *i);
+emu_handler_fn emu_flow_bind(const struct emu_insn *i);
 
 #endif

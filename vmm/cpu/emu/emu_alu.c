@@ -291,8 +291,8 @@ shift_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_shift_op op, enu
 #define REG_HANDLERS(body, name, op)                                                               \
 	REG_HANDLER(body, name, op, SHAPE_R64)                                                     \
 	REG_HANDLER(body, name, op, SHAPE_I64)                                                     \
-	REG_HANDLER(body, name, op, SHAPE_R32) REG_HANDLER(body, name, op, SHAPE_I32)              \
-	    REG_HANDLER(body, name, op, SHAPE_ANY)
+	REG_HANDLER(body, name, op, SHAPE_R32)                                                     \
+	REG_HANDLER(body, name, op, SHAPE_I32) REG_HANDLER(body, name, op, SHAPE_ANY)
 #define SHAPES_OF(name)                                                                            \
 	{                                                                                          \
 		name##_SHAPE_R64, name##_SHAPE_I64, name##_SHAPE_R32, name##_SHAPE_I32,            \

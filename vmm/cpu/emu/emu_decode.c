@@ -259,11 +259,15 @@ static void insn_convert(const struct emu_accel *a, unsigned mode, const ZydisDe
 	i->fn = a->handlers[z->mnemonic];
 	if (!i->fn)
 		i->fn = emu_unimplemented;
-	emu_handler_fn bound = emu_alu_bind(i);
-	if (!bound)
-		bound = emu_move_bind(i);
-	if (bound)
-		i->fn = bound;
+	static emu_handler_fn (*const binders[])(const struct emu_insn *) = {
+	    emu_alu_bind, emu_move_bind, emu_muldiv_bind, emu_flow_bind};
+	for (unsigned k = 0; k < sizeof(binders) / sizeof(binders[0]); k++) {
+		emu_handler_fn bound = binders[k](i);
+		if (bound) {
+			i->fn = bound;
+			break;
+		}
+	}
 	if (ends_block(z, ops))
 		i->flags |= EMU_INSN_ENDS_BLOCK;
 }
