@@ -121,8 +121,9 @@ static uint64_t ip_mask(const struct emu_cpu *c)
 }
 
 /* Runs the block at CS:RIP: its instructions one after the other, each with RIP already past
- * it and c->insn_rip at it, until one ends the block or branches, or a store changes the page. */
-static inline void run_block(struct emu_cpu *c)
+ * it and c->insn_rip at it, until one ends the block or branches, or a store changes the page.
+ * Not inlined into emu_run: there, setjmp would keep this loop's variables in memory. */
+static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 {
 	c->insn_rip = c->rip;
 	uint64_t lin =
@@ -132,18 +133,18 @@ static inline void run_block(struct emu_cpu *c)
 	struct emu_run_block b =
 	    emu_block_at(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off);
 	uint64_t mask = ip_mask(c);
-	const struct emu_insn *i = b.insn;
+	const struct emu_insn *i = b.insn, *end = b.insn + b.count;
 	for (;;) {
 		uint64_t next = (c->insn_rip + i->len) & mask;
 		c->rip = next;
 		i->fn(c, i);
-		c->instructions++;
-		if (--b.count == 0 || c->rip != next ||
+		if (++i == end || c->rip != next ||
 		    atomic_load_explicit(b.gen_now, memory_order_acquire) != b.gen)
-			return;
+			break;
 		c->insn_rip = next;
-		i++;
 	}
+	/* Retired, for statistics: an instruction that faulted is counted too. */
+	c->instructions += (uint64_t)(i - b.insn);
 }
 
 struct cpu_exit *emu_run(struct emu_cpu *c)
