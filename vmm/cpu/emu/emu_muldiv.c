@@ -46,7 +46,7 @@ static void set_accumulator_pair(struct emu_cpu *c, unsigned size, uint64_t low,
 	emu_reg_write(c, EMU_RC_GPR, EMU_RDX, size, high & emu_mask(size));
 }
 
-static void mul_flags(struct emu_cpu *c, uint64_t low, unsigned size, bool overflow)
+static inline void mul_flags(struct emu_cpu *c, uint64_t low, unsigned size, bool overflow)
 {
 	uint64_t f = emu_flags_szp(low, size) | (overflow ? RFLAGS_CF | RFLAGS_OF : 0);
 	c->rflags = emu_flags_merge(c->rflags, f, RFLAGS_ARITH);
