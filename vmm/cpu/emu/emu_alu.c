@@ -10,8 +10,8 @@
  *
  * The commonest shapes, a general register destination with a register or immediate source and
  * no LOCK, get handlers of their own, one per operation, chosen when the instruction is decoded
- * (emu_alu_bind): they cannot fault and need none of the machinery above. At 64 and 32 bits the
- * host executes the same operation and its flags are taken (LAHF and SETO: the interpreter runs
+ * (emu_alu_bind): they cannot fault and need none of the machinery above. The host executes
+ * the same operation at the same width and its flags are taken (LAHF and SETO: the interpreter runs
  * on x86-64 hosts only); the flags the SDM defines are the same on every x86 CPU, and AF after
  * a logic operation, the one it leaves undefined here, is cleared as emu_flags.h does. */
 #include "vmm/cpu/emu/emu.h"
@@ -198,7 +198,7 @@ shape_src(const struct emu_cpu *c, const struct emu_insn *i, enum reg_shape shap
 		    ((ax_ & 1) ? RFLAGS_OF : 0);                                                   \
 	})
 
-/* emu_alu() at 64 (size 8) or 32 bits, computed by the host. */
+/* emu_alu(), computed by the host at the operand's size. */
 static inline __attribute__((always_inline)) uint64_t
 host_alu(enum emu_alu_op op, uint64_t a, uint64_t b, unsigned size, uint64_t *rflags)
 {
@@ -207,8 +207,12 @@ host_alu(enum emu_alu_op op, uint64_t a, uint64_t b, unsigned size, uint64_t *rf
 	do {                                                                                       \
 		if (size == 8)                                                                     \
 			HOST_ALU(text, uint64_t);                                                  \
-		else                                                                               \
+		else if (size == 4)                                                                \
 			HOST_ALU(text, uint32_t);                                                  \
+		else if (size == 2)                                                                \
+			HOST_ALU(text, uint16_t);                                                  \
+		else                                                                               \
+			HOST_ALU(text, uint8_t);                                                   \
 	} while (0)
 	switch (op) {
 	case EMU_ALU_ADD:
@@ -267,8 +271,7 @@ alu_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum re
 {
 	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
 	uint64_t b = op >= EMU_ALU_INC ? 0 : shape_src(c, i, shape);
-	uint64_t res = shape == SHAPE_ANY ? emu_alu(op, c->gpr[dst], b, size, &c->rflags)
-					  : host_alu(op, c->gpr[dst], b, size, &c->rflags);
+	uint64_t res = host_alu(op, c->gpr[dst], b, size, &c->rflags);
 	if (op != EMU_ALU_CMP && op != EMU_ALU_TEST)
 		emu_gpr_write(c, dst, size, res);
 }
