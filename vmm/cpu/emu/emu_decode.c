@@ -272,8 +272,8 @@ static void insn_convert(const struct emu_accel *a, unsigned mode, const ZydisDe
 		i->flags |= EMU_INSN_ENDS_BLOCK;
 }
 
-/* Decodes bytes[0..len) for mode. 0, or -1 if the bytes are no instruction (#UD), or -2 if
- * more bytes are needed than given. */
+/* Decodes bytes[0..len) for mode. 0, or -1 if the bytes are no instruction (#UD), -2 if
+ * more bytes are needed than given, -3 if the instruction is longer than 15 bytes (#GP). */
 int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *bytes, unsigned len,
 		     struct emu_insn *out)
 {
@@ -282,6 +282,8 @@ int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *by
 	ZyanStatus st = ZydisDecoderDecodeFull(&a->decoder[mode], bytes, len, &z, ops);
 	if (st == ZYDIS_STATUS_NO_MORE_DATA)
 		return -2;
+	if (st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG)
+		return -3;
 	if (!ZYAN_SUCCESS(st))
 		return -1;
 	insn_convert(a, mode, &z, ops, out);
@@ -318,10 +320,13 @@ static unsigned block_decode(struct emu_cpu *c, const uint8_t *host, unsigned av
 		unsigned have = avail - off < 15 ? avail - off : 15;
 		memcpy(bytes, host + off, have);
 		int rc = emu_decode_bytes(c->accel, c->mode, bytes, have, &out[count]);
-		bool invalid = rc == -1 || (rc == -2 && have == 15);
-		if (invalid && count == 0)
+		if (rc == -2 && have == 15)
+			rc = -3;
+		if (rc == -1 && count == 0)
 			emu_raise_ud(c);
-		if (rc < 0) /* #UD later, when it is reached; or it crosses the page */
+		if (rc == -3 && count == 0)
+			emu_raise_gp0(c);
+		if (rc < 0) /* raised later, when it is reached; or it crosses the page */
 			break;
 		off += out[count].len;
 		if (out[count++].flags & EMU_INSN_ENDS_BLOCK)
@@ -336,8 +341,11 @@ static void decode_crossing(struct emu_cpu *c, const uint8_t *host, unsigned ava
 	uint8_t bytes[15];
 	memcpy(bytes, host, avail);
 	emu_fetch_bytes(c, c->insn_rip + avail, bytes + avail, 15 - avail);
-	if (emu_decode_bytes(c->accel, c->mode, bytes, 15, &c->scratch) < 0)
+	int rc = emu_decode_bytes(c->accel, c->mode, bytes, 15, &c->scratch);
+	if (rc == -1)
 		emu_raise_ud(c);
+	if (rc < 0) /* longer than 15 bytes */
+		emu_raise_gp0(c);
 }
 
 struct emu_run_block emu_block_at(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
