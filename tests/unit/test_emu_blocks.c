@@ -1,6 +1,7 @@
 /* Unit tests for the software vCPU's blocks of decoded instructions (vmm/cpu/emu/emu_decode.c,
  * emu_run.c): a taken conditional branch leaves a block, a not-taken one runs on in it, and a
- * store into the instructions ahead in the running block is seen by them (self-modifying code).
+ * store into the instructions ahead in the running block is seen by them (self-modifying code),
+ * and IP wraps within the code segment rather than running on in the page.
  * Each test runs a few real-mode instructions at 0100:0000 (after a SIPI with vector 1) on the
  * real interpreter until their final hlt (DS is 0, so data addresses are physical ones). */
 #include <criterion/criterion.h>
@@ -103,4 +104,24 @@ Test(emu_blocks, code_rewritten_between_runs_is_decoded_again)
 	memcpy(ram + CODE_ADDR, second, sizeof(second));
 	emu_accel_ops.page_changed(accel, CODE_ADDR);
 	cr_assert_eq(run_code(second, sizeof(second)), 2);
+}
+
+Test(emu_blocks, ip_wraps_to_0_within_the_segment)
+{
+	char err[256];
+	const uint32_t base = CODE_ADDR + 0x10; /* CS = 0x101: IP 0 is not at a page start */
+	static const uint8_t last[] = {0xb8, 0x07, 0x00};	 /* mov ax, 7 at IP 0xfffd */
+	static const uint8_t after[] = {0xb8, 0x09, 0x00, 0xf4}; /* mov ax, 9; hlt */
+	ram[base] = 0xf4;					 /* hlt at IP 0 */
+	memcpy(ram + base + 0xfffd, last, sizeof(last));
+	memcpy(ram + base + 0x10000, after, sizeof(after)); /* what follows in the page */
+	cr_assert_eq(cpu->ops->start_at_sipi(cpu, CODE_ADDR >> 12, err, sizeof(err)), 0, "%s", err);
+	struct emu_cpu *c = emu_cpu_of(cpu);
+	c->seg[EMU_CS].sel = base >> 4;
+	c->seg[EMU_CS].base = base;
+	c->rip = 0xfffd;
+	struct cpu_exit *x = cpu->ops->run(cpu);
+	cr_assert_eq(x->reason, CPU_EXIT_HLT, "exit %d: %s", x->reason, x->message);
+	cr_assert_eq(c->rip, 1);
+	cr_assert_eq((uint16_t)c->gpr[EMU_RAX], 7);
 }

@@ -134,6 +134,10 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 	    emu_block_at(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off);
 	uint64_t mask = ip_mask(c);
 	const struct emu_insn *i = b.insn, *end = b.insn + b.count;
+	/* Near the end of the IP's range the next instruction may be at IP 0, not after this one
+	 * in the page: one instruction at a time there. */
+	if (mask - c->rip < 4096)
+		end = b.insn + 1;
 	for (;;) {
 		uint64_t next = (c->insn_rip + i->len) & mask;
 		c->rip = next;
