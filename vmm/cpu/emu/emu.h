@@ -5,11 +5,11 @@
  * How an instruction runs (emu_run.c): RIP is translated to a guest-physical address, the
  * decode cache (emu_decode.c) returns the block of instructions there, decoded once by Zydis
  * into struct emu_insn, and for each in turn c->rip is advanced past it and its handler runs
- * (the family's general handler, or one bound to the instruction's operand shape). A handler that faults calls
- * emu_raise(), which never returns: it unwinds to the run loop, which puts RIP back to the
- * start of the instruction and delivers the exception (emu_except.c). So a handler must finish
- * every access that can fault before it changes architectural state (registers, RIP, flags),
- * as the hardware appears to do; string instructions commit per element.
+ * (the family's general handler, or one bound to the instruction's operand shape). A handler
+ * that faults calls emu_raise(), which never returns: it unwinds to the run loop, which puts RIP
+ * back to the start of the instruction and delivers the exception (emu_except.c). So a handler
+ * must finish every access that can fault before it changes architectural state (registers,
+ * RIP, flags), as the hardware appears to do; string instructions commit per element.
  *
  * Flags are kept materialized in c->rflags (the handlers compute them eagerly with the helpers
  * in emu_flags.h).
