@@ -95,6 +95,29 @@ Test(emu_blocks, store_into_the_running_block_is_executed)
 	cr_assert_eq(run_code(code, sizeof(code)), 0x2a);
 }
 
+/* Stores whose memory operand the encoding does not name: PUSH's stack, STOS's ES:DI. */
+Test(emu_blocks, implicit_stores_into_the_running_block_are_executed)
+{
+	static const uint8_t push[] = {
+	    0xbc, 0x0d, 0x10, /* mov sp, 0x100d: pushing writes the imm of the mov below */
+	    0xbb, 0x2a, 0x00, /* mov bx, 0x2a */
+	    0x53,	      /* push bx: writes 0x100b..0x100c */
+	    0x90, 0x90, 0x90, /* nop x3 */
+	    0xb8, 0x01, 0x00, /* mov ax, 1 at 0x100a (becomes mov ax, 0x2a) */
+	    0xf4,	      /* hlt */
+	};
+	static const uint8_t stos[] = {
+	    0xbf, 0x09, 0x10, /* mov di, 0x1009: the imm of the mov below (ES is 0) */
+	    0xb0, 0x2b,	      /* mov al, 0x2b */
+	    0xaa,	      /* stosb */
+	    0x90, 0x90,	      /* nop x2 */
+	    0xb8, 0x01, 0x00, /* mov ax, 1 at 0x1008 (becomes mov ax, 0x2b) */
+	    0xf4,	      /* hlt */
+	};
+	cr_assert_eq(run_code(push, sizeof(push)), 0x2a);
+	cr_assert_eq(run_code(stos, sizeof(stos)), 0x2b);
+}
+
 Test(emu_blocks, code_rewritten_between_runs_is_decoded_again)
 {
 	static const uint8_t first[] = {0xb8, 0x01, 0x00, 0xf4};  /* mov ax, 1; hlt */
