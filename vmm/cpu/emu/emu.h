@@ -223,7 +223,6 @@ struct emu_opnd {
 
 /* struct emu_insn.flags */
 #define EMU_INSN_ENDS_BLOCK (1u << 0) /* the run loop looks at events and RIP afresh after it */
-#define EMU_INSN_WRITES_MEM (1u << 1) /* has a memory operand it writes (maybe a code page) */
 
 struct emu_cpu;
 struct emu_insn;

@@ -12,10 +12,8 @@
  * decoded. Decoding a page marks it in code_page; a store to a marked page (by a local vCPU,
  * emu_mem.c), a device or the coherence engine (accel page_changed) clears the mark and bumps
  * the generation, so every vCPU's blocks of that page go stale at once, without anyone walking
- * the caches; the run loop also checks the generation after an instruction of a block that
- * writes memory (EMU_INSN_WRITES_MEM, from the operands Zydis lists, hidden ones included: the
- * stack of PUSH and CALL, the destination of STOS and MOVS), so code that modifies itself runs
- * its new bytes. The mark is set before the bytes are read, so a
+ * the caches; the run loop also checks the generation between the instructions of a block, so
+ * code that modifies itself runs its new bytes. The mark is set before the bytes are read, so a
  * store that the reader might have missed finds the mark and bumps the generation.
  *
  * An instruction that crosses a page boundary is decoded every time it runs (its bytes live in
@@ -272,10 +270,6 @@ static void insn_convert(const struct emu_accel *a, unsigned mode, const ZydisDe
 	}
 	if (ends_block(z, ops))
 		i->flags |= EMU_INSN_ENDS_BLOCK;
-	for (unsigned n = 0; n < z->operand_count; n++)
-		if (ops[n].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-		    (ops[n].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
-			i->flags |= EMU_INSN_WRITES_MEM;
 }
 
 /* Decodes bytes[0..len) for mode. 0, or -1 if the bytes are no instruction (#UD), -2 if

@@ -121,9 +121,7 @@ static uint64_t ip_mask(const struct emu_cpu *c)
 }
 
 /* Runs the block at CS:RIP: its instructions one after the other, each with RIP already past
- * it and c->insn_rip at it, until one ends the block or branches, or a store changes the page
- * (looked at after the instructions that write memory; another vCPU's store is seen at the
- * next block, as cross-modifying code needs a serializing instruction on the hardware too).
+ * it and c->insn_rip at it, until one ends the block or branches, or a store changes the page.
  * Not inlined into emu_run: there, setjmp would keep this loop's variables in memory. */
 static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 {
@@ -144,9 +142,7 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 		uint64_t next = (c->insn_rip + i->len) & mask;
 		c->rip = next;
 		i->fn(c, i);
-		if (++i == end || c->rip != next)
-			break;
-		if ((i[-1].flags & EMU_INSN_WRITES_MEM) &&
+		if (++i == end || c->rip != next ||
 		    atomic_load_explicit(b.gen_now, memory_order_acquire) != b.gen)
 			break;
 		c->insn_rip = next;
