@@ -3,12 +3,13 @@
  * share (operands, guest memory, the stack, faults).
  *
  * How an instruction runs (emu_run.c): RIP is translated to a guest-physical address, the
- * decode cache (emu_decode.c) returns the instruction decoded once by Zydis into struct
- * emu_insn, c->rip is advanced past it, and its handler runs. A handler that faults calls
- * emu_raise(), which never returns: it unwinds to the run loop, which puts RIP back to the
- * start of the instruction and delivers the exception (emu_except.c). So a handler must finish
- * every access that can fault before it changes architectural state (registers, RIP, flags),
- * as the hardware appears to do; string instructions commit per element.
+ * decode cache (emu_decode.c) returns the block of instructions there, decoded once by Zydis
+ * into struct emu_insn, and for each in turn c->rip is advanced past it and its handler runs
+ * (the family's general handler, or one bound to the instruction's operand shape). A handler
+ * that faults calls emu_raise(), which never returns: it unwinds to the run loop, which puts RIP
+ * back to the start of the instruction and delivers the exception (emu_except.c). So a handler
+ * must finish every access that can fault before it changes architectural state (registers,
+ * RIP, flags), as the hardware appears to do; string instructions commit per element.
  *
  * Flags are kept materialized in c->rflags (the handlers compute them eagerly with the helpers
  * in emu_flags.h).
@@ -220,6 +221,9 @@ struct emu_opnd {
 #define EMU_PFX_REPNE (1u << 2) /* F2 */
 #define EMU_PFX_OPSZ  (1u << 3) /* 66 present (SSE handlers may need it) */
 
+/* struct emu_insn.flags */
+#define EMU_INSN_ENDS_BLOCK (1u << 0) /* the run loop looks at events and RIP afresh after it */
+
 struct emu_cpu;
 struct emu_insn;
 typedef void (*emu_handler_fn)(struct emu_cpu *c, const struct emu_insn *i);
@@ -236,6 +240,7 @@ struct emu_insn {
 	uint8_t opcode_map; /* ZydisOpcodeMap: tells 0F xx from one-byte opcodes */
 	uint8_t modrm_reg;  /* ModRM.reg (group opcodes), if the encoding has ModRM */
 	uint8_t mode;	    /* enum emu_mode it was decoded for */
+	uint8_t flags;	    /* EMU_INSN_* */
 	struct emu_opnd op[4];
 };
 
@@ -325,7 +330,7 @@ struct emu_cpu {
 
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];
 	struct emu_decode_cache *dcache;
-	struct emu_insn scratch; /* an instruction the decode cache cannot hold (page-crossing) */
+	struct emu_insn scratch; /* an instruction no block can hold (page-crossing) */
 	uint64_t instructions;	 /* retired, for statistics */
 };
 
@@ -454,5 +459,12 @@ void emu_register_muldiv(emu_handler_fn *table);
 void emu_register_system(emu_handler_fn *table);
 void emu_register_sse(emu_handler_fn *table);
 void emu_register_x87(emu_handler_fn *table);
+
+/* Handlers for an operand shape, chosen once per decoded instruction: a faster equivalent of
+ * i->fn (the family's general handler) for this instruction, or NULL. */
+emu_handler_fn emu_alu_bind(const struct emu_insn *i);
+emu_handler_fn emu_move_bind(const struct emu_insn *i);
+emu_handler_fn emu_muldiv_bind(const struct emu_insn *i);
+emu_handler_fn emu_flow_bind(const struct emu_insn *i);
 
 #endif

@@ -6,7 +6,14 @@
  * flags. The destination is updated through emu_rmw() (emu_int.h): plainly, or under LOCK as
  * one host compare-exchange loop on the guest page, retrying f with the value found, so the
  * locked forms are atomic against the other vCPUs. Sources are read first and the flags are
- * committed last, after the only write that can fault. */
+ * committed last, after the only write that can fault.
+ *
+ * The commonest shapes, a general register destination with a register or immediate source and
+ * no LOCK, get handlers of their own, one per operation, chosen when the instruction is decoded
+ * (emu_alu_bind): they cannot fault and need none of the machinery above. The host executes
+ * the same operation at the same width and its flags are taken (LAHF and SETO: the interpreter runs
+ * on x86-64 hosts only); the flags the SDM defines are the same on every x86 CPU, and AF after
+ * a logic operation, the one it leaves undefined here, is cleared as emu_flags.h does. */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -148,6 +155,209 @@ static void h_shift_double(struct emu_cpu *c, const struct emu_insn *i)
 	u.src = emu_src(c, i, 1, i->op[0].size);
 	u.count = emu_src(c, i, 2, 1);
 	alu_run(c, i, &u, true);
+}
+
+/* ---- register forms, bound at decode time ------------------------------------------------- */
+
+static inline bool is_gpr(const struct emu_opnd *o)
+{
+	return o->kind == EMU_OPND_REG && o->reg_class == EMU_RC_GPR;
+}
+
+/* The operand shapes with handlers of their own: a 64- or 32-bit register destination with a
+ * register or immediate source, and any other size (read from the instruction). */
+enum reg_shape { SHAPE_R64, SHAPE_I64, SHAPE_R32, SHAPE_I32, SHAPE_ANY, SHAPE_COUNT };
+
+static inline __attribute__((always_inline)) unsigned shape_size(const struct emu_insn *i,
+								 enum reg_shape shape)
+{
+	return shape <= SHAPE_I64 ? 8 : shape <= SHAPE_I32 ? 4 : i->op[0].size;
+}
+
+/* The source operand: an immediate (sign-extended as encoded) or a general register. */
+static inline __attribute__((always_inline)) uint64_t
+shape_src(const struct emu_cpu *c, const struct emu_insn *i, enum reg_shape shape)
+{
+	const struct emu_opnd *s = &i->op[1];
+	bool imm = shape == SHAPE_ANY ? s->kind == EMU_OPND_IMM : (shape & 1);
+	return imm ? (uint64_t)s->disp : c->gpr[s->reg & 15];
+}
+
+/* The host's arithmetic flags after `text` (operands a, b, cf; T sets their width) as RFLAGS
+ * bits: LAHF gives SF ZF AF PF CF at their RFLAGS positions in AH, SETO gives OF in AL. */
+#define HOST_ALU(text, T)                                                                          \
+	({                                                                                         \
+		T a_ = (T)a;                                                                       \
+		uint32_t ax_;                                                                      \
+		__asm__(text "\n\tlahf\n\tseto %%al"                                               \
+			: [a] "+r"(a_), "=&a"(ax_)                                                 \
+			: [b] "r"((T)b), [cf] "r"((uint32_t)cf)                                    \
+			: "cc");                                                                   \
+		res = a_;                                                                          \
+		f = ((ax_ >> 8) & (RFLAGS_SF | RFLAGS_ZF | RFLAGS_AF | RFLAGS_PF | RFLAGS_CF)) |   \
+		    ((ax_ & 1) ? RFLAGS_OF : 0);                                                   \
+	})
+
+/* emu_alu(), computed by the host at the operand's size. */
+static inline __attribute__((always_inline)) uint64_t
+host_alu(enum emu_alu_op op, uint64_t a, uint64_t b, unsigned size, uint64_t *rflags)
+{
+	uint64_t cf = *rflags & RFLAGS_CF, res, f;
+#define HOST_ALU_SIZED(text)                                                                       \
+	do {                                                                                       \
+		if (size == 8)                                                                     \
+			HOST_ALU(text, uint64_t);                                                  \
+		else if (size == 4)                                                                \
+			HOST_ALU(text, uint32_t);                                                  \
+		else if (size == 2)                                                                \
+			HOST_ALU(text, uint16_t);                                                  \
+		else                                                                               \
+			HOST_ALU(text, uint8_t);                                                   \
+	} while (0)
+	switch (op) {
+	case EMU_ALU_ADD:
+		HOST_ALU_SIZED("add %[b], %[a]");
+		break;
+	case EMU_ALU_ADC:
+		HOST_ALU_SIZED("bt $0, %[cf]\n\tadc %[b], %[a]");
+		break;
+	case EMU_ALU_SUB:
+		HOST_ALU_SIZED("sub %[b], %[a]");
+		break;
+	case EMU_ALU_SBB:
+		HOST_ALU_SIZED("bt $0, %[cf]\n\tsbb %[b], %[a]");
+		break;
+	case EMU_ALU_CMP:
+		HOST_ALU_SIZED("cmp %[b], %[a]");
+		break;
+	case EMU_ALU_INC:
+		HOST_ALU_SIZED("inc %[a]");
+		f = (f & ~RFLAGS_CF) | cf;
+		break;
+	case EMU_ALU_DEC:
+		HOST_ALU_SIZED("dec %[a]");
+		f = (f & ~RFLAGS_CF) | cf;
+		break;
+	case EMU_ALU_NEG:
+		HOST_ALU_SIZED("neg %[a]");
+		break;
+	case EMU_ALU_NOT:
+		return ~a & emu_mask(size);
+	case EMU_ALU_OR:
+		HOST_ALU_SIZED("or %[b], %[a]");
+		f &= ~RFLAGS_AF;
+		break;
+	case EMU_ALU_XOR:
+		HOST_ALU_SIZED("xor %[b], %[a]");
+		f &= ~RFLAGS_AF;
+		break;
+	case EMU_ALU_AND:
+		HOST_ALU_SIZED("and %[b], %[a]");
+		f &= ~RFLAGS_AF;
+		break;
+	default: /* TEST */
+		HOST_ALU_SIZED("test %[b], %[a]");
+		f &= ~RFLAGS_AF;
+		break;
+	}
+#undef HOST_ALU_SIZED
+	*rflags = emu_flags_merge(*rflags, f, RFLAGS_ARITH);
+	return res;
+}
+
+/* op0 = op0 op op1 for a register op0 and a register or immediate op1. */
+static inline __attribute__((always_inline)) void
+alu_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum reg_shape shape)
+{
+	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
+	uint64_t b = op >= EMU_ALU_INC ? 0 : shape_src(c, i, shape);
+	uint64_t res = host_alu(op, c->gpr[dst], b, size, &c->rflags);
+	if (op != EMU_ALU_CMP && op != EMU_ALU_TEST)
+		emu_gpr_write(c, dst, size, res);
+}
+
+/* op0 shifted by op1 (an immediate or CL) for a register op0. */
+static inline __attribute__((always_inline)) void
+shift_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_shift_op op, enum reg_shape shape)
+{
+	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
+	uint64_t count = shape_src(c, i, shape); /* CL is register 1 at size 1 */
+	emu_gpr_write(c, dst, size, emu_shift(op, c->gpr[dst], count, size, &c->rflags));
+}
+
+/* One handler per operation and shape, and the table of them by shape. */
+#define REG_HANDLER(body, name, op, shape)                                                         \
+	static void name##_##shape(struct emu_cpu *c, const struct emu_insn *i)                    \
+	{                                                                                          \
+		body(c, i, op, shape);                                                             \
+	}
+#define REG_HANDLERS(body, name, op)                                                               \
+	REG_HANDLER(body, name, op, SHAPE_R64)                                                     \
+	REG_HANDLER(body, name, op, SHAPE_I64)                                                     \
+	REG_HANDLER(body, name, op, SHAPE_R32)                                                     \
+	REG_HANDLER(body, name, op, SHAPE_I32) REG_HANDLER(body, name, op, SHAPE_ANY)
+#define SHAPES_OF(name)                                                                            \
+	{                                                                                          \
+		name##_SHAPE_R64, name##_SHAPE_I64, name##_SHAPE_R32, name##_SHAPE_I32,            \
+		    name##_SHAPE_ANY                                                               \
+	}
+
+REG_HANDLERS(alu_reg, h_add, EMU_ALU_ADD)
+REG_HANDLERS(alu_reg, h_or, EMU_ALU_OR)
+REG_HANDLERS(alu_reg, h_adc, EMU_ALU_ADC)
+REG_HANDLERS(alu_reg, h_sbb, EMU_ALU_SBB)
+REG_HANDLERS(alu_reg, h_and, EMU_ALU_AND)
+REG_HANDLERS(alu_reg, h_sub, EMU_ALU_SUB)
+REG_HANDLERS(alu_reg, h_xor, EMU_ALU_XOR)
+REG_HANDLERS(alu_reg, h_cmp, EMU_ALU_CMP)
+REG_HANDLERS(alu_reg, h_test, EMU_ALU_TEST)
+REG_HANDLERS(alu_reg, h_inc, EMU_ALU_INC)
+REG_HANDLERS(alu_reg, h_dec, EMU_ALU_DEC)
+REG_HANDLERS(alu_reg, h_neg, EMU_ALU_NEG)
+REG_HANDLERS(alu_reg, h_not, EMU_ALU_NOT)
+REG_HANDLERS(shift_reg, h_shl, EMU_SHIFT_SHL)
+REG_HANDLERS(shift_reg, h_shr, EMU_SHIFT_SHR)
+REG_HANDLERS(shift_reg, h_sar, EMU_SHIFT_SAR)
+REG_HANDLERS(shift_reg, h_rol, EMU_SHIFT_ROL)
+REG_HANDLERS(shift_reg, h_ror, EMU_SHIFT_ROR)
+
+static enum reg_shape shape_of(const struct emu_insn *i)
+{
+	bool imm = i->nopnd == 2 && i->op[1].kind == EMU_OPND_IMM;
+	if (i->op[0].size == 8)
+		return imm ? SHAPE_I64 : SHAPE_R64;
+	if (i->op[0].size == 4)
+		return imm ? SHAPE_I32 : SHAPE_R32;
+	return SHAPE_ANY;
+}
+
+emu_handler_fn emu_alu_bind(const struct emu_insn *i)
+{
+	static const emu_handler_fn by_alu_op[][SHAPE_COUNT] = {
+	    [EMU_ALU_ADD] = SHAPES_OF(h_add),	[EMU_ALU_OR] = SHAPES_OF(h_or),
+	    [EMU_ALU_ADC] = SHAPES_OF(h_adc),	[EMU_ALU_SBB] = SHAPES_OF(h_sbb),
+	    [EMU_ALU_AND] = SHAPES_OF(h_and),	[EMU_ALU_SUB] = SHAPES_OF(h_sub),
+	    [EMU_ALU_XOR] = SHAPES_OF(h_xor),	[EMU_ALU_CMP] = SHAPES_OF(h_cmp),
+	    [EMU_ALU_TEST] = SHAPES_OF(h_test), [EMU_ALU_INC] = SHAPES_OF(h_inc),
+	    [EMU_ALU_DEC] = SHAPES_OF(h_dec),	[EMU_ALU_NEG] = SHAPES_OF(h_neg),
+	    [EMU_ALU_NOT] = SHAPES_OF(h_not),
+	};
+	static const emu_handler_fn by_shift_op[][SHAPE_COUNT] = {
+	    [EMU_SHIFT_SHL] = SHAPES_OF(h_shl), [EMU_SHIFT_SHR] = SHAPES_OF(h_shr),
+	    [EMU_SHIFT_SAR] = SHAPES_OF(h_sar), [EMU_SHIFT_ROL] = SHAPES_OF(h_rol),
+	    [EMU_SHIFT_ROR] = SHAPES_OF(h_ror),
+	};
+	if ((i->prefixes & EMU_PFX_LOCK) || !is_gpr(&i->op[0]))
+		return NULL;
+	if (i->fn == h_unary && i->nopnd == 1)
+		return by_alu_op[alu_op_of(i->mnemonic)][shape_of(i)];
+	if (i->nopnd != 2 || (i->op[1].kind != EMU_OPND_IMM && !is_gpr(&i->op[1])))
+		return NULL;
+	if (i->fn == h_binary)
+		return by_alu_op[alu_op_of(i->mnemonic)][shape_of(i)];
+	if (i->fn == h_shift && (i->op[1].kind == EMU_OPND_IMM || i->op[1].reg == EMU_RCX))
+		return by_shift_op[shift_op_of(i->mnemonic)][shape_of(i)];
+	return NULL;
 }
 
 void emu_register_alu(emu_handler_fn *table)

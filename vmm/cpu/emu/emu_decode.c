@@ -1,12 +1,20 @@
-/* The decode cache: instructions decoded once by Zydis into struct emu_insn and kept per vCPU,
- * keyed by the guest-physical address of their first byte and the decoding mode.
+/* The decode cache: instructions decoded once by Zydis into struct emu_insn and kept per vCPU
+ * in blocks, keyed by the guest-physical address of a block's first byte and the decoding mode.
  *
- * A cache entry is valid while its page's generation (emu_accel.page_gen) is what it was when
- * the entry was decoded. Decoding a page marks it in code_page; a store to a marked page (by a
- * local vCPU, emu_mem.c), a device or the coherence engine (accel page_changed) clears the mark
- * and bumps the generation, so every vCPU's entries of that page go stale at once, without
- * anyone walking the caches. The mark is set before the bytes are read, so a store that the
- * reader might have missed finds the mark and bumps the generation.
+ * A block is what the run loop executes without looking anything up: the instructions that
+ * follow one another in a page, up to one that ends the block (EMU_INSN_ENDS_BLOCK: anything
+ * that may change the mode, paging, the code segment, the interrupt flag or shadow, or that
+ * transfers control unconditionally), the page's end, or EMU_BLOCK_MAX_INSNS. A conditional
+ * branch does not end one: the run loop leaves the block when RIP is not where the next
+ * instruction is. Blocks live in one arena per vCPU; when it is full every block is dropped.
+ *
+ * A block is valid while its page's generation (emu_accel.page_gen) is what it was when it was
+ * decoded. Decoding a page marks it in code_page; a store to a marked page (by a local vCPU,
+ * emu_mem.c), a device or the coherence engine (accel page_changed) clears the mark and bumps
+ * the generation, so every vCPU's blocks of that page go stale at once, without anyone walking
+ * the caches; the run loop also checks the generation between the instructions of a block, so
+ * code that modifies itself runs its new bytes. The mark is set before the bytes are read, so a
+ * store that the reader might have missed finds the mark and bumps the generation.
  *
  * An instruction that crosses a page boundary is decoded every time it runs (its bytes live in
  * two pages); they are rare. */
@@ -162,6 +170,64 @@ static void sib_without_base(const ZydisDecodedInstruction *z, const ZydisDecode
 		}
 }
 
+/* Categories whose instructions only compute on registers, flags and memory, or branch
+ * conditionally (the run loop sees a taken branch by RIP). */
+static bool category_continues(ZydisInstructionCategory cat)
+{
+	switch (cat) {
+	case ZYDIS_CATEGORY_BINARY:
+	case ZYDIS_CATEGORY_LOGICAL:
+	case ZYDIS_CATEGORY_SHIFT:
+	case ZYDIS_CATEGORY_ROTATE:
+	case ZYDIS_CATEGORY_BITBYTE:
+	case ZYDIS_CATEGORY_DATAXFER:
+	case ZYDIS_CATEGORY_CMOV:
+	case ZYDIS_CATEGORY_SETCC:
+	case ZYDIS_CATEGORY_CONVERT:
+	case ZYDIS_CATEGORY_PUSH:
+	case ZYDIS_CATEGORY_POP:
+	case ZYDIS_CATEGORY_STRINGOP:
+	case ZYDIS_CATEGORY_SEMAPHORE:
+	case ZYDIS_CATEGORY_NOP:
+	case ZYDIS_CATEGORY_WIDENOP:
+	case ZYDIS_CATEGORY_SSE:
+	case ZYDIS_CATEGORY_MMX:
+	case ZYDIS_CATEGORY_LOGICAL_FP:
+	case ZYDIS_CATEGORY_X87_ALU:
+	case ZYDIS_CATEGORY_FCMOV:
+	case ZYDIS_CATEGORY_COND_BR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether the run loop must look at events and translate RIP afresh after this instruction:
+ * unless its category only computes, and it touches no segment, control or debug register
+ * and none of the system flags (POPF, IRET, STI, CLI, ...). */
+static bool ends_block(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *ops)
+{
+	const uint32_t system = ZYDIS_CPUFLAG_TF | ZYDIS_CPUFLAG_IF | ZYDIS_CPUFLAG_IOPL |
+				ZYDIS_CPUFLAG_NT | ZYDIS_CPUFLAG_RF | ZYDIS_CPUFLAG_VM |
+				ZYDIS_CPUFLAG_AC | ZYDIS_CPUFLAG_VIF | ZYDIS_CPUFLAG_VIP |
+				ZYDIS_CPUFLAG_ID;
+	if (!category_continues(z->meta.category) && z->mnemonic != ZYDIS_MNEMONIC_LEA)
+		return true;
+	if (z->cpu_flags && ((z->cpu_flags->modified | z->cpu_flags->set_0 | z->cpu_flags->set_1 |
+			      z->cpu_flags->undefined) &
+			     system))
+		return true;
+	for (unsigned n = 0; n < z->operand_count; n++) {
+		uint8_t cls, idx;
+		if (ops[n].type != ZYDIS_OPERAND_TYPE_REGISTER)
+			continue;
+		reg_map(ops[n].reg.value, &cls, &idx);
+		if (cls == EMU_RC_SEG || cls == EMU_RC_CR || cls == EMU_RC_DR)
+			return true;
+	}
+	return false;
+}
+
 static void insn_convert(const struct emu_accel *a, unsigned mode, const ZydisDecodedInstruction *z,
 			 const ZydisDecodedOperand *ops, struct emu_insn *i)
 {
@@ -193,10 +259,21 @@ static void insn_convert(const struct emu_accel *a, unsigned mode, const ZydisDe
 	i->fn = a->handlers[z->mnemonic];
 	if (!i->fn)
 		i->fn = emu_unimplemented;
+	static emu_handler_fn (*const binders[])(const struct emu_insn *) = {
+	    emu_alu_bind, emu_move_bind, emu_muldiv_bind, emu_flow_bind};
+	for (unsigned k = 0; k < sizeof(binders) / sizeof(binders[0]); k++) {
+		emu_handler_fn bound = binders[k](i);
+		if (bound) {
+			i->fn = bound;
+			break;
+		}
+	}
+	if (ends_block(z, ops))
+		i->flags |= EMU_INSN_ENDS_BLOCK;
 }
 
-/* Decodes bytes[0..len) for mode. 0, or -1 if the bytes are no instruction (#UD), or -2 if
- * more bytes are needed than given. */
+/* Decodes bytes[0..len) for mode. 0, or -1 if the bytes are no instruction (#UD), -2 if
+ * more bytes are needed than given, -3 if the instruction is longer than 15 bytes (#GP). */
 int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *bytes, unsigned len,
 		     struct emu_insn *out)
 {
@@ -205,6 +282,8 @@ int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *by
 	ZyanStatus st = ZydisDecoderDecodeFull(&a->decoder[mode], bytes, len, &z, ops);
 	if (st == ZYDIS_STATUS_NO_MORE_DATA)
 		return -2;
+	if (st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG)
+		return -3;
 	if (!ZYAN_SUCCESS(st))
 		return -1;
 	insn_convert(a, mode, &z, ops, out);
@@ -219,38 +298,87 @@ void emu_code_page_written(struct emu_accel *a, uint64_t page)
 	atomic_fetch_add_explicit(&a->page_gen[page], 1, memory_order_release);
 }
 
-/* Decodes the instruction at RIP on a decode-cache miss: its first byte is at guest-physical
- * `gpa`, host `host` (NULL if it is not in RAM), with `avail` bytes left in its page. Faults (#PF
- * on the next page, #UD) are raised. `scratch` holds an instruction that is not cached. */
-const struct emu_insn *emu_fetch_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
-					unsigned avail, struct emu_insn *scratch)
+/* Arena room for a new block of up to EMU_BLOCK_MAX_INSNS: when it is full, every block goes
+ * (none is running: blocks are only built between two). */
+static struct emu_insn *arena_room(struct emu_decode_cache *d)
+{
+	if (d->used > EMU_BLOCK_ARENA - EMU_BLOCK_MAX_INSNS) {
+		memset(d->block, 0, sizeof(d->block));
+		d->used = 0;
+	}
+	return &d->arena[d->used];
+}
+
+/* Decodes the block at `host` (avail bytes left in its page) into out[]: its length, 0 when
+ * its first instruction is not all in the page. */
+static unsigned block_decode(struct emu_cpu *c, const uint8_t *host, unsigned avail,
+			     struct emu_insn *out)
+{
+	unsigned count = 0, off = 0;
+	while (count < EMU_BLOCK_MAX_INSNS && off < avail) {
+		uint8_t bytes[15];
+		unsigned have = avail - off < 15 ? avail - off : 15;
+		memcpy(bytes, host + off, have);
+		int rc = emu_decode_bytes(c->accel, c->mode, bytes, have, &out[count]);
+		if (rc == -2 && have == 15)
+			rc = -3;
+		if (rc == -1 && count == 0)
+			emu_raise_ud(c);
+		if (rc == -3 && count == 0)
+			emu_raise_gp0(c);
+		if (rc < 0) /* raised later, when it is reached; or it crosses the page */
+			break;
+		off += out[count].len;
+		if (out[count++].flags & EMU_INSN_ENDS_BLOCK)
+			break;
+	}
+	return count;
+}
+
+/* The instruction at RIP whose bytes continue on the next page, into c->scratch. */
+static void decode_crossing(struct emu_cpu *c, const uint8_t *host, unsigned avail)
+{
+	uint8_t bytes[15];
+	memcpy(bytes, host, avail);
+	emu_fetch_bytes(c, c->insn_rip + avail, bytes + avail, 15 - avail);
+	int rc = emu_decode_bytes(c->accel, c->mode, bytes, 15, &c->scratch);
+	if (rc == -1)
+		emu_raise_ud(c);
+	if (rc < 0) /* longer than 15 bytes */
+		emu_raise_gp0(c);
+}
+
+struct emu_run_block emu_block_at(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
+				  unsigned avail)
 {
 	struct emu_accel *a = c->accel;
+	struct emu_decode_cache *d = c->dcache;
+	uint64_t page = gpa >> 12;
+	uint64_t tag = gpa << 3 | (uint64_t)c->mode << 1 | 1;
+	struct emu_block *b = &d->block[(gpa ^ (gpa >> 12)) & (EMU_BLOCKS - 1)];
+	if (b->tag == tag) {
+		uint32_t gen = atomic_load_explicit(&a->page_gen[page], memory_order_acquire);
+		if (b->gen == gen)
+			return (struct emu_run_block){&d->arena[b->first], b->count, gen,
+						      &a->page_gen[page]};
+	}
 	if (!host)
 		emu_exit(c, CPU_EXIT_UNSUPPORTED, "vCPU %u: executing outside RAM at 0x%llx",
 			 c->cpu.index, (unsigned long long)gpa);
-	uint64_t page = gpa >> 12;
-	uint64_t tag = gpa << 3 | (uint64_t)c->mode << 1 | 1;
-	struct emu_dcache_entry *e = &c->dcache->e[(gpa ^ (gpa >> 13)) & (EMU_DCACHE_ENTRIES - 1)];
-
 	if (!atomic_load_explicit(&a->code_page[page], memory_order_relaxed))
 		atomic_store(&a->code_page[page], 1);
 	uint32_t gen = atomic_load_explicit(&a->page_gen[page], memory_order_acquire);
-	uint8_t bytes[16];
-	unsigned have = avail < 15 ? avail : 15;
-	memcpy(bytes, host, have);
-	int rc = emu_decode_bytes(a, c->mode, bytes, have, &e->insn);
-	if (rc == 0) {
-		e->tag = tag;
-		e->gen = gen;
-		return &e->insn;
+	struct emu_insn *insn = arena_room(d);
+	b->tag = 0;
+	unsigned count = block_decode(c, host, avail, insn);
+	struct emu_run_block r = {insn, count, gen, &a->page_gen[page]};
+	if (count == 0) {
+		decode_crossing(c, host, avail);
+		r.insn = &c->scratch;
+		r.count = 1;
+		return r;
 	}
-	e->tag = 0;
-	if (rc == -1 || have == 15)
-		emu_raise_ud(c);
-	/* The instruction continues on the next page. */
-	emu_fetch_bytes(c, c->insn_rip + have, bytes + have, 15 - have);
-	if (emu_decode_bytes(a, c->mode, bytes, 15, scratch) < 0)
-		emu_raise_ud(c);
-	return scratch;
+	*b = (struct emu_block){.tag = tag, .gen = gen, .count = (uint16_t)count, .first = d->used};
+	d->used += count;
+	return r;
 }

@@ -7,7 +7,9 @@
  * c->rip + the displacement (an immediate operand, sign-extended by the decoder), and the
  * return address of a CALL is c->rip. emu_jump() truncates the target to the operand size and
  * faults on a non-canonical one; it is called before rSP or rCX change, so a faulting branch
- * leaves them as they were (the run loop restores RIP itself). */
+ * leaves them as they were (the run loop restores RIP itself).
+ *
+ * A relative Jcc has one handler per condition, chosen at decode time (emu_flow_bind). */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -96,6 +98,46 @@ static void h_jrcxz(struct emu_cpu *c, const struct emu_insn *i)
 {
 	if ((c->gpr[EMU_RCX] & emu_mask(i->addrsize)) == 0)
 		emu_jump(c, near_target(c, i), i->opsize);
+}
+
+static inline __attribute__((always_inline)) void jcc_rel(struct emu_cpu *c,
+							  const struct emu_insn *i, unsigned cc)
+{
+	if (emu_cond(c->rflags, cc))
+		emu_jump(c, c->rip + (uint64_t)i->op[0].disp, i->opsize);
+}
+
+#define JCC_HANDLER(cc)                                                                            \
+	static void h_jcc_##cc(struct emu_cpu *c, const struct emu_insn *i)                        \
+	{                                                                                          \
+		jcc_rel(c, i, cc);                                                                 \
+	}
+JCC_HANDLER(0)
+JCC_HANDLER(1)
+JCC_HANDLER(2)
+JCC_HANDLER(3)
+JCC_HANDLER(4)
+JCC_HANDLER(5)
+JCC_HANDLER(6)
+JCC_HANDLER(7)
+JCC_HANDLER(8)
+JCC_HANDLER(9)
+JCC_HANDLER(10)
+JCC_HANDLER(11)
+JCC_HANDLER(12)
+JCC_HANDLER(13)
+JCC_HANDLER(14)
+JCC_HANDLER(15)
+
+emu_handler_fn emu_flow_bind(const struct emu_insn *i)
+{
+	static const emu_handler_fn by_cond[16] = {
+	    h_jcc_0, h_jcc_1, h_jcc_2,	h_jcc_3,  h_jcc_4,  h_jcc_5,  h_jcc_6,	h_jcc_7,
+	    h_jcc_8, h_jcc_9, h_jcc_10, h_jcc_11, h_jcc_12, h_jcc_13, h_jcc_14, h_jcc_15,
+	};
+	if (i->fn != h_jcc || i->op[0].kind != EMU_OPND_IMM)
+		return NULL;
+	return by_cond[i->opcode & 0xf];
 }
 
 void emu_register_flow(emu_handler_fn *table)

@@ -26,6 +26,15 @@ static inline uint64_t emu_src(struct emu_cpu *c, const struct emu_insn *i, unsi
 	return emu_opnd_read(c, i, n) & emu_mask(size);
 }
 
+/* Writes the low `size` bytes of v to a general register (not AH-BH): 32-bit writes
+ * zero-extend, 8- and 16-bit ones merge. */
+static inline void emu_gpr_write(struct emu_cpu *c, unsigned reg, unsigned size, uint64_t v)
+{
+	uint64_t *r = &c->gpr[reg & 15];
+	v &= emu_mask(size);
+	*r = size >= 4 ? v : (*r & ~emu_mask(size)) | v;
+}
+
 /* #UD for a LOCK prefix where it is not allowed: on an instruction that does not take it, or
  * on one that does but whose destination is not in memory. */
 static inline void emu_check_lock(struct emu_cpu *c, const struct emu_insn *i, bool lockable)

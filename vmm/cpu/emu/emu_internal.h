@@ -5,17 +5,25 @@
 
 #include "vmm/cpu/emu/emu.h"
 
-/* emu_decode.c */
-#define EMU_DCACHE_ENTRIES 8192 /* per vCPU, direct-mapped */
+/* emu_decode.c: blocks of decoded instructions. A block is a run of instructions of one page
+ * that execute one after the other unless one branches: it ends after an instruction that may
+ * change how the next one is fetched or whether an event is due (EMU_INSN_ENDS_BLOCK), at the
+ * page's end, or after EMU_BLOCK_MAX_INSNS. */
+#define EMU_BLOCKS	    16384 /* per vCPU, direct-mapped on the first instruction's address */
+#define EMU_BLOCK_ARENA	    65536 /* instructions of all blocks; full: every block is dropped */
+#define EMU_BLOCK_MAX_INSNS 32
 
-struct emu_dcache_entry {
+struct emu_block {
 	uint64_t tag; /* gpa << 3 | mode << 1 | 1; 0 = empty */
-	uint32_t gen;
-	struct emu_insn insn;
+	uint32_t gen; /* the page's generation when it was decoded */
+	uint16_t count;
+	uint32_t first; /* index of its first instruction in the arena */
 };
 
 struct emu_decode_cache {
-	struct emu_dcache_entry e[EMU_DCACHE_ENTRIES];
+	struct emu_block block[EMU_BLOCKS];
+	uint32_t used; /* arena instructions handed out */
+	struct emu_insn arena[EMU_BLOCK_ARENA];
 };
 
 int emu_decoders_init(struct emu_accel *a);
@@ -23,19 +31,21 @@ struct emu_decode_cache *emu_dcache_create(void);
 void emu_dcache_destroy(struct emu_decode_cache *d);
 int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *bytes, unsigned len,
 		     struct emu_insn *out);
-const struct emu_insn *emu_fetch_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
-					unsigned avail, struct emu_insn *scratch);
 
-/* The cached instruction at gpa for the current mode, if it is still valid. */
-static inline const struct emu_insn *emu_dcache_hit(struct emu_cpu *c, uint64_t gpa)
-{
-	const struct emu_dcache_entry *e =
-	    &c->dcache->e[(gpa ^ (gpa >> 13)) & (EMU_DCACHE_ENTRIES - 1)];
-	if (e->tag != (gpa << 3 | (uint64_t)c->mode << 1 | 1))
-		return NULL;
-	uint32_t gen = atomic_load_explicit(&c->accel->page_gen[gpa >> 12], memory_order_acquire);
-	return e->gen == gen ? &e->insn : NULL;
-}
+/* What the run loop executes: `count` instructions from `insn` on, valid while *gen_now is
+ * `gen` (a store to the page ends the run of a block at the next instruction boundary). */
+struct emu_run_block {
+	const struct emu_insn *insn;
+	unsigned count;
+	uint32_t gen;
+	const _Atomic uint32_t *gen_now;
+};
+/* The block at RIP, whose first byte is at guest-physical `gpa`, host `host` (NULL if it is
+ * not in RAM), with `avail` bytes left in its page: from the cache, or decoded now (faults, #PF
+ * on the next page and #UD, are raised). An instruction that crosses the page is decoded into
+ * c->scratch every time, as a block of its own. */
+struct emu_run_block emu_block_at(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
+				  unsigned avail);
 void emu_code_page_written(struct emu_accel *a, uint64_t page);
 
 /* emu_paging.c: the TLB entry for `linear` accessed as `access`, walking the guest's page

@@ -10,7 +10,10 @@
  * the run loop can restart the instruction after a fault: where the hardware pops and then
  * stores (POP to memory, POPA, LEAVE, ENTER) the stack is read with emu_peek_stack() and rSP
  * written last. Exchanges with memory go through emu_rmw() (emu_int.h), atomic under LOCK and
- * always for XCHG. */
+ * always for XCHG.
+ *
+ * MOV between general registers, immediates and memory has handlers per shape, chosen when the
+ * instruction is decoded (emu_move_bind), that skip the operand-kind dispatch. */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -30,11 +33,6 @@ static bool is_special_reg(const struct emu_opnd *o)
 	       is_reg_of_class(o, EMU_RC_DR);
 }
 
-static void write_gpr(struct emu_cpu *c, unsigned reg, unsigned size, uint64_t v)
-{
-	emu_reg_write(c, EMU_RC_GPR, reg, size, v & emu_mask(size));
-}
-
 /* ---- moves -------------------------------------------------------------------------------- */
 
 static void h_mov(struct emu_cpu *c, const struct emu_insn *i)
@@ -44,6 +42,48 @@ static void h_mov(struct emu_cpu *c, const struct emu_insn *i)
 		return;
 	}
 	emu_opnd_write(c, i, 0, emu_src(c, i, 1, i->op[0].size));
+}
+
+/* MOV shapes bound at decode time: general register (not AH-BH) or memory destination. */
+static void h_mov_reg_reg(struct emu_cpu *c, const struct emu_insn *i)
+{
+	emu_gpr_write(c, i->op[0].reg, i->op[0].size, c->gpr[i->op[1].reg & 15]);
+}
+
+static void h_mov_reg_imm(struct emu_cpu *c, const struct emu_insn *i)
+{
+	emu_gpr_write(c, i->op[0].reg, i->op[0].size, (uint64_t)i->op[1].disp);
+}
+
+static void h_mov_reg_mem(struct emu_cpu *c, const struct emu_insn *i)
+{
+	const struct emu_opnd *m = &i->op[1];
+	emu_gpr_write(c, i->op[0].reg, i->op[0].size,
+		      emu_read(c, m->seg, emu_opnd_ea(c, i, 1), m->size));
+}
+
+static void h_mov_mem_reg(struct emu_cpu *c, const struct emu_insn *i)
+{
+	const struct emu_opnd *m = &i->op[0];
+	emu_write(c, m->seg, emu_opnd_ea(c, i, 0), m->size,
+		  c->gpr[i->op[1].reg & 15] & emu_mask(m->size));
+}
+
+emu_handler_fn emu_move_bind(const struct emu_insn *i)
+{
+	const struct emu_opnd *d = &i->op[0], *s = &i->op[1];
+	if (i->fn != h_mov || i->nopnd != 2 || (i->prefixes & EMU_PFX_LOCK))
+		return NULL;
+	bool d_gpr = is_reg_of_class(d, EMU_RC_GPR), s_gpr = is_reg_of_class(s, EMU_RC_GPR);
+	if (d_gpr && s_gpr)
+		return h_mov_reg_reg;
+	if (d_gpr && s->kind == EMU_OPND_IMM)
+		return h_mov_reg_imm;
+	if (d_gpr && s->kind == EMU_OPND_MEM && s->size == d->size)
+		return h_mov_reg_mem;
+	if (d->kind == EMU_OPND_MEM && s_gpr && s->size == d->size)
+		return h_mov_mem_reg;
+	return NULL;
 }
 
 /* MOVZX MOVSX MOVSXD: the source at its own size, extended to the destination's. */
@@ -101,7 +141,7 @@ static void h_cbw(struct emu_cpu *c, const struct emu_insn *i)
 	unsigned size = i->mnemonic == ZYDIS_MNEMONIC_CBW    ? 2
 			: i->mnemonic == ZYDIS_MNEMONIC_CWDE ? 4
 							     : 8;
-	write_gpr(c, EMU_RAX, size, emu_sext(c->gpr[EMU_RAX], size / 2));
+	emu_gpr_write(c, EMU_RAX, size, emu_sext(c->gpr[EMU_RAX], size / 2));
 }
 
 /* CWD CDQ CQO: rDX filled with the accumulator's sign. */
@@ -110,7 +150,7 @@ static void h_cwd(struct emu_cpu *c, const struct emu_insn *i)
 	unsigned size = i->mnemonic == ZYDIS_MNEMONIC_CWD   ? 2
 			: i->mnemonic == ZYDIS_MNEMONIC_CDQ ? 4
 							    : 8;
-	write_gpr(c, EMU_RDX, size, c->gpr[EMU_RAX] & emu_msb(size) ? ~0ull : 0);
+	emu_gpr_write(c, EMU_RDX, size, c->gpr[EMU_RAX] & emu_msb(size) ? ~0ull : 0);
 }
 
 static void h_lahf(struct emu_cpu *c, const struct emu_insn *i)
@@ -131,7 +171,7 @@ static void h_sahf(struct emu_cpu *c, const struct emu_insn *i)
 static void h_xlat(struct emu_cpu *c, const struct emu_insn *i)
 {
 	uint64_t ea = (c->gpr[EMU_RBX] + (c->gpr[EMU_RAX] & 0xff)) & emu_mask(i->addrsize);
-	write_gpr(c, EMU_RAX, 1, emu_read(c, emu_implicit_seg(i, EMU_RBX), ea, 1));
+	emu_gpr_write(c, EMU_RAX, 1, emu_read(c, emu_implicit_seg(i, EMU_RBX), ea, 1));
 }
 
 static void h_nop(struct emu_cpu *c, const struct emu_insn *i)
@@ -195,7 +235,7 @@ static void h_cmpxchg(struct emu_cpu *c, const struct emu_insn *i)
 	uint64_t flags = c->rflags;
 	emu_alu(EMU_ALU_CMP, u.expected, old, size, &flags);
 	if (old != u.expected) /* on success rAX is not written (its top half stays) */
-		write_gpr(c, EMU_RAX, size, old);
+		emu_gpr_write(c, EMU_RAX, size, old);
 	c->rflags = flags;
 }
 
@@ -257,8 +297,8 @@ static void h_cmpxchg_wide(struct emu_cpu *c, const struct emu_insn *i)
 		hi = old >> 32;
 	}
 	if (!equal) {
-		write_gpr(c, EMU_RAX, half, lo);
-		write_gpr(c, EMU_RDX, half, hi);
+		emu_gpr_write(c, EMU_RAX, half, lo);
+		emu_gpr_write(c, EMU_RDX, half, hi);
 	}
 	c->rflags = emu_flags_merge(c->rflags, equal ? RFLAGS_ZF : 0, RFLAGS_ZF);
 }
@@ -346,7 +386,7 @@ static void h_popa(struct emu_cpu *c, const struct emu_insn *i)
 		v[r] = emu_peek_stack(c, (7 - r) * size, size);
 	for (unsigned r = EMU_RAX; r <= EMU_RDI; r++)
 		if (r != EMU_RSP)
-			write_gpr(c, r, size, v[r]);
+			emu_gpr_write(c, r, size, v[r]);
 	emu_set_sp(c, c->gpr[EMU_RSP] + 8 * size);
 }
 
@@ -394,7 +434,7 @@ static void h_leave(struct emu_cpu *c, const struct emu_insn *i)
 	uint64_t sp = c->gpr[EMU_RBP] & emu_mask(sw);
 	uint64_t v = emu_read(c, EMU_SS, sp, size);
 	emu_set_sp(c, sp + size);
-	write_gpr(c, EMU_RBP, size, v);
+	emu_gpr_write(c, EMU_RBP, size, v);
 }
 
 /* ENTER alloc, level: pushes rBP, for level > 1 the level - 1 frame pointers of the enclosing
@@ -421,7 +461,7 @@ static void h_enter(struct emu_cpu *c, const struct emu_insn *i)
 		sp -= size;
 		emu_write(c, EMU_SS, sp & smask, size, frame & emu_mask(size));
 	}
-	write_gpr(c, EMU_RBP, size, frame);
+	emu_gpr_write(c, EMU_RBP, size, frame);
 	emu_set_sp(c, sp - alloc);
 }
 

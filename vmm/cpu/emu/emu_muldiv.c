@@ -9,7 +9,10 @@
  * Flags: after a multiply CF = OF = "the result did not fit the destination"; SF ZF PF, which
  * the SDM leaves undefined, are those of the low half and AF is 0 (as Bochs does for Intel).
  * DIV/IDIV leave all flags (undefined) unchanged. #DE is raised for a zero divisor and for a
- * quotient that does not fit, before anything changes. */
+ * quotient that does not fit, before anything changes.
+ *
+ * The truncating IMUL of 64- or 32-bit general registers (and an immediate) has a handler of its
+ * own, chosen at decode time (emu_muldiv_bind), which multiplies at the operand's width. */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -43,7 +46,7 @@ static void set_accumulator_pair(struct emu_cpu *c, unsigned size, uint64_t low,
 	emu_reg_write(c, EMU_RC_GPR, EMU_RDX, size, high & emu_mask(size));
 }
 
-static void mul_flags(struct emu_cpu *c, uint64_t low, unsigned size, bool overflow)
+static inline void mul_flags(struct emu_cpu *c, uint64_t low, unsigned size, bool overflow)
 {
 	uint64_t f = emu_flags_szp(low, size) | (overflow ? RFLAGS_CF | RFLAGS_OF : 0);
 	c->rflags = emu_flags_merge(c->rflags, f, RFLAGS_ARITH);
@@ -135,6 +138,43 @@ static void h_div(struct emu_cpu *c, const struct emu_insn *i)
 		r = (uint64_t)(n % d) & emu_mask(size);
 	}
 	set_accumulator_pair(c, size, q, r);
+}
+
+/* IMUL r, r/imm and IMUL r, r, imm at 64 or 32 bits. */
+static void h_imul_reg(struct emu_cpu *c, const struct emu_insn *i)
+{
+	unsigned size = i->op[0].size;
+	const struct emu_opnd *x = &i->op[i->nopnd - 2], *y = &i->op[i->nopnd - 1];
+	uint64_t a = c->gpr[x->reg & 15];
+	uint64_t b = y->kind == EMU_OPND_IMM ? (uint64_t)y->disp : c->gpr[y->reg & 15];
+	uint64_t low;
+	bool overflow;
+	if (size == 8) {
+		int64_t p;
+		overflow = __builtin_mul_overflow((int64_t)a, (int64_t)b, &p);
+		low = (uint64_t)p;
+	} else {
+		int32_t p;
+		overflow = __builtin_mul_overflow((int32_t)a, (int32_t)b, &p);
+		low = (uint32_t)p;
+	}
+	c->gpr[i->op[0].reg & 15] = low;
+	mul_flags(c, low, size, overflow);
+}
+
+static bool is_gpr(const struct emu_opnd *o)
+{
+	return o->kind == EMU_OPND_REG && o->reg_class == EMU_RC_GPR;
+}
+
+emu_handler_fn emu_muldiv_bind(const struct emu_insn *i)
+{
+	if (i->fn != h_imul || i->nopnd < 2 || (i->op[0].size != 8 && i->op[0].size != 4))
+		return NULL;
+	const struct emu_opnd *x = &i->op[i->nopnd - 2], *y = &i->op[i->nopnd - 1];
+	if (!is_gpr(&i->op[0]) || !is_gpr(x) || (!is_gpr(y) && y->kind != EMU_OPND_IMM))
+		return NULL;
+	return h_imul_reg;
 }
 
 void emu_register_muldiv(emu_handler_fn *table)

@@ -1,10 +1,13 @@
-/* The software vCPU's run loop: one instruction at a time until something needs the machine.
+/* The software vCPU's run loop: one block of decoded instructions (emu_decode.c) at a time until
+ * something needs the machine.
  *
- * At every instruction boundary: a kick (the LAPIC has news, a timer, a stop) ends the run; a
+ * At every block boundary: a kick (the LAPIC has news, a timer, a stop) ends the run; a
  * pending NMI or an accepted interrupt is delivered when the guest can take it; a wanted
- * interrupt window ends the run once IF is set and no sti / mov ss shadow is active. Then the
- * instruction at CS:RIP is fetched through the TLB, found in (or added to) the decode cache, and
- * its handler runs with RIP already pointing past it.
+ * interrupt window ends the run once IF is set and no sti / mov ss shadow is active. (Whatever
+ * can change those conditions ends a block, and a block is at most EMU_BLOCK_MAX_INSNS long, so
+ * an event waits a few instructions at most.) Then CS:RIP is translated through the TLB, the
+ * block there found in (or added to) the decode cache, and its instructions run, each handler
+ * with RIP already pointing past its instruction, until one branches or ends the block.
  *
  * Faults unwind with longjmp to the one setjmp of the run (emu_raise): RIP goes back to the
  * faulting instruction and the exception is delivered; a fault while delivering one becomes a
@@ -117,27 +120,35 @@ static uint64_t ip_mask(const struct emu_cpu *c)
 	return c->mode == EMU_MODE_64 ? ~0ull : c->mode == EMU_MODE_32 ? 0xffffffffull : 0xffffull;
 }
 
-/* Not in the decode cache (or not valid there any more): decode, and cache if possible. */
-__attribute__((noinline)) static const struct emu_insn *
-decode_miss(struct emu_cpu *c, const struct emu_tlb_entry *e, unsigned off)
-{
-	return emu_fetch_decode(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off,
-				&c->scratch);
-}
-
-static inline void step(struct emu_cpu *c)
+/* Runs the block at CS:RIP: its instructions one after the other, each with RIP already past
+ * it and c->insn_rip at it, until one ends the block or branches, or a store changes the page.
+ * Not inlined into emu_run: there, setjmp would keep this loop's variables in memory. */
+static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 {
 	c->insn_rip = c->rip;
 	uint64_t lin =
 	    c->mode == EMU_MODE_64 ? c->rip : (c->seg[EMU_CS].base + c->rip) & 0xffffffffull;
 	const struct emu_tlb_entry *e = emu_translate(c, lin, EMU_ACC_EXEC, c->cpl == 3);
 	unsigned off = lin & 0xfff;
-	const struct emu_insn *i = emu_dcache_hit(c, e->gpa + off);
-	if (__builtin_expect(!i, 0))
-		i = decode_miss(c, e, off);
-	c->rip = (c->insn_rip + i->len) & ip_mask(c);
-	i->fn(c, i);
-	c->instructions++;
+	struct emu_run_block b =
+	    emu_block_at(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off);
+	uint64_t mask = ip_mask(c);
+	const struct emu_insn *i = b.insn, *end = b.insn + b.count;
+	/* Near the end of the IP's range the next instruction may be at IP 0, not after this one
+	 * in the page: one instruction at a time there. */
+	if (mask - c->rip < 4096)
+		end = b.insn + 1;
+	for (;;) {
+		uint64_t next = (c->insn_rip + i->len) & mask;
+		c->rip = next;
+		i->fn(c, i);
+		if (++i == end || c->rip != next ||
+		    atomic_load_explicit(b.gen_now, memory_order_acquire) != b.gen)
+			break;
+		c->insn_rip = next;
+	}
+	/* Retired, for statistics: an instruction that faulted is counted too. */
+	c->instructions += (uint64_t)(i - b.insn);
 }
 
 struct cpu_exit *emu_run(struct emu_cpu *c)
@@ -173,7 +184,7 @@ struct cpu_exit *emu_run(struct emu_cpu *c)
 				return x;
 			}
 		}
-		step(c);
+		run_block(c);
 		c->shadow_active = c->shadow;
 		c->shadow = false;
 	}

@@ -1,0 +1,150 @@
+/* Unit tests for the software vCPU's blocks of decoded instructions (vmm/cpu/emu/emu_decode.c,
+ * emu_run.c): a taken conditional branch leaves a block, a not-taken one runs on in it, and a
+ * store into the instructions ahead in the running block is seen by them (self-modifying code),
+ * and IP wraps within the code segment rather than running on in the page.
+ * Each test runs a few real-mode instructions at 0100:0000 (after a SIPI with vector 1) on the
+ * real interpreter until their final hlt (DS is 0, so data addresses are physical ones). */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vmm/cpu/cpu.h"
+#include "vmm/cpu/emu/emu.h"
+
+#define RAM_SIZE  (1u << 20)
+#define CODE_ADDR 0x1000u
+
+static uint8_t *ram;
+static struct accel *accel;
+static struct cpu *cpu;
+
+static void no_io(void *ctx, enum cpu_io_space space, uint64_t addr, uint8_t *data, unsigned len,
+		  bool is_write)
+{
+	(void)ctx, (void)space, (void)addr, (void)data, (void)len, (void)is_write;
+	cr_assert_fail("unexpected I/O");
+}
+
+static const struct cpu_io test_io = {no_io, NULL};
+
+static void setup(void)
+{
+	char err[256];
+	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(ram, MAP_FAILED);
+	struct accel_params p = {.ram_host = ram, .ram_size = RAM_SIZE, .vcpu_count = 1};
+	accel = emu_accel_ops.create(&p, err, sizeof(err));
+	cr_assert_not_null(accel, "%s", err);
+	cpu = emu_accel_ops.cpu_create(accel, 0, &test_io, err, sizeof(err));
+	cr_assert_not_null(cpu, "%s", err);
+}
+
+static void teardown(void)
+{
+	cpu->ops->destroy(cpu);
+	emu_accel_ops.destroy(accel);
+	munmap(ram, RAM_SIZE);
+}
+
+/* Runs `code` from 0100:0000 to its hlt; AX afterwards. */
+static uint16_t run_code(const uint8_t *code, size_t len)
+{
+	char err[256];
+	memcpy(ram + CODE_ADDR, code, len);
+	cr_assert_eq(cpu->ops->start_at_sipi(cpu, CODE_ADDR >> 12, err, sizeof(err)), 0, "%s", err);
+	struct cpu_exit *x = cpu->ops->run(cpu);
+	cr_assert_eq(x->reason, CPU_EXIT_HLT, "exit %d: %s", x->reason, x->message);
+	cr_assert_eq(emu_cpu_of(cpu)->rip, len, "stopped at 0x%llx",
+		     (unsigned long long)emu_cpu_of(cpu)->rip);
+	return (uint16_t)emu_cpu_of(cpu)->gpr[EMU_RAX];
+}
+
+TestSuite(emu_blocks, .init = setup, .fini = teardown);
+
+Test(emu_blocks, taken_branch_leaves_the_block)
+{
+	static const uint8_t code[] = {
+	    0x31, 0xc0,	      /* xor ax, ax */
+	    0x74, 0x03,	      /* jz +3 (taken) */
+	    0xb8, 0x05, 0x00, /* mov ax, 5 */
+	    0xf4,	      /* hlt */
+	};
+	cr_assert_eq(run_code(code, sizeof(code)), 0);
+}
+
+Test(emu_blocks, branch_not_taken_runs_on)
+{
+	static const uint8_t code[] = {
+	    0x83, 0xc8, 0x01, /* or ax, 1 */
+	    0x74, 0x03,	      /* jz +3 (not taken) */
+	    0xb8, 0x05, 0x00, /* mov ax, 5 */
+	    0xf4,	      /* hlt */
+	};
+	cr_assert_eq(run_code(code, sizeof(code)), 5);
+}
+
+Test(emu_blocks, store_into_the_running_block_is_executed)
+{
+	static const uint8_t code[] = {
+	    0xc6, 0x06, 0x06, 0x10, 0x2a, /* mov byte [0x1006], 0x2a: the imm of the next mov */
+	    0xb8, 0x01, 0x00,		  /* mov ax, 1 (becomes mov ax, 0x2a) */
+	    0xf4,			  /* hlt */
+	};
+	cr_assert_eq(run_code(code, sizeof(code)), 0x2a);
+	/* Again, now that the block of the modified bytes is cached: the same result. */
+	cr_assert_eq(run_code(code, sizeof(code)), 0x2a);
+}
+
+/* Stores whose memory operand the encoding does not name: PUSH's stack, STOS's ES:DI. */
+Test(emu_blocks, implicit_stores_into_the_running_block_are_executed)
+{
+	static const uint8_t push[] = {
+	    0xbc, 0x0d, 0x10, /* mov sp, 0x100d: pushing writes the imm of the mov below */
+	    0xbb, 0x2a, 0x00, /* mov bx, 0x2a */
+	    0x53,	      /* push bx: writes 0x100b..0x100c */
+	    0x90, 0x90, 0x90, /* nop x3 */
+	    0xb8, 0x01, 0x00, /* mov ax, 1 at 0x100a (becomes mov ax, 0x2a) */
+	    0xf4,	      /* hlt */
+	};
+	static const uint8_t stos[] = {
+	    0xbf, 0x09, 0x10, /* mov di, 0x1009: the imm of the mov below (ES is 0) */
+	    0xb0, 0x2b,	      /* mov al, 0x2b */
+	    0xaa,	      /* stosb */
+	    0x90, 0x90,	      /* nop x2 */
+	    0xb8, 0x01, 0x00, /* mov ax, 1 at 0x1008 (becomes mov ax, 0x2b) */
+	    0xf4,	      /* hlt */
+	};
+	cr_assert_eq(run_code(push, sizeof(push)), 0x2a);
+	cr_assert_eq(run_code(stos, sizeof(stos)), 0x2b);
+}
+
+Test(emu_blocks, code_rewritten_between_runs_is_decoded_again)
+{
+	static const uint8_t first[] = {0xb8, 0x01, 0x00, 0xf4};  /* mov ax, 1; hlt */
+	static const uint8_t second[] = {0xb8, 0x02, 0x00, 0xf4}; /* mov ax, 2; hlt */
+	cr_assert_eq(run_code(first, sizeof(first)), 1);
+	/* As a device or the coherence engine changes a page: through the accel. */
+	memcpy(ram + CODE_ADDR, second, sizeof(second));
+	emu_accel_ops.page_changed(accel, CODE_ADDR);
+	cr_assert_eq(run_code(second, sizeof(second)), 2);
+}
+
+Test(emu_blocks, ip_wraps_to_0_within_the_segment)
+{
+	char err[256];
+	const uint32_t base = CODE_ADDR + 0x10; /* CS = 0x101: IP 0 is not at a page start */
+	static const uint8_t last[] = {0xb8, 0x07, 0x00};	 /* mov ax, 7 at IP 0xfffd */
+	static const uint8_t after[] = {0xb8, 0x09, 0x00, 0xf4}; /* mov ax, 9; hlt */
+	ram[base] = 0xf4;					 /* hlt at IP 0 */
+	memcpy(ram + base + 0xfffd, last, sizeof(last));
+	memcpy(ram + base + 0x10000, after, sizeof(after)); /* what follows in the page */
+	cr_assert_eq(cpu->ops->start_at_sipi(cpu, CODE_ADDR >> 12, err, sizeof(err)), 0, "%s", err);
+	struct emu_cpu *c = emu_cpu_of(cpu);
+	c->seg[EMU_CS].sel = base >> 4;
+	c->seg[EMU_CS].base = base;
+	c->rip = 0xfffd;
+	struct cpu_exit *x = cpu->ops->run(cpu);
+	cr_assert_eq(x->reason, CPU_EXIT_HLT, "exit %d: %s", x->reason, x->message);
+	cr_assert_eq(c->rip, 1);
+	cr_assert_eq((uint16_t)c->gpr[EMU_RAX], 7);
+}
