@@ -21,8 +21,9 @@ trap stop_background EXIT
 # their own unset this: there eth0 is our veth).
 export UCX_NET_DEVICES=lo
 
-# Ports for this run's nodes, away from the defaults so parallel runs rarely collide.
-BASE_PORT=$((20000 + RANDOM % 20000))
+# Ports for this run's nodes, away from the defaults so parallel runs rarely collide, and below
+# the kernel's ephemeral range (32768 up), where an outgoing connection may hold one.
+BASE_PORT=$((20000 + RANDOM % 12000))
 
 # cluster_config FILE NODES [CMDLINE]: a testguest configuration whose key is cluster.key beside
 # FILE.

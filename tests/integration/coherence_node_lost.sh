@@ -9,7 +9,7 @@
 # writer stores into a page it holds, so corr itself takes well under a second).
 source "$(dirname "$0")/lib.sh"
 export UCX_NET_DEVICES=lo # loopback only
-cluster_config "$WORK/c.toml" 3 $((20000 + RANDOM % 20000))
+cluster_config "$WORK/c.toml" 3 $((20000 + RANDOM % 12000)) # below the ephemeral ports
 
 pids=()
 cleanup() {

@@ -44,7 +44,7 @@
 #define BG_OUTPUT_MAX	   (64 * 1024)
 #define BG_STDERR_TAIL	   4096 /* of a failed child's stderr, shown */
 #define BG_PORT_FIRST	   20000
-#define BG_PORT_SLOTS	   1000
+#define BG_PORT_SLOTS	   350 /* 350 x 32 ports end below the ephemeral range (32768) */
 #define BG_LINE_PREFIX	   "TESTGUEST bench "
 
 extern char **environ;
