@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make linux-check`: the Linux guest runs too long for make check (tests/integration/linux_*.sh
 # are the short ones). Debian's stock kernel on 1 node x 1 vCPU, then on 3 local nodes x 1 vCPU
-# (127.0.0.1:7320-7322) running every program of tests/linux/ with larger inputs: each must print
+# (127.0.0.1:7320-7322) running every program of tests/linux/ with larger inputs, then the same 3
+# nodes each in a network namespace of its own (--netns, UCX over TCP): each program must print
 # in the guest exactly what it prints natively, the machine must look as configured (nproc,
 # MemTotal, one NUMA node per node) and the console must show no clock or interrupt warning.
 # Stops at the first failure, keeping its logs (KEEP_WORK=1 keeps them always).
@@ -36,4 +37,20 @@ linux_expect_native three pthreads 2000
 linux_expect_native three openmp 200000
 linux_expect_native three bigalloc "$mib"
 linux_expect_healthy three
+
+echo "== 3 nodes x 1 vCPU, one network namespace each"
+ip netns add "vsmp-probe-$$" 2>/dev/null || skip "cannot create network namespaces here (ip netns add)"
+ip netns delete "vsmp-probe-$$"
+linux_initramfs "$WORK/netns.cpio" --add "$LINUX_PROGRAMS"/pthreads --run "pthreads 200"
+linux_config "$WORK/netns.toml" "$WORK/netns.cpio" 3 1 256 7323
+namespaces_before=$(ip netns list | { grep '^vsmp-' || true; } | sort)
+plain_args=("${ACCEL_ARGS[@]}")
+ACCEL_ARGS+=(--netns)
+UCX_TLS=tcp linux_boot netns "$WORK/netns.toml" "$limit"
+ACCEL_ARGS=("${plain_args[@]}")
+linux_expect_machine netns 3 1 256
+linux_expect_native netns pthreads 200
+linux_expect_healthy netns
+left=$(comm -13 <(echo "$namespaces_before") <(ip netns list | { grep '^vsmp-' || true; } | sort))
+[ -z "$left" ] || fail "network namespaces left behind: $left"
 echo "linux-check: PASS"
