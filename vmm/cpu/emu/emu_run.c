@@ -151,12 +151,19 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 	if (mask - c->rip < 4096)
 		end = b.insn + 1;
 	for (;;) {
+		/* The exits are marked unlikely so that going on to the next instruction is the
+		 * fall-through path: laid out the other way, every instruction took three more
+		 * branches, a tenth of the integer kernel's time. */
 		for (;;) {
 			uint64_t next = (c->insn_rip + i->len) & mask;
 			c->rip = next;
 			i->fn(c, i);
-			if (++i == end || c->rip != next ||
-			    atomic_load_explicit(b.gen_now, memory_order_acquire) != b.gen)
+			if (__builtin_expect(++i == end, 0))
+				break;
+			if (__builtin_expect(c->rip != next, 0))
+				break;
+			if (__builtin_expect(
+				atomic_load_explicit(b.gen_now, memory_order_acquire) != b.gen, 0))
 				break;
 			c->insn_rip = next;
 		}
