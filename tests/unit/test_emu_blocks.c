@@ -1,10 +1,13 @@
 /* Unit tests for the software vCPU's blocks of decoded instructions (vmm/cpu/emu/emu_decode.c,
  * emu_run.c): a taken conditional branch leaves a block, a not-taken one runs on in it, and a
  * store into the instructions ahead in the running block is seen by them (self-modifying code),
- * and IP wraps within the code segment rather than running on in the page.
+ * IP wraps within the code segment rather than running on in the page, and a loop that fits in
+ * one block runs again without leaving it but still sees its own stores and a kick.
  * Each test runs a few real-mode instructions at 0100:0000 (after a SIPI with vector 1) on the
  * real interpreter until their final hlt (DS is 0, so data addresses are physical ones). */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -147,4 +150,64 @@ Test(emu_blocks, ip_wraps_to_0_within_the_segment)
 	cr_assert_eq(x->reason, CPU_EXIT_HLT, "exit %d: %s", x->reason, x->message);
 	cr_assert_eq(c->rip, 1);
 	cr_assert_eq((uint16_t)c->gpr[EMU_RAX], 7);
+}
+
+Test(emu_blocks, loop_in_one_block_runs_every_pass)
+{
+	static const uint8_t code[] = {
+	    0xb9, 0xe8, 0x03, /* mov cx, 1000 */
+	    0x40,	      /* inc ax: the loop's block starts here */
+	    0x49,	      /* dec cx */
+	    0x75, 0xfc,	      /* jnz -4 (to the inc) */
+	    0xf4,	      /* hlt */
+	};
+	cr_assert_eq(run_code(code, sizeof(code)), 1000);
+	cr_assert_eq((uint16_t)emu_cpu_of(cpu)->gpr[EMU_RCX], 0);
+}
+
+Test(emu_blocks, loop_rewriting_itself_runs_the_new_bytes)
+{
+	static const uint8_t code[] = {
+	    0xb9, 0x03, 0x00,		  /* mov cx, 3 */
+	    0x40,			  /* inc ax at 0x1003 (becomes dec ax) */
+	    0xc6, 0x06, 0x03, 0x10, 0x48, /* mov byte [0x1003], 0x48 (dec ax) */
+	    0x49,			  /* dec cx */
+	    0x75, 0xf7,			  /* jnz -9 (to the inc) */
+	    0xf4,			  /* hlt */
+	};
+	/* Once inc, then twice dec. */
+	cr_assert_eq(run_code(code, sizeof(code)), 0xffff);
+}
+
+static void *kick_until_stopped(void *arg)
+{
+	atomic_bool *stop = arg;
+	while (!atomic_load(stop))
+		cpu->ops->kick(cpu);
+	return NULL;
+}
+
+Test(emu_blocks, kick_ends_a_loop_in_one_block, .timeout = 20)
+{
+	static const uint8_t code[] = {
+	    0x31, 0xc0, /* xor ax, ax */
+	    0x85, 0xc0, /* test ax, ax: the loop's block starts here */
+	    0x74, 0xfc, /* jz -4 (to the test): forever */
+	};
+	char err[256];
+	memcpy(ram + CODE_ADDR, code, sizeof(code));
+	cr_assert_eq(cpu->ops->start_at_sipi(cpu, CODE_ADDR >> 12, err, sizeof(err)), 0, "%s", err);
+	atomic_bool stop = false;
+	pthread_t kicker;
+	cr_assert_eq(pthread_create(&kicker, NULL, kick_until_stopped, &stop), 0);
+	/* A kick taken at a block boundary returns at once: run until the loop's block ran. */
+	struct emu_cpu *c = emu_cpu_of(cpu);
+	struct cpu_exit *x;
+	do
+		x = cpu->ops->run(cpu);
+	while (x->reason == CPU_EXIT_NONE && c->instructions < 5);
+	atomic_store(&stop, true);
+	pthread_join(kicker, NULL);
+	cr_assert_eq(x->reason, CPU_EXIT_NONE, "exit %d: %s", x->reason, x->message);
+	cr_assert(c->rip == 2 || c->rip == 4, "stopped at 0x%llx", (unsigned long long)c->rip);
 }
