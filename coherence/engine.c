@@ -42,6 +42,7 @@
 #include "coherence/region.h"
 #include "coherence/transport.h"
 #include "coherence/wire.h"
+#include "vmm/page_counts.h"
 
 /* Diagnostic messages the engine answers itself (not protocol traffic). */
 #define ENGINE_MSG_PING (WIRE_DIAG_FIRST + 8)
@@ -69,6 +70,8 @@ struct engine {
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out, bytes_in, bytes_out;
+	/* --profile: faults per page, written only by the thread that serves the faults. */
+	struct page_counts *read_pages, *write_pages;
 	struct hold hold;
 	/* Memory mode: the pages outside [own_first, own_end) are homed elsewhere; the cache and
 	 * its counters are guarded by cache_lock (taken inside the protocol's page locks, never
@@ -394,6 +397,8 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 	atomic_fetch_add(&e->faults, 1);
 	if (write)
 		atomic_fetch_add(&e->write_faults, 1);
+	if (e->read_pages)
+		page_counts_add(write ? e->write_pages : e->read_pages, page, 1);
 	uint64_t first = 0, end = 0;
 	bool staged =
 	    page_lent(e, page) && !page_mapped(e, page) && engine_lent_miss(e, page, &first, &end);
@@ -540,6 +545,23 @@ static int engine_create_cache(struct engine *e, uint64_t pages, char *err, size
 	return 0;
 }
 
+static int engine_create_profile(struct engine *e, char *err, size_t errlen)
+{
+	if (!e->params.profile_faults)
+		return 0;
+	e->read_pages = page_counts_create();
+	e->write_pages = page_counts_create();
+	if (e->read_pages && e->write_pages)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+const struct page_counts *engine_fault_pages(struct engine *e, bool write)
+{
+	return write ? e->write_pages : e->read_pages;
+}
+
 struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -554,7 +576,8 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	pthread_cond_init(&e->done_cond, NULL);
 	hold_init(&e->hold, ENGINE_HOLD_NS);
 	pthread_rwlock_init(&e->send_lock, NULL);
-	if (engine_create_cache(e, pages, err, errlen) < 0)
+	if (engine_create_cache(e, pages, err, errlen) < 0 ||
+	    engine_create_profile(e, err, errlen) < 0)
 		goto fail;
 	struct coh_config cfg = {.page_count = pages,
 				 .node_count = cluster_node_count(params->cluster),
@@ -609,6 +632,8 @@ void engine_destroy(struct engine *e)
 	free(e->mapped);
 	page_cache_destroy(e->cache);
 	prefetch_destroy(e->prefetch);
+	page_counts_destroy(e->read_pages);
+	page_counts_destroy(e->write_pages);
 	pthread_mutex_destroy(&e->cache_lock);
 	pthread_mutex_destroy(&e->done_lock);
 	pthread_cond_destroy(&e->done_cond);

@@ -4,6 +4,7 @@
 #ifndef COHERENCE_ENGINE_H
 #define COHERENCE_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,7 @@
 
 struct cluster;
 struct engine;
+struct page_counts;
 
 struct engine_params {
 	uint8_t *host; /* the region: a MAP_SHARED mapping of memfd, page-aligned */
@@ -22,6 +24,8 @@ struct engine_params {
 	 * others given up through the protocol (docs/coherence.md, "The cache"); needs RANGES
 	 * homes. 0: no bound. */
 	uint64_t cache_pages;
+	/* --profile: count this node's faults per page (engine_fault_pages). */
+	bool profile_faults;
 	/* The callbacks run on the transport's thread, which also serves the region's faults: they
 	 * must not block, and must not touch a page of the region that may be absent (it would
 	 * wait for the very thread it runs on).
@@ -79,5 +83,8 @@ struct engine_stats {
 	uint64_t prefetch_issued, prefetch_used, prefetch_unused;
 };
 void engine_get_stats(struct engine *e, struct engine_stats *out);
+/* With params.profile_faults, after engine_close (the counting thread has stopped): this node's
+ * read or write faults per region page (byte offset >> 12); else NULL. */
+const struct page_counts *engine_fault_pages(struct engine *e, bool write);
 
 #endif

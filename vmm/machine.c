@@ -36,6 +36,7 @@
 #include "vmm/log.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_link.h"
+#include "vmm/node_profile.h"
 #include "vmm/node_stats.h"
 #include "vmm/vcpu.h"
 
@@ -416,7 +417,7 @@ static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 		if (vcpu_init(&m->vcpus[i], m, index, index == 0, err, errlen) < 0)
 			return -1;
 	}
-	return 0;
+	return node_profile_start(m, err, errlen);
 }
 
 static void machine_peer_lost(void *ctx, unsigned node, const char *why)
@@ -475,6 +476,7 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	    .cluster = m->cluster,
 	    .homes = {.policy = coh_policy_of[cfg->homes], .range_pages = range_pages},
 	    .cache_pages = cfg->nodes[m->node].cache_bytes / 4096,
+	    .profile_faults = m->opts.profile,
 	    .fatal = machine_engine_fatal,
 	    .user_message = machine_node_message,
 	    .page_changed = machine_page_changed,
@@ -492,11 +494,13 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	return 0;
 }
 
-int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node, char *err,
-		   size_t errlen)
+int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node,
+		   const struct machine_options *opts, char *err, size_t errlen)
 {
 	*m = (struct machine){
 	    .cfg = cfg, .node = node, .console_out = STDOUT_FILENO, .lost_node = -1};
+	if (opts)
+		m->opts = *opts;
 	m->mem.fd = -1;
 	m->start_ns = machine_now_ns();
 	pthread_mutex_init(&m->halt_lock, NULL);
@@ -572,11 +576,11 @@ static void machine_start_vcpus(struct machine *m)
 /* --stats N: a timer that fires every N seconds; -1 without it or without an engine. */
 static int machine_stats_timer(struct machine *m)
 {
-	if (!m->stats_interval_s || !m->engine)
+	if (!m->opts.stats_interval_s || !m->engine)
 		return -1;
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	struct itimerspec every = {.it_interval = {.tv_sec = m->stats_interval_s},
-				   .it_value = {.tv_sec = m->stats_interval_s}};
+	struct itimerspec every = {.it_interval = {.tv_sec = m->opts.stats_interval_s},
+				   .it_value = {.tv_sec = m->opts.stats_interval_s}};
 	if (fd >= 0 && timerfd_settime(fd, 0, &every, NULL) < 0) {
 		close(fd);
 		fd = -1;
@@ -649,6 +653,7 @@ int machine_run(struct machine *m)
 	engine_close(m->engine); /* the vCPU threads may still send until they are joined */
 	for (unsigned i = 0; i < m->vcpu_count; i++)
 		vcpu_join(&m->vcpus[i]);
+	node_profile_print(m);
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (sig_fd >= 0)
@@ -658,6 +663,7 @@ int machine_run(struct machine *m)
 
 void machine_destroy(struct machine *m)
 {
+	node_profile_destroy(m);
 	for (unsigned i = 0; i < m->vcpu_count; i++)
 		vcpu_destroy(&m->vcpus[i]);
 	free(m->vcpus);

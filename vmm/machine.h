@@ -49,7 +49,14 @@ struct apic_bus;
 struct uart8250;
 struct cluster;
 struct engine;
+struct page_counts;
 struct node_link;
+
+/* What the command line asks of a run; NULL: the defaults (all zero). */
+struct machine_options {
+	unsigned stats_interval_s; /* --stats: print the coherence counters this often; 0: never */
+	bool profile;		   /* --profile: at exit, the hot code pages and fault pages */
+};
 
 struct machine {
 	const struct cluster_config *cfg;
@@ -70,8 +77,9 @@ struct machine {
 	struct cluster *cluster;
 	struct engine *engine;
 	struct node_link *link;
-	int console_out;	   /* fd the UART writes to */
-	unsigned stats_interval_s; /* --stats: print the coherence counters this often; 0: never */
+	int console_out; /* fd the UART writes to */
+	struct machine_options opts;
+	struct page_counts **rip_pages; /* --profile on the interpreter: one table per vCPU */
 	/* Console input the UART's FIFO had no room for, offered again when rx_room_fd (an
 	 * eventfd the UART's rx_room makes readable) says the guest has read some. */
 	uint8_t console_in[64];
@@ -90,8 +98,8 @@ struct machine {
 	uint64_t start_ns;
 };
 
-int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node, char *err,
-		   size_t errlen);
+int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned node,
+		   const struct machine_options *opts, char *err, size_t errlen);
 /* Starts the vCPUs, serves the console until the guest stops, returns the exit status. */
 int machine_run(struct machine *m);
 void machine_destroy(struct machine *m);

@@ -16,7 +16,8 @@
 
 static const char usage_text[] =
     "usage: vsmp-vmm --config FILE [--node NAME] [--netns] [--accel auto|kvm|emu]\n"
-    "                [--check-config] [--stats N] [--verbose]\n"
+    "                [--check-config] [--stats N] [--profile]\n"
+    "                [--verbose]\n"
     "       vsmp-vmm bench exits [--iters N]\n"
     "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
     "       vsmp-vmm bench memory\n"
@@ -42,6 +43,10 @@ static const char usage_text[] =
     "                      counters on stderr (resident lent pages, misses, evictions,\n"
     "                      write-backs, prefetches, bytes each way), and once at the end\n"
     "                      (memory mode prints that summary without --stats too)\n"
+    "      --profile       at exit, each node prints the 20 guest code pages (linear RIP\n"
+    "                      >> 12; interpreter only) that ran the most instructions and the\n"
+    "                      20 guest-physical pages that took the most read and write\n"
+    "                      coherence faults on it (docs/benchmarks.md)\n"
     "  -v, --verbose       log VMM internals (exits ignored by policy, SIPIs, ...)\n"
     "  -h, --help          this text\n"
     "\n"
@@ -81,10 +86,10 @@ static const char usage_text[] =
 struct cli_options {
 	struct node_options node;
 	bool check_only;
-	unsigned stats_s;
+	struct machine_options machine;
 };
 
-enum { KEY_CHECK_CONFIG = 0x100, KEY_VERSION, KEY_STATS };
+enum { KEY_CHECK_CONFIG = 0x100, KEY_VERSION, KEY_STATS, KEY_PROFILE };
 
 static int cli_take(void *ctx, int key, const char *arg)
 {
@@ -100,7 +105,10 @@ static int cli_take(void *ctx, int key, const char *arg)
 	case KEY_STATS:
 		if (parse_decimal(arg, 3600, &seconds) < 0 || seconds == 0)
 			return -1;
-		opt->stats_s = (unsigned)seconds;
+		opt->machine.stats_interval_s = (unsigned)seconds;
+		return 0;
+	case KEY_PROFILE:
+		opt->machine.profile = true;
 		return 0;
 	default:
 		return -1;
@@ -133,11 +141,10 @@ static int run_machine(const struct cluster_config *cfg, unsigned self, void *ct
 	struct machine m;
 	char err[1024];
 	int status;
-	if (machine_create(&m, cfg, self, err, sizeof(err)) < 0) {
+	if (machine_create(&m, cfg, self, &opt->machine, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		status = VMM_EXIT_BAD_INPUT;
 	} else {
-		m.stats_interval_s = opt->stats_s;
 		status = machine_run(&m);
 	}
 	machine_destroy(&m);
@@ -166,6 +173,7 @@ int main(int argc, char **argv)
 	static const struct option extra[] = {{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
 					      {"version", no_argument, NULL, KEY_VERSION},
 					      {"stats", required_argument, NULL, KEY_STATS},
+					      {"profile", no_argument, NULL, KEY_PROFILE},
 					      {NULL, 0, NULL, 0}};
 	struct cli_options opt = {0};
 	const struct node_options_spec spec = {

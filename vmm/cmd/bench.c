@@ -61,7 +61,7 @@ static int bench_run_guest(const char *cmdline, unsigned iters, struct bench_gue
 	}
 	struct machine m;
 	int rc = -1;
-	if (machine_create(&m, &cfg, 0, err, sizeof(err)) < 0) {
+	if (machine_create(&m, &cfg, 0, NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}

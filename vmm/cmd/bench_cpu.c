@@ -243,7 +243,7 @@ static int bc_guest(uint64_t iters, struct bc_result res[CPU_KERNEL_COUNT])
 	}
 	struct machine m;
 	int rc = -1;
-	if (machine_create(&m, &cfg, 0, err, sizeof(err)) < 0) {
+	if (machine_create(&m, &cfg, 0, NULL, err, sizeof(err)) < 0) {
 		log_error("bench cpu: %s", err);
 		goto out;
 	}

@@ -65,6 +65,8 @@ struct cpu_io {
 
 struct cpu;
 
+struct page_counts;
+
 struct cpu_ops {
 	void (*destroy)(struct cpu *c);
 	/* The bootstrap processor's entry state (64-bit boot protocol, or 32-bit protected mode
@@ -85,6 +87,9 @@ struct cpu_ops {
 	/* Async-signal-safe: makes run() return soon (on the vCPU's thread, from the kick signal's
 	 * handler; the interpreter also from any thread). */
 	void (*kick)(struct cpu *c);
+	/* --profile: count the instructions run per guest code page (linear RIP >> 12) into `t`,
+	 * written only by the vCPU's thread. NULL if the backend cannot (KVM). */
+	void (*count_code_pages)(struct cpu *c, struct page_counts *t);
 	/* Whether another thread must send the kick signal for kick() to reach run() (KVM_RUN). */
 	bool kick_needs_signal;
 };

@@ -330,8 +330,9 @@ struct emu_cpu {
 
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];
 	struct emu_decode_cache *dcache;
-	struct emu_insn scratch; /* an instruction no block can hold (page-crossing) */
-	uint64_t instructions;	 /* retired, for statistics */
+	struct emu_insn scratch;	/* an instruction no block can hold (page-crossing) */
+	uint64_t instructions;		/* retired, for statistics */
+	struct page_counts *code_pages; /* --profile: instructions per code page; NULL: off */
 };
 
 static inline struct emu_cpu *emu_cpu_of(struct cpu *c)

@@ -167,6 +167,11 @@ static void emu_cpu_destroy(struct cpu *cpu)
 	free(c);
 }
 
+static void emu_count_code_pages(struct cpu *base, struct page_counts *t)
+{
+	emu_cpu_of(base)->code_pages = t;
+}
+
 static const struct cpu_ops emu_cpu_ops = {
     .destroy = emu_cpu_destroy,
     .set_boot_state = emu_set_boot_state,
@@ -176,6 +181,7 @@ static const struct cpu_ops emu_cpu_ops = {
     .inject_interrupt = emu_inject_interrupt,
     .inject_nmi = emu_inject_nmi,
     .kick = emu_kick,
+    .count_code_pages = emu_count_code_pages,
     .kick_needs_signal = false,
 };
 

@@ -18,6 +18,7 @@
 
 #include "vmm/cpu/emu/emu_internal.h"
 #include "vmm/cpu/emu/emu_system.h"
+#include "vmm/page_counts.h"
 
 _Noreturn void emu_raise(struct emu_cpu *c, int vector, uint32_t error_code)
 {
@@ -169,6 +170,8 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 		}
 		/* Retired, for statistics: an instruction that faulted is counted too. */
 		c->instructions += (uint64_t)(i - b.insn);
+		if (__builtin_expect(c->code_pages != NULL, 0))
+			page_counts_add(c->code_pages, lin >> 12, (uint64_t)(i - b.insn));
 		if (c->rip != start || (i[-1].flags & EMU_INSN_ENDS_BLOCK) ||
 		    b.insn == &c->scratch ||
 		    atomic_load_explicit(b.gen_now, memory_order_acquire) != b.gen || c->shadow ||
