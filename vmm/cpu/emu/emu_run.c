@@ -138,7 +138,7 @@ static bool boundary_quiet(struct emu_cpu *c)
  * setjmp would keep this loop's variables in memory. */
 static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 {
-	uint64_t start = c->insn_rip = c->rip;
+	uint64_t start = c->insn_rip = c->rip, retired_before = c->instructions;
 	uint64_t lin =
 	    c->mode == EMU_MODE_64 ? c->rip : (c->seg[EMU_CS].base + c->rip) & 0xffffffffull;
 	const struct emu_tlb_entry *e = emu_translate(c, lin, EMU_ACC_EXEC, c->cpl == 3);
@@ -170,16 +170,17 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 		}
 		/* Retired, for statistics: an instruction that faulted is counted too. */
 		c->instructions += (uint64_t)(i - b.insn);
-		if (__builtin_expect(c->code_pages != NULL, 0))
-			page_counts_add(c->code_pages, lin >> 12, (uint64_t)(i - b.insn));
 		if (c->rip != start || (i[-1].flags & EMU_INSN_ENDS_BLOCK) ||
 		    b.insn == &c->scratch ||
 		    atomic_load_explicit(b.gen_now, memory_order_acquire) != b.gen || c->shadow ||
 		    !boundary_quiet(c))
-			return;
+			break;
 		c->insn_rip = start;
 		i = b.insn;
 	}
+	/* Once per call, not per rerun: a loop in one block pays nothing more for profiling. */
+	if (__builtin_expect(c->code_pages != NULL, 0))
+		page_counts_add(c->code_pages, lin >> 12, c->instructions - retired_before);
 }
 
 struct cpu_exit *emu_run(struct emu_cpu *c)
