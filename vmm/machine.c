@@ -663,9 +663,9 @@ int machine_run(struct machine *m)
 
 void machine_destroy(struct machine *m)
 {
-	node_profile_destroy(m);
 	for (unsigned i = 0; i < m->vcpu_count; i++)
 		vcpu_destroy(&m->vcpus[i]);
+	node_profile_destroy(m); /* after the vCPUs that counted into it */
 	free(m->vcpus);
 	if (m->uart)
 		uart8250_destroy(m->uart);

@@ -178,7 +178,8 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 		c->insn_rip = start;
 		i = b.insn;
 	}
-	/* Once per call, not per rerun: a loop in one block pays nothing more for profiling. */
+	/* Once per call, not per rerun: a loop in one block pays nothing more for profiling. A
+	 * call left by a fault or an exit (longjmp) is not counted, its earlier reruns neither. */
 	if (__builtin_expect(c->code_pages != NULL, 0))
 		page_counts_add(c->code_pages, lin >> 12, c->instructions - retired_before);
 }
