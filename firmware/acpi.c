@@ -3,7 +3,7 @@
  * caller asked and where a scan of the BIOS area finds it), then DSDT, FADT, MADT, SRAT, SLIT,
  * and the XSDT that lists them; each table's checksum is set once its bytes are final. The
  * machine is hardware-reduced ACPI: no PM1 blocks, no SCI, no 8259; power-off goes through the
- * FADT sleep control register. */
+ * FADT sleep control register, a reboot through its reset register. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,10 +39,13 @@
 #define FADT_SIZE	     276 /* revision 6 */
 #define FADT_IAPC_BOOT_ARCH  109
 #define FADT_FLAGS	     112
+#define FADT_RESET_REG	     116
+#define FADT_RESET_VALUE     128
 #define FADT_X_DSDT	     140
 #define FADT_SLEEP_CONTROL   244
 #define FADT_SLEEP_STATUS    256
 #define IAPC_VGA_NOT_PRESENT (1u << 2) /* and bit 1 clear: no 8042 */
+#define FADT_RESET_REG_SUP   (1u << 10)
 #define FADT_HW_REDUCED_ACPI (1u << 20)
 #define GAS_SYSTEM_IO	     1
 #define GAS_ACCESS_BYTE	     1
@@ -103,6 +106,22 @@ static const uint8_t dsdt_com1_aml[] = {
     '1',  0x08, '_',  'H',  'I',  'D',	0x0C, 0x41, 0xD0, 0x05, 0x01, 0x08, '_',
     'U',  'I',	'D',  0x00, 0x08, '_',	'C',  'R',  'S',  0x11, 0x10, 0x0A, 0x0D,
     0x47, 0x01, 0xF8, 0x03, 0xF8, 0x03, 0x00, 0x08, 0x22, 0x10, 0x00, 0x79, 0x00,
+};
+
+/* The CMOS RTC (devices/cmos_rtc.c), so that Linux's rtc_cmos finds it through PNP. The model
+ * raises no interrupt, so no IRQ is named: the driver then runs without alarm interrupts.
+ *   Scope (\_SB) { Device (RTC) { Name (_HID, EisaId ("PNP0B00"))
+ *     Name (_CRS, ResourceTemplate () { IO (Decode16, 0x70, 0x70, 1, 2) }) } }
+ *   10 2A 5C 5F 53 42 5F        ScopeOp, PkgLength, "\_SB_"
+ *   5B 82 22 52 54 43 5F        DeviceOp, PkgLength, "RTC_"
+ *   08 5F 48 49 44 0C 41 D0 0B 00  NameOp "_HID", DWordPrefix 0x000BD041 (EisaId PNP0B00)
+ *   08 5F 43 52 53 11 0D 0A 0A  NameOp "_CRS", BufferOp, PkgLength, BytePrefix 10 (size)
+ *   47 01 70 00 70 00 01 02     I/O port descriptor: 16-bit decode, 0x70..0x70, align 1, 2 ports
+ *   79 00                       End tag, checksum 0 (none) */
+static const uint8_t dsdt_rtc_aml[] = {
+    0x10, 0x2A, '\\', '_',  'S',  'B',	'_',  0x5B, 0x82, 0x22, 'R',  'T',  'C',  '_', 0x08,
+    '_',  'H',	'I',  'D',  0x0C, 0x41, 0xD0, 0x0B, 0x00, 0x08, '_',  'C',  'R',  'S', 0x11,
+    0x0D, 0x0A, 0x0A, 0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02, 0x79, 0x00,
 };
 
 /* The host view of the guest RAM window the tables go into. */
@@ -180,13 +199,26 @@ static void table_finish(uint8_t *t)
 
 static int build_dsdt(struct acpi_area *a, uint64_t *gpa, char *err, size_t errlen)
 {
-	uint8_t *t = table_alloc(a, "DSDT", HEADER_SIZE + sizeof(dsdt_aml) + sizeof(dsdt_com1_aml),
-				 2, gpa, err, errlen);
+	static const struct {
+		const uint8_t *aml;
+		size_t len;
+	} parts[] = {
+	    {dsdt_aml, sizeof(dsdt_aml)},
+	    {dsdt_com1_aml, sizeof(dsdt_com1_aml)},
+	    {dsdt_rtc_aml, sizeof(dsdt_rtc_aml)},
+	};
+	size_t size = HEADER_SIZE, at = HEADER_SIZE;
+	uint8_t *t;
 
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		size += parts[i].len;
+	t = table_alloc(a, "DSDT", size, 2, gpa, err, errlen);
 	if (!t)
 		return -1;
-	memcpy(t + HEADER_SIZE, dsdt_aml, sizeof(dsdt_aml));
-	memcpy(t + HEADER_SIZE + sizeof(dsdt_aml), dsdt_com1_aml, sizeof(dsdt_com1_aml));
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		memcpy(t + at, parts[i].aml, parts[i].len);
+		at += parts[i].len;
+	}
 	table_finish(t);
 	return 0;
 }
@@ -209,7 +241,9 @@ static int build_fadt(struct acpi_area *a, const struct acpi_machine *m, uint64_
 	if (!t)
 		return -1;
 	put16(t, FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT);
-	put32(t, FADT_FLAGS, FADT_HW_REDUCED_ACPI);
+	put32(t, FADT_FLAGS, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP);
+	put_io_gas(t, FADT_RESET_REG, m->reset_port);
+	t[FADT_RESET_VALUE] = m->reset_value;
 	put64(t, FADT_X_DSDT, dsdt);
 	put_io_gas(t, FADT_SLEEP_CONTROL, m->sleep_port);
 	put_io_gas(t, FADT_SLEEP_STATUS, m->sleep_port);

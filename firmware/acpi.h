@@ -1,6 +1,6 @@
 /* ACPI tables for the guest: RSDP, XSDT, FADT (hardware-reduced, with a sleep control register
- * for power-off), a DSDT with \_S5 and COM1, MADT (LAPIC per vCPU, one IOAPIC), and SRAT/SLIT with
- * one proximity domain per NUMA node. */
+ * for power-off and a reset register), a DSDT with \_S5, COM1 and the CMOS RTC, MADT (LAPIC per
+ * vCPU, one IOAPIC), and SRAT/SLIT with one proximity domain per NUMA node. */
 #ifndef FIRMWARE_ACPI_H
 #define FIRMWARE_ACPI_H
 
@@ -31,6 +31,8 @@ struct acpi_machine {
 	unsigned numa_nodes; /* SRAT/SLIT emitted when >= 1; SLIT: 10 local, 20 remote */
 	uint8_t ioapic_id;
 	uint16_t sleep_port; /* FADT sleep control/status register I/O port */
+	uint16_t reset_port; /* FADT reset register I/O port, where reset_value resets */
+	uint8_t reset_value;
 };
 
 /* Writes all tables into guest RAM at [gpa, gpa + max_len), the RSDP first at gpa (16-byte

@@ -166,6 +166,11 @@ static void machine_poweroff(void *ctx)
 	machine_stop(ctx, VMM_EXIT_OK, "guest powered off");
 }
 
+static void machine_guest_reset(void *ctx, const char *how)
+{
+	machine_stop(ctx, VMM_EXIT_GUEST_RESET, "the guest asked for a reset (%s)", how);
+}
+
 static void uart_output(void *ctx, uint8_t byte)
 {
 	struct machine *m = ctx;
@@ -269,6 +274,7 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 		goto nomem;
 	m->debug_port = (struct debug_port){.ops = &machine_debug_ops, .ctx = m};
 	m->acpi_sleep = (struct acpi_sleep){.poweroff = machine_poweroff, .ctx = m};
+	m->reset_port = (struct reset_port){.reset = machine_guest_reset, .ctx = m};
 	cmos_rtc_init(&m->cmos_rtc, NULL);
 	if (machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_MMIO, LAYOUT_IOAPIC_BASE, 0x1000,
 			  ioapic_access, m->ioapic, "ioapic") < 0 ||
@@ -278,6 +284,10 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 			  DEBUG_PORT_LEN, debug_port_access, &m->debug_port, "debug-port") < 0 ||
 	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, ACPI_SLEEP_PORT, 1, acpi_sleep_access,
 			  &m->acpi_sleep, "acpi-sleep") < 0 ||
+	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, RESET_REG_PORT, 1, reset_reg_access,
+			  &m->reset_port, "reset-reg") < 0 ||
+	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, KBC_COMMAND_PORT, 1, reset_kbc_access,
+			  &m->reset_port, "kbc-reset") < 0 ||
 	    machine_place(m, MACHINE_IOAPIC_NODE, IOBUS_PIO, CMOS_RTC_PORT, CMOS_RTC_PORTS,
 			  cmos_rtc_access, &m->cmos_rtc, "cmos-rtc") < 0) {
 		snprintf(err, errlen, "device I/O ranges overlap");
@@ -386,7 +396,9 @@ static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 				  .mem_count = mem_count,
 				  .numa_nodes = numa ? cfg->node_count : 1,
 				  .ioapic_id = IOAPIC_ID,
-				  .sleep_port = ACPI_SLEEP_PORT};
+				  .sleep_port = ACPI_SLEEP_PORT,
+				  .reset_port = RESET_REG_PORT,
+				  .reset_value = RESET_REG_VALUE};
 	uint64_t rsdp;
 	if (acpi_build(&m->ram, LAYOUT_ACPI_BASE, 0x100000 - LAYOUT_ACPI_BASE, &am, &rsdp, err,
 		       errlen) < 0)

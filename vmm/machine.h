@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "devices/acpi_sleep.h"
+#include "devices/reset_port.h"
 #include "devices/cmos_rtc.h"
 #include "devices/debug_port.h"
 #include "devices/iobus.h"
@@ -70,6 +71,7 @@ struct machine {
 	struct uart8250 *uart;
 	struct debug_port debug_port;
 	struct acpi_sleep acpi_sleep;
+	struct reset_port reset_port;
 	struct cmos_rtc cmos_rtc; /* the boot node's */
 	struct vcpu *vcpus;
 	unsigned vcpu_count;

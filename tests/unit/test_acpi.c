@@ -100,7 +100,9 @@ static struct acpi_machine machine4(void)
 				     .mem_count = 2,
 				     .numa_nodes = 2,
 				     .ioapic_id = 9,
-				     .sleep_port = 0x600};
+				     .sleep_port = 0x600,
+				     .reset_port = 0x601,
+				     .reset_value = 0x01};
 }
 
 static const uint8_t *build(const struct acpi_machine *m)
@@ -140,6 +142,21 @@ Test(acpi, fadt_is_hardware_reduced_with_sleep_registers)
 		cr_assert_eq(fadt[off + 3], 1, "byte access");
 		cr_assert_eq(get(fadt + off + 4, 8), 0x600);
 	}
+}
+
+/* What Linux's acpi_reboot() reads: RESET_REG_SUP, an 8-bit I/O reset register, RESET_VALUE. */
+Test(acpi, fadt_has_reset_register)
+{
+	struct acpi_machine m = machine4();
+	const uint8_t *fadt = find(build(&m), "FACP");
+
+	cr_assert(get(fadt + 112, 4) & (1u << 10), "RESET_REG_SUP");
+	cr_assert_eq(fadt[116], 1, "System I/O");
+	cr_assert_eq(fadt[117], 8, "8 bits wide");
+	cr_assert_eq(fadt[118], 0, "bit offset 0");
+	cr_assert_eq(fadt[119], 1, "byte access");
+	cr_assert_eq(get(fadt + 120, 8), 0x601);
+	cr_assert_eq(fadt[128], 0x01, "RESET_VALUE");
 }
 
 Test(acpi, dsdt_has_s5)
@@ -359,4 +376,27 @@ Test(acpi, tables_stay_inside_the_window)
 		     err);
 	cr_assert_eq(ram.host[0x10000 - 1], 0xEE);
 	cr_assert_eq(ram.host[0x11000], 0xEE);
+}
+
+/* The CMOS RTC as Linux's rtc_cmos finds it: PNP0B00 with I/O 0x70-0x71 and no IRQ (the model
+ * raises none); the device's PkgLength covers its _HID and _CRS exactly, up to the end tag. */
+Test(acpi, dsdt_has_rtc)
+{
+	static const uint8_t hid[] = {'_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x0B, 0x00};
+	static const uint8_t crs[] = {0x11, 0x0D, 0x0A, 0x0A, 0x47, 0x01, 0x70,
+				      0x00, 0x70, 0x00, 0x01, 0x02, 0x79, 0x00};
+	struct acpi_machine m = machine4();
+	const uint8_t *fadt = find(build(&m), "FACP");
+	const uint8_t *dsdt = table(get(fadt + 140, 8), "DSDT");
+	uint32_t len = (uint32_t)get(dsdt + 4, 4);
+	const uint8_t *dev = memmem(dsdt + 36, len - 36, "RTC_", 4);
+
+	cr_assert_not_null(dev);
+	cr_assert_eq(dev[-3], 0x5B, "DeviceOp");
+	cr_assert_eq(dev[-2], 0x82);
+	cr_assert_eq(memcmp(dev + 4 + 1, hid, sizeof(hid)), 0, "Name (_HID, PNP0B00) first");
+	cr_assert_eq(memcmp(dev + 4 + 1 + sizeof(hid) + 5, crs, sizeof(crs)), 0,
+		     "_CRS: I/O, no IRQ");
+	cr_assert_eq(dev[-1], 1 + 4 + 1 + sizeof(hid) + 5 + sizeof(crs), "PkgLength");
+	cr_assert_eq(dsdt + len, dev + dev[-1] - 1, "the RTC ends the DSDT");
 }
