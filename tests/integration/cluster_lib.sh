@@ -40,8 +40,6 @@ cluster_config() {
 	} >"$file"
 }
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # wait_for FILE PATTERN SECONDS: polls FILE until a line matches, at most SECONDS.
 wait_for() {
 	local file=$1 pattern=$2 deadline=$(($(now_ms) + $3 * 1000))

@@ -17,22 +17,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 show_and_fail() {
 	echo "--- stdout"; cat "$WORK/run.out"; echo "--- stderr"; grep -v '^cluster: ' "$WORK/run.err"
 	fail "$case: $1"
-}
-
-# until_true SECONDS COMMAND...: polls (every 10 ms) until COMMAND succeeds, at most SECONDS and
-# while the launcher runs.
-until_true() {
-	local deadline=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] && kill -0 "$launcher" 2>/dev/null || return 1
-		sleep 0.01
-	done
 }
 
 count_at_least() { [ "$(grep -c -- "$2" "$WORK/$1" || true)" -ge "$3" ]; }
@@ -65,7 +52,7 @@ interrupt_and_check() {
 # memtest: each node takes the signal itself and says so.
 memtest_case() {
 	start memtest --config "$WORK/c.toml" --threads 1 --test stress --iters 100000000 --timeout 600
-	until_true 120 count_at_least run.out '^MEMTEST seed=' 3 || show_and_fail "nodes did not start"
+	until_true 120 "$launcher" count_at_least run.out '^MEMTEST seed=' 3 || show_and_fail "nodes did not start"
 	interrupt_and_check "$@"
 	[ "$(grep -c '^MEMTEST interrupted node=n[0-2]$' "$WORK/run.out")" -eq 3 ] ||
 		show_and_fail "not every node said it was interrupted"
@@ -82,7 +69,7 @@ script -qec "$VMM memtest --config $WORK/c.toml --threads 1 --test stress --iter
 	/dev/null <"$WORK/keys" >"$WORK/run.out" 2>&1 &
 launcher=$!
 exec 7>"$WORK/keys"
-until_true 120 count_at_least run.out '^MEMTEST seed=' 3 || show_and_fail "nodes did not start"
+until_true 120 "$launcher" count_at_least run.out '^MEMTEST seed=' 3 || show_and_fail "nodes did not start"
 printf '\003' >&7
 status=0
 wait "$launcher" || status=$?
@@ -101,7 +88,7 @@ echo "$case: every node ended with 130, nothing left"
 # The guest run, once every node has joined the cluster.
 case="guest, Ctrl-C (SIGINT to the process group)"
 start "${ACCEL_ARGS[@]}" --config "$WORK/c.toml"
-until_true 120 count_at_least run.err '^cluster: authenticated' 6 ||
+until_true 120 "$launcher" count_at_least run.err '^cluster: authenticated' 6 ||
 	show_and_fail "the nodes did not join"
 interrupt_and_check group INT
 
@@ -111,7 +98,7 @@ if ip netns add "vsmp-probe-$$" 2>/dev/null; then
 	case="cluster-check --netns, Ctrl-C (SIGINT to the process group)"
 	unset UCX_NET_DEVICES # inside the namespaces: lo and our veth
 	start cluster-check --config "$WORK/c.toml" --netns --seconds 60
-	until_true 60 count_at_least run.out '^TRANSPORT OK$' 3 || show_and_fail "no TRANSPORT OK"
+	until_true 60 "$launcher" count_at_least run.out '^TRANSPORT OK$' 3 || show_and_fail "no TRANSPORT OK"
 	pid=$launcher
 	interrupt_and_check group INT
 	expect_no_namespaces "$pid"

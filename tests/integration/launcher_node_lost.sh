@@ -17,24 +17,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # show_and_fail MESSAGE: the round's output, then fail.
 show_and_fail() {
 	echo "--- stdout"; grep -v '^TESTGUEST' "$WORK/run.out" || true
 	echo "--- stderr"; grep -v '^cluster: ' "$WORK/run.err"
 	fail "$what: $1"
-}
-
-# until_true SECONDS COMMAND...: polls (every 10 ms) until COMMAND succeeds, at most SECONDS and
-# while the launcher runs.
-until_true() {
-	local deadline=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] && kill -0 "$launcher" 2>/dev/null || return 1
-		sleep 0.01
-	done
 }
 
 count_at_least() { [ "$(grep -c -- "$1" "$WORK/run.out" || true)" -ge "$2" ]; }
@@ -46,7 +33,7 @@ kill_n1() {
 	shift 2
 	"$VMM" "$@" >"$WORK/run.out" 2>"$WORK/run.err" </dev/null &
 	launcher=$!
-	until_true 300 count_at_least "$ready" "$count" || show_and_fail "the nodes did not start"
+	until_true 300 "$launcher" count_at_least "$ready" "$count" || show_and_fail "the nodes did not start"
 	n1=$(pgrep -P "$launcher" -f -- '--node n1$') || show_and_fail "no process for n1"
 	killed_at=$(now_ms)
 	kill -KILL "$n1"

@@ -10,6 +10,52 @@ trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# until_true SECONDS PID COMMAND...: polls (every 10 ms) until COMMAND succeeds, at most SECONDS
+# and while process PID runs.
+until_true() {
+	local deadline=$(($(now_ms) + $1 * 1000)) pid=$2
+	shift 2
+	until "$@"; do
+		[ "$(now_ms)" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.01
+	done
+}
+
+# start_nodes CONFIG ARGS...: nodes n0, n1 and n2 of CONFIG, each a process of its own in the
+# background (outputs in $WORK/nI.out and .err), their pids in the array `pids`, all SIGKILLed
+# when the test ends.
+start_nodes() {
+	local config=$1 i
+	shift
+	pids=()
+	trap 'kill -9 "${pids[@]}" 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
+	for i in 0 1 2; do
+		"$VMM" "${ACCEL_ARGS[@]}" --config "$config" --node "n$i" "$@" >"$WORK/n$i.out" \
+			2>"$WORK/n$i.err" </dev/null &
+		pids+=($!)
+	done
+}
+
+# expect_n1_loss: SIGKILLs node n1 of start_nodes; n0 and n2 must each exit with "node lost" (6)
+# within 2 s naming n1, and no node of this test may be left running.
+expect_n1_loss() {
+	local i status killed_at elapsed_ms
+	kill -9 "${pids[1]}"
+	killed_at=$(now_ms)
+	for i in 0 2; do
+		status=0
+		wait "${pids[$i]}" || status=$?
+		elapsed_ms=$(($(now_ms) - killed_at))
+		[ "$status" -eq 6 ] || fail "node n$i: exit status $status, expected 6 (node lost); $(cat "$WORK/n$i.err")"
+		grep -q "node n1 lost" "$WORK/n$i.err" || fail "node n$i did not name the lost node: $(cat "$WORK/n$i.err")"
+		[ "$elapsed_ms" -lt 2000 ] || fail "node n$i took ${elapsed_ms} ms to stop (limit 2000)"
+		echo "node n$i stopped ${elapsed_ms} ms after the kill"
+	done
+	! pgrep -f -- "--config $WORK/" >/dev/null || fail "a vsmp-vmm process was left running"
+}
+
 # The CPU backend this run tests (CTest runs a script once per backend the host has: the
 # interpreter everywhere, KVM where /dev/kvm exists; tests/CMakeLists.txt).
 ACCEL=${VSMP_ACCEL:-emu}
