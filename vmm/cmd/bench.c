@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coherence/cluster.h"
 #include "coherence/cluster_key.h"
+#include "coherence/engine.h"
 #include "vmm/cmd/bench_coherence.h"
 #include "vmm/cmd/bench_memory.h"
 #include "vmm/cmd/bench_cpu.h"
@@ -21,6 +23,7 @@
 #include "vmm/cpu/kvm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/node_cluster.h"
 #include "vmm/node_options.h"
 
 #define BENCH_DEFAULT_ITERS 20000
@@ -161,6 +164,49 @@ int bench_cluster_config(const char *dir, const char *cluster_keys, const char *
 unsigned bench_first_port(void)
 {
 	return 20000 + (unsigned)getpid() % 12000;
+}
+
+static void bench_fatal(void *ctx, const char *why)
+{
+	(void)ctx;
+	log_error("%s", why);
+	_exit(VMM_EXIT_HOST_ERROR);
+}
+
+static void bench_peer_lost(void *ctx, unsigned node, const char *why)
+{
+	(void)ctx;
+	log_error("node %u lost: %s", node, why);
+	_exit(VMM_EXIT_HOST_ERROR);
+}
+
+int bench_region_start(struct bench_region *r, const struct cluster_config *cfg, unsigned self,
+		       uint64_t size, struct coh_home_config homes, uint64_t cache_pages, char *err,
+		       size_t errlen)
+{
+	static const struct cluster_ops ops = {.peer_lost = bench_peer_lost};
+	bool bad_input;
+	r->cluster = node_cluster_join(cfg, self, 30, &ops, r, &bad_input, err, errlen);
+	if (!r->cluster || guest_memory_create(&r->mem, size, err, errlen) < 0)
+		return -1;
+	struct engine_params params = {.host = r->mem.host,
+				       .memfd = r->mem.fd,
+				       .size = r->mem.size,
+				       .cluster = r->cluster,
+				       .homes = homes,
+				       .cache_pages = cache_pages,
+				       .fatal = bench_fatal,
+				       .ctx = r};
+	r->engine = engine_create(&params, err, errlen);
+	return r->engine ? 0 : -1;
+}
+
+void bench_region_stop(struct bench_region *r)
+{
+	engine_destroy(r->engine);
+	if (r->cluster)
+		cluster_leave(r->cluster);
+	guest_memory_destroy(&r->mem);
 }
 
 void bench_remove_temp_dir(const char *dir)

@@ -4,6 +4,10 @@
 #define VMM_CMD_BENCH_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "coherence/homes.h"
+#include "vmm/guest_memory.h"
 
 struct cluster_config;
 
@@ -21,5 +25,19 @@ int bench_cluster_config(const char *dir, const char *cluster_keys, const char *
 unsigned bench_first_port(void);
 /* Removes what bench_cluster_config put in dir, and dir. */
 void bench_remove_temp_dir(const char *dir);
+
+/* One node of a benchmark's local cluster: joined, with its memory under a coherence engine. */
+struct bench_region {
+	struct cluster *cluster;
+	struct guest_memory mem;
+	struct engine *engine;
+};
+/* Joins cfg's cluster as node self and puts size bytes of new memory under an engine homed as
+ * homes says, keeping at most cache_pages of lent pages resident (0: no bound). A lost peer or
+ * an engine failure ends the process with VMM_EXIT_HOST_ERROR: a benchmark cannot go on. */
+int bench_region_start(struct bench_region *r, const struct cluster_config *cfg, unsigned self,
+		       uint64_t size, struct coh_home_config homes, uint64_t cache_pages, char *err,
+		       size_t errlen);
+void bench_region_stop(struct bench_region *r);
 
 #endif

@@ -49,29 +49,27 @@ struct agent_cmd {
 struct bench_node {
 	unsigned nodes, self;
 	bool pinned;
-	struct cluster *cluster;
-	struct guest_memory mem;
-	struct engine *engine;
+	struct bench_region region;
 };
 
 static volatile struct agent_cmd *agent_cmd(struct bench_node *b, unsigned node)
 {
-	return (volatile struct agent_cmd *)(b->mem.host) + node;
+	return (volatile struct agent_cmd *)(b->region.mem.host) + node;
 }
 
 static volatile uint64_t *agent_ack(struct bench_node *b, unsigned node)
 {
-	return (volatile uint64_t *)(b->mem.host + (size_t)(node + b->nodes) * BENCH_PAGE);
+	return (volatile uint64_t *)(b->region.mem.host + (size_t)(node + b->nodes) * BENCH_PAGE);
 }
 
 static volatile uint64_t *pingpong_word(struct bench_node *b)
 {
-	return (volatile uint64_t *)(b->mem.host + (size_t)(2 * b->nodes) * BENCH_PAGE);
+	return (volatile uint64_t *)(b->region.mem.host + (size_t)(2 * b->nodes) * BENCH_PAGE);
 }
 
 static uint8_t *page_at(struct bench_node *b, uint64_t page)
 {
-	return b->mem.host + page * BENCH_PAGE;
+	return b->region.mem.host + page * BENCH_PAGE;
 }
 
 /* The i-th page homed at `home` within measurement range `range`. Page p is homed at
@@ -217,7 +215,7 @@ static int measure_interleaved(struct bench_node *b, struct bench_results *r)
 		return -1;
 	for (unsigned i = 0; i < BENCH_SAMPLES; i++) {
 		uint64_t t0 = now_ns();
-		if (engine_ping_us(b->engine, 1, BENCH_PAGE, 1) < 0)
+		if (engine_ping_us(b->region.engine, 1, BENCH_PAGE, 1) < 0)
 			return -1;
 		ns[RTT][i] = now_ns() - t0;
 		ns[LOCAL][i] = time_access(b, 0, 0, i, false);
@@ -243,8 +241,8 @@ static int time_vcpu_reads(struct bench_node *b, unsigned home, double *per_read
 	char err[256] = "";
 	double pio;
 	uint64_t code_page = 3 * b->nodes, first = 4 * b->nodes + home;
-	if (bench_vcpu_page_reads(b->mem.host, b->mem.size, code_page, first, b->nodes,
-				  BENCH_VCPU_PAGES, per_read_us, &pio, backend, err,
+	if (bench_vcpu_page_reads(b->region.mem.host, b->region.mem.size, code_page, first,
+				  b->nodes, BENCH_VCPU_PAGES, per_read_us, &pio, backend, err,
 				  sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -260,7 +258,7 @@ static int bench_measure(struct bench_node *b, struct bench_results *r)
 	 * node's CPU, where a faulting thread sleeps, and with the default slice it would keep the
 	 * CPU from the progress thread longer, inflating the floor (11 us instead of 9). */
 	transport_sched_for_latency();
-	if (engine_ping_us(b->engine, 1, BENCH_PAGE, BENCH_PING_ITERS) < 0 ||
+	if (engine_ping_us(b->region.engine, 1, BENCH_PAGE, BENCH_PING_ITERS) < 0 ||
 	    measure_interleaved(b, r) < 0)
 		return -1;
 	r->pingpong = time_pingpong(b);
@@ -311,18 +309,6 @@ static void bench_report(const struct bench_node *b, const struct bench_results 
 	       r->write1 / floor);
 }
 
-static void bench_fatal(void *ctx, const char *why)
-{
-	log_error("%s", why);
-	_exit(VMM_EXIT_HOST_ERROR);
-}
-
-static void bench_peer_lost(void *ctx, unsigned node, const char *why)
-{
-	log_error("node %u lost: %s", node, why);
-	_exit(VMM_EXIT_HOST_ERROR);
-}
-
 /* Node k runs on the k-th CPU this process may use (modulo their number), every thread of it: N
  * local nodes stand for N machines, and without this the scheduler moves a node's threads across
  * the CPUs other nodes use, so that each hand-off between two of them may wait for a sleeping CPU
@@ -344,32 +330,11 @@ static void pin_to_own_cpu(const struct bench_node *b)
 static int bench_node_start(struct bench_node *b, const struct cluster_config *cfg, char *err,
 			    size_t errlen)
 {
-	static const struct cluster_ops ops = {.peer_lost = bench_peer_lost};
-	bool bad_input;
 	if (b->pinned)
 		pin_to_own_cpu(b);
-	b->cluster = node_cluster_join(cfg, b->self, 30, &ops, b, &bad_input, err, errlen);
-	if (!b->cluster)
-		return -1;
-	if (guest_memory_create(&b->mem, (uint64_t)BENCH_PAGES * BENCH_PAGE, err, errlen) < 0)
-		return -1;
-	struct engine_params params = {.host = b->mem.host,
-				       .memfd = b->mem.fd,
-				       .size = b->mem.size,
-				       .cluster = b->cluster,
-				       .homes = {.policy = COH_HOME_STRIPED, .stripe_pages = 1},
-				       .fatal = bench_fatal,
-				       .ctx = b};
-	b->engine = engine_create(&params, err, errlen);
-	return b->engine ? 0 : -1;
-}
-
-static void bench_node_stop(struct bench_node *b)
-{
-	engine_destroy(b->engine);
-	if (b->cluster)
-		cluster_leave(b->cluster);
-	guest_memory_destroy(&b->mem);
+	struct coh_home_config striped = {.policy = COH_HOME_STRIPED, .stripe_pages = 1};
+	return bench_region_start(&b->region, cfg, b->self, (uint64_t)BENCH_PAGES * BENCH_PAGE,
+				  striped, 0, err, errlen);
 }
 
 static int bench_write_config(const char *dir, unsigned nodes, struct cluster_config *cfg)
@@ -407,7 +372,7 @@ static int bench_coherence(unsigned nodes, bool pinned)
 				log_error("%s", err);
 			else
 				agent_loop(&b);
-			bench_node_stop(&b);
+			bench_region_stop(&b.region);
 			_exit(rc < 0 ? VMM_EXIT_HOST_ERROR : 0);
 		}
 	}
@@ -419,7 +384,7 @@ static int bench_coherence(unsigned nodes, bool pinned)
 	} else if (bench_measure(&b, &r) == 0) {
 		status = 0;
 	}
-	for (unsigned i = 1; i < nodes && b.engine; i++)
+	for (unsigned i = 1; i < nodes && b.region.engine; i++)
 		agent_call(&b, i, AGENT_EXIT, 0, 0, 0);
 	for (unsigned i = 1; i < nodes; i++) {
 		int ws;
@@ -427,7 +392,7 @@ static int bench_coherence(unsigned nodes, bool pinned)
 		    (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0))
 			status = VMM_EXIT_HOST_ERROR;
 	}
-	bench_node_stop(&b);
+	bench_region_stop(&b.region);
 	if (status == 0) /* last, after the nodes' leave messages: the JSON ends the output */
 		bench_report(&b, &r);
 	config_free(&cfg);

@@ -40,12 +40,6 @@
 #define BENCH_QUIET_MS	600000 /* a lender waits this long at most for node 0 to finish */
 #define BENCH_SET_PAGES ((uint64_t)BENCH_SET_MIB << 20 >> 12)
 
-struct bench_mem_node {
-	struct cluster *cluster;
-	struct guest_memory mem;
-	struct engine *engine;
-};
-
 struct pass_times {
 	double write_s, read_s, random_us; /* random: median per access */
 };
@@ -63,49 +57,16 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void bench_fatal(void *ctx, const char *why)
-{
-	log_error("%s", why);
-	_exit(VMM_EXIT_HOST_ERROR);
-}
-
-static void bench_peer_lost(void *ctx, unsigned node, const char *why)
-{
-	log_error("node %u lost: %s", node, why);
-	_exit(VMM_EXIT_HOST_ERROR);
-}
-
 /* Joins and puts the memory under the engine, homed as guest RAM is in memory mode. */
-static int bench_mem_start(struct bench_mem_node *b, const struct cluster_config *cfg,
-			   unsigned self, char *err, size_t errlen)
+static int bench_mem_start(struct bench_region *b, const struct cluster_config *cfg, unsigned self,
+			   char *err, size_t errlen)
 {
-	static const struct cluster_ops ops = {.peer_lost = bench_peer_lost};
-	bool bad_input;
-	b->cluster = node_cluster_join(cfg, self, 30, &ops, b, &bad_input, err, errlen);
-	if (!b->cluster || guest_memory_create(&b->mem, cfg->total_memory, err, errlen) < 0)
-		return -1;
 	uint64_t range_pages[1 + BENCH_LENDERS];
 	for (unsigned i = 0; i < cfg->node_count; i++)
 		range_pages[i] = cfg->nodes[i].memory_bytes / BENCH_PAGE;
-	struct engine_params params = {
-	    .host = b->mem.host,
-	    .memfd = b->mem.fd,
-	    .size = b->mem.size,
-	    .cluster = b->cluster,
-	    .homes = {.policy = COH_HOME_RANGES, .range_pages = range_pages},
-	    .cache_pages = cfg->nodes[self].cache_bytes / BENCH_PAGE,
-	    .fatal = bench_fatal,
-	    .ctx = b};
-	b->engine = engine_create(&params, err, errlen);
-	return b->engine ? 0 : -1;
-}
-
-static void bench_mem_stop(struct bench_mem_node *b)
-{
-	engine_destroy(b->engine);
-	if (b->cluster)
-		cluster_leave(b->cluster);
-	guest_memory_destroy(&b->mem);
+	struct coh_home_config homes = {.policy = COH_HOME_RANGES, .range_pages = range_pages};
+	return bench_region_start(b, cfg, self, cfg->total_memory, homes,
+				  cfg->nodes[self].cache_bytes / BENCH_PAGE, err, errlen);
 }
 
 static void write_pass(uint8_t *set)
@@ -184,7 +145,7 @@ static int median_rtt_us(struct engine *e, double *out)
 	return 0;
 }
 
-static int bench_mem_measure(struct bench_mem_node *b, const struct cluster_config *cfg,
+static int bench_mem_measure(struct bench_region *b, const struct cluster_config *cfg,
 			     struct bench_mem_results *r)
 {
 	uint8_t *local = b->mem.host, *lent = b->mem.host + cfg->nodes[1].memory_offset;
@@ -261,7 +222,7 @@ static int bench_mem_config(const char *dir, struct cluster_config *cfg)
 /* A lending node: serves its memory until node 0 is done. */
 static int bench_mem_lender(const struct cluster_config *cfg, unsigned self)
 {
-	struct bench_mem_node b = {0};
+	struct bench_region b = {0};
 	char err[1024];
 	log_set_node(cfg->nodes[self].name);
 	int rc = bench_mem_start(&b, cfg, self, err, sizeof(err));
@@ -269,7 +230,7 @@ static int bench_mem_lender(const struct cluster_config *cfg, unsigned self)
 		log_error("%s", err);
 	else
 		rc = engine_quiesce(b.engine, BENCH_QUIET_MS);
-	bench_mem_stop(&b);
+	bench_region_stop(&b);
 	return rc < 0 ? VMM_EXIT_HOST_ERROR : 0;
 }
 
@@ -289,7 +250,7 @@ static int bench_memory(void)
 		if (children[i] == 0)
 			_exit(bench_mem_lender(&cfg, i));
 	}
-	struct bench_mem_node b = {0};
+	struct bench_region b = {0};
 	struct bench_mem_results r;
 	char err[1024];
 	if (bench_mem_start(&b, &cfg, 0, err, sizeof(err)) < 0)
@@ -304,7 +265,7 @@ static int bench_memory(void)
 		    (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0))
 			status = VMM_EXIT_HOST_ERROR;
 	}
-	bench_mem_stop(&b);
+	bench_region_stop(&b);
 	if (status == 0) /* last, after the nodes' leave messages: the JSON ends the output */
 		bench_mem_report(&r);
 	config_free(&cfg);
