@@ -98,11 +98,17 @@ static bool is_request(enum dir_input_kind kind)
 	return kind <= DIR_IN_WRITEBACK;
 }
 
+static bool is_claim(enum dir_input_kind kind)
+{
+	return kind == DIR_IN_CLAIM_S || kind == DIR_IN_CLAIM_E;
+}
+
 static const char *input_name(enum dir_input_kind kind)
 {
-	static const char *const names[] = {"home load", "home store", "READ_REQ",
-					    "WRITE_REQ", "EVICT",      "WRITEBACK",
-					    "INV_ACK",	 "FETCH_DATA", "FETCH_INV_DATA"};
+	static const char *const names[] = {
+	    "home load",   "home store", "READ_REQ",   "WRITE_REQ",	 "EVICT",
+	    "WRITEBACK",   "INV_ACK",	 "FETCH_DATA", "FETCH_INV_DATA", "REPLICA_ACK",
+	    "mirror lost", "CLAIM_S",	 "CLAIM_E"};
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
 }
 
@@ -158,7 +164,28 @@ static int classify_writeback(const struct dir_step *s)
 {
 	if (!sender_is_owner(s))
 		return DIR_EV_WRITEBACK_STALE;
-	return s->in->data ? DIR_EV_WRITEBACK : DIR_EV_UNEXPECTED;
+	if (!s->in->data)
+		return DIR_EV_UNEXPECTED;
+	return s->in->mirror == COH_NO_MIRROR ? DIR_EV_WRITEBACK : DIR_EV_WRITEBACK_MIRRORED;
+}
+
+/* Only the mirror the write-back went to acknowledges it; a lost one is replaced by MIRROR_LOST. */
+static int classify_replica_reply(const struct dir_step *s)
+{
+	if (s->entry->state != DIR_REPLICATING)
+		return DIR_EV_UNEXPECTED;
+	if (s->in->kind == DIR_IN_MIRROR_LOST)
+		return DIR_EV_MIRROR_LOST;
+	return s->in->from == s->in->mirror ? DIR_EV_REPLICA_ACK : DIR_EV_UNEXPECTED;
+}
+
+/* A claim is the requester's word for what it held of a page whose home was lost; it is taken
+ * only before anything else happened to the page here. */
+static int classify_claim(const struct dir_step *s)
+{
+	if (!s->entry->adopted || s->entry->state != DIR_UNOWNED)
+		return DIR_EV_UNEXPECTED;
+	return s->in->kind == DIR_IN_CLAIM_S ? DIR_EV_CLAIM_S : DIR_EV_CLAIM_E;
 }
 
 static int classify_inv_ack(const struct dir_step *s)
@@ -215,6 +242,12 @@ static int classify(const struct dir_step *s)
 	case DIR_IN_FETCH_INV_DATA:
 		return classify_fetch_reply(s, DIR_FETCHING_INV, DIR_EV_FETCH_INV_DATA,
 					    DIR_EV_FETCH_INV_DATA_HOME);
+	case DIR_IN_REPLICA_ACK:
+	case DIR_IN_MIRROR_LOST:
+		return classify_replica_reply(s);
+	case DIR_IN_CLAIM_S:
+	case DIR_IN_CLAIM_E:
+		return classify_claim(s);
 	}
 	return DIR_EV_UNEXPECTED;
 }
@@ -336,7 +369,10 @@ static int run_action(struct dir_step *s, enum dir_action action, char *err, siz
 		send_to(s, s->entry->owner, COH_MSG_FETCH_INV, NULL);
 		break;
 	case DIR_ACT_SEND_WB_ACK:
-		send_to(s, s->in->from, COH_MSG_WB_ACK, NULL);
+		send_to(s, s->requester, COH_MSG_WB_ACK, NULL);
+		break;
+	case DIR_ACT_SEND_REPLICA:
+		send_to(s, s->in->mirror, COH_MSG_REPLICA_WRITE, s->data);
 		break;
 	case DIR_ACT_COMPLETE:
 		s->env->ops->complete(s->env->ctx, s->page);
@@ -353,7 +389,7 @@ static int run_input(struct dir_step *s, const struct dir_input *in, char *err, 
 	struct dir_entry *e = s->entry;
 	s->in = in;
 	s->data = in->data;
-	s->requester = is_request(in->kind) ? in->from : e->active.from;
+	s->requester = is_request(in->kind) || is_claim(in->kind) ? in->from : e->active.from;
 	int event = classify(s);
 	const struct dir_row *row = dir_lookup(e->state, event);
 	if (!row) {
@@ -369,6 +405,7 @@ static int run_input(struct dir_step *s, const struct dir_input *in, char *err, 
 			return -1;
 	}
 	e->state = row->next;
+	e->adopted = false;
 	return 0;
 }
 
@@ -379,19 +416,27 @@ static int replay_queue(struct dir_step *s, char *err, size_t errlen)
 	struct dir_entry *e = s->entry;
 	int rc = 0;
 	char later_err[256];
+	uint32_t mirror = s->in->mirror;
 	while (!is_busy(e->state) && e->queue_head) {
 		struct dir_queued *q = e->queue_head;
 		e->queue_head = q->next;
 		if (!e->queue_head)
 			e->queue_tail = NULL;
 		e->queue_len--;
-		struct dir_input in = {q->req.kind, q->req.from, q->req.has_copy, NULL};
+		struct dir_input in = {q->req.kind, q->req.from, q->req.has_copy, NULL, mirror};
 		free(q);
 		if (run_input(s, &in, rc < 0 ? later_err : err,
 			      rc < 0 ? sizeof(later_err) : errlen) < 0)
 			rc = -1;
 	}
 	return rc;
+}
+
+void dir_adopt(struct coh_directory *dir, uint64_t slot)
+{
+	dir->entries[slot].state = DIR_UNOWNED;
+	dir->entries[slot].adopted = true;
+	clear_sharers(dir, slot);
 }
 
 int dir_handle(const struct coh_env *env, struct coh_directory *dir, uint64_t slot, uint64_t page,

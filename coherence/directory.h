@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Busy states (INVALIDATING, FETCHING, FETCHING_INV) serve one request and queue the others. */
+/* Busy states (INVALIDATING, FETCHING, FETCHING_INV, REPLICATING) serve one request and queue the
+ * others. */
 enum dir_state {
 	DIR_UNOWNED,	  /* no other node has a copy */
 	DIR_SHARED,	  /* sharers (at least one) hold read-only copies; home copy valid */
@@ -19,10 +20,12 @@ enum dir_state {
 	DIR_INVALIDATING, /* waiting for INV_ACKs before granting a write */
 	DIR_FETCHING,	  /* waiting for the owner's FETCH_DATA to serve a read */
 	DIR_FETCHING_INV, /* waiting for the owner's FETCH_INV_DATA to serve a write */
+	DIR_REPLICATING,  /* waiting for the mirror's REPLICA_ACK to acknowledge a write-back */
 	DIR_STATE_COUNT
 };
 
-/* Inputs of the directory. The first six are requests (queued while busy), the rest replies. */
+/* Inputs of the directory. The first six are requests (queued while busy), the rest replies and
+ * the recovery after a node's loss (claims from the requesters, the mirror gone). */
 enum dir_input_kind {
 	DIR_IN_HOME_LOAD,
 	DIR_IN_HOME_STORE,
@@ -33,6 +36,10 @@ enum dir_input_kind {
 	DIR_IN_INV_ACK,
 	DIR_IN_FETCH_DATA,
 	DIR_IN_FETCH_INV_DATA,
+	DIR_IN_REPLICA_ACK,
+	DIR_IN_MIRROR_LOST,
+	DIR_IN_CLAIM_S,
+	DIR_IN_CLAIM_E,
 };
 
 /* Events: an input classified against the entry (is the sender the owner, the last sharer...). */
@@ -41,15 +48,16 @@ enum dir_event {
 	DIR_EV_HOME_LOAD,
 	DIR_EV_HOME_STORE,
 	DIR_EV_READ_REQ,
-	DIR_EV_WRITE_REQ,	/* requester holds no valid copy */
-	DIR_EV_UPGRADE,		/* requester is a sharer, others too */
-	DIR_EV_UPGRADE_SOLE,	/* requester is the only sharer */
-	DIR_EV_EVICT,		/* from a sharer, others remain */
-	DIR_EV_EVICT_LAST,	/* from the last sharer */
-	DIR_EV_EVICT_STALE,	/* from a node the directory no longer lists */
-	DIR_EV_WRITEBACK,	/* from the owner */
-	DIR_EV_WRITEBACK_STALE, /* from a former owner whose data the home already fetched */
-	DIR_EV_REQUEST,		/* any request while busy */
+	DIR_EV_WRITE_REQ,	   /* requester holds no valid copy */
+	DIR_EV_UPGRADE,		   /* requester is a sharer, others too */
+	DIR_EV_UPGRADE_SOLE,	   /* requester is the only sharer */
+	DIR_EV_EVICT,		   /* from a sharer, others remain */
+	DIR_EV_EVICT_LAST,	   /* from the last sharer */
+	DIR_EV_EVICT_STALE,	   /* from a node the directory no longer lists */
+	DIR_EV_WRITEBACK,	   /* from the owner */
+	DIR_EV_WRITEBACK_MIRRORED, /* from the owner, of a page a mirror keeps too */
+	DIR_EV_WRITEBACK_STALE,	   /* from a former owner whose data the home already fetched */
+	DIR_EV_REQUEST,		   /* any request while busy */
 	DIR_EV_INV_ACK,
 	DIR_EV_ACK_LAST_UPGRADE, /* last ack; the requester's copy is valid */
 	DIR_EV_ACK_LAST_WRITE,	 /* last ack; the requester needs the data */
@@ -58,6 +66,10 @@ enum dir_event {
 	DIR_EV_FETCH_DATA_HOME,
 	DIR_EV_FETCH_INV_DATA,
 	DIR_EV_FETCH_INV_DATA_HOME,
+	DIR_EV_REPLICA_ACK,
+	DIR_EV_MIRROR_LOST, /* the mirror whose ack is awaited was lost */
+	DIR_EV_CLAIM_S,	    /* a requester's read-only copy of an adopted page */
+	DIR_EV_CLAIM_E,	    /* a requester's writable copy of an adopted page */
 	DIR_EVENT_COUNT
 };
 
@@ -81,7 +93,8 @@ enum dir_action {
 	DIR_ACT_SEND_INV_OTHERS, /* INV to every sharer but the requester */
 	DIR_ACT_SEND_FETCH,	 /* to the owner */
 	DIR_ACT_SEND_FETCH_INV,	 /* to the owner */
-	DIR_ACT_SEND_WB_ACK,	 /* to the sender */
+	DIR_ACT_SEND_WB_ACK,	 /* to the requester */
+	DIR_ACT_SEND_REPLICA,	 /* REPLICA_WRITE to the mirror, with the event's data */
 	DIR_ACT_COMPLETE,	 /* the home's own request is done */
 	DIR_ACTION_COUNT
 };
@@ -116,6 +129,8 @@ struct dir_entry {
 	struct dir_request active; /* the request a busy state serves */
 	uint32_t owner;		   /* EXCLUSIVE and FETCHING*: who holds the page */
 	uint32_t queue_len;
+	/* Taken over from a lost home: until the first input, a requester may claim its copy. */
+	bool adopted;
 	struct dir_queued *queue_head, *queue_tail;
 };
 
@@ -140,8 +155,12 @@ struct dir_input {
 	uint32_t from;	     /* the sender; the home itself for HOME_LOAD/HOME_STORE */
 	bool has_copy;	     /* WRITE_REQ */
 	const uint8_t *data; /* WRITEBACK, FETCH_DATA, FETCH_INV_DATA */
+	uint32_t mirror;     /* the node keeping the page's second copy, or COH_NO_MIRROR */
 };
 
+/* A page of a lost home's range, now homed here: no other node holds it until one claims it, and
+ * the home's copy (the mirror's, kept here) is valid. */
+void dir_adopt(struct coh_directory *dir, uint64_t slot);
 /* Runs one input for a page homed here, then the queued requests it unblocks. */
 int dir_handle(const struct coh_env *env, struct coh_directory *dir, uint64_t slot, uint64_t page,
 	       const struct dir_input *in, char *err, size_t errlen);

@@ -40,6 +40,7 @@
 #include "coherence/prefetch.h"
 #include "coherence/protocol.h"
 #include "coherence/region.h"
+#include "coherence/replicas.h"
 #include "coherence/transport.h"
 #include "coherence/wire.h"
 #include "vmm/page_counts.h"
@@ -78,6 +79,7 @@ struct engine {
 	 * held across a coh_* call). */
 	struct page_cache *cache;
 	struct prefetch *prefetch; /* with the cache, under cache_lock too */
+	struct replicas *replicas; /* memory mode with replicas = 2, else NULL */
 	pthread_mutex_t cache_lock;
 	uint64_t own_first, own_end;
 	atomic_uint_fast64_t lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
@@ -318,6 +320,15 @@ static void engine_complete(void *ctx, uint64_t page)
 	region_wake(engine_region(e), page);
 }
 
+static void engine_keep_copy(void *ctx, uint64_t page, const uint8_t *data)
+{
+	struct engine *e = ctx;
+	if (region_write(engine_region(e), page, data) < 0)
+		engine_fail(e, "coherence: storing a mirrored page failed");
+	/* The memfd holds the page now: bytes put in later must replace it (engine_install). */
+	page_set_mapped(e, page, true);
+}
+
 static const struct coh_ops engine_coh_ops = {
     .send = engine_send_coh,
     .install = engine_install,
@@ -325,6 +336,7 @@ static const struct coh_ops engine_coh_ops = {
     .downgrade = engine_downgrade,
     .read_local = engine_read_local,
     .complete = engine_complete,
+    .keep_copy = engine_keep_copy,
 };
 
 /* Asks the home of `first` for the pages of [first, end) that it homes and this node lacks, in
@@ -417,7 +429,8 @@ static const struct region_ops engine_region_ops = {.fault = engine_fault};
 static unsigned engine_serve_faults(void *ctx)
 {
 	struct engine *e = ctx;
-	return region_serve(engine_region(e));
+	unsigned work = region_serve(engine_region(e));
+	return e->replicas ? work + replicas_step(e->replicas) : work;
 }
 
 /* The requests that may take a page from this node or write-protect it here. */
@@ -488,6 +501,14 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 	struct engine *e = ctx;
 	struct transport *none = NULL;
 	atomic_compare_exchange_strong(&e->transport, &none, t);
+	/* What a lost node sent last may still arrive: its part is over (replicas have moved what
+	 * it served, and the guest stops otherwise). */
+	if (cluster_peer_lost(e->params.cluster, src))
+		return;
+	if (type >= REPLICAS_MSG_RECOVERED && type <= REPLICAS_MSG_PROTECTED && e->replicas) {
+		replicas_receive(e->replicas, src, type, payload, len);
+		return;
+	}
 	if (type == ENGINE_MSG_PING) {
 		engine_transport_send(e, src, ENGINE_MSG_PONG, payload, len);
 		return;
@@ -557,6 +578,47 @@ static int engine_create_profile(struct engine *e, char *err, size_t errlen)
 	return -1;
 }
 
+static int engine_replicas_send(void *ctx, unsigned node, uint16_t type, const void *payload,
+				size_t len)
+{
+	return engine_transport_send(ctx, node, type, payload, len);
+}
+
+static void engine_replicas_fatal(void *ctx, const char *why)
+{
+	engine_fail(ctx, why);
+}
+
+static int engine_create_replicas(struct engine *e, char *err, size_t errlen)
+{
+	const struct engine_params *params = &e->params;
+	if (!params->homes.mirrors)
+		return 0;
+	struct replicas_params rp = {.cluster = params->cluster,
+				     .node_count = cluster_node_count(params->cluster),
+				     .self = cluster_self(params->cluster),
+				     .range_pages = params->homes.range_pages,
+				     .mirrors = params->homes.mirrors,
+				     .spare = params->spare,
+				     .send = engine_replicas_send,
+				     .fatal = engine_replicas_fatal,
+				     .ctx = e};
+	rp.coh = e->coh;
+	e->replicas = replicas_create(&rp);
+	if (e->replicas)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+bool engine_node_lost(struct engine *e, unsigned node, char *why, size_t whylen)
+{
+	if (e->replicas)
+		return replicas_node_lost(e->replicas, node, why, whylen);
+	snprintf(why, whylen, "no other node keeps what it held");
+	return false;
+}
+
 const struct page_counts *engine_fault_pages(struct engine *e, bool write)
 {
 	return write ? e->write_pages : e->read_pages;
@@ -586,7 +648,7 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 				 .ops = &engine_coh_ops,
 				 .ctx = e};
 	e->coh = coh_create(&cfg, err, errlen);
-	if (!e->coh)
+	if (!e->coh || engine_create_replicas(e, err, errlen) < 0)
 		goto fail;
 	struct region *r = region_create(params->host, params->memfd, params->size,
 					 &engine_region_ops, e, err, errlen);
@@ -634,6 +696,7 @@ void engine_destroy(struct engine *e)
 	prefetch_destroy(e->prefetch);
 	page_counts_destroy(e->read_pages);
 	page_counts_destroy(e->write_pages);
+	replicas_destroy(e->replicas);
 	pthread_mutex_destroy(&e->cache_lock);
 	pthread_mutex_destroy(&e->done_lock);
 	pthread_cond_destroy(&e->done_cond);
@@ -724,5 +787,12 @@ void engine_get_stats(struct engine *e, struct engine_stats *out)
 		pthread_mutex_lock(&e->cache_lock);
 		out->lent_resident = page_cache_resident_count(e->cache);
 		pthread_mutex_unlock(&e->cache_lock);
+	}
+	out->replicated = e->replicas != NULL;
+	if (e->replicas) {
+		struct replicas_status rs;
+		replicas_status(e->replicas, &rs);
+		out->replica_state = replicas_state_name(rs.state);
+		out->replica_pages_copied = rs.pages_copied;
 	}
 }

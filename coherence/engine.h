@@ -24,6 +24,9 @@ struct engine_params {
 	 * others given up through the protocol (docs/coherence.md, "The cache"); needs RANGES
 	 * homes. 0: no bound. */
 	uint64_t cache_pages;
+	/* Replicas (homes.mirrors set): the node that takes over the copies a lost node kept;
+	 * COH_NO_MIRROR: none. */
+	uint32_t spare;
 	/* --profile: count this node's faults per page (engine_fault_pages). */
 	bool profile_faults;
 	/* The callbacks run on the transport's thread, which also serves the region's faults: they
@@ -71,6 +74,11 @@ double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iter
  * need a page it holds. -1 on timeout. Once per engine. */
 int engine_quiesce(struct engine *e, unsigned timeout_ms);
 
+/* The cluster lost `node` (call from the cluster's peer_lost). True if the engine carries on
+ * without it: it lent memory that other nodes also keep (replicas), and the recovery runs in the
+ * background. False, with why, if the region can no longer be whole. */
+bool engine_node_lost(struct engine *e, unsigned node, char *why, size_t whylen);
+
 struct engine_stats {
 	uint64_t faults, read_faults, write_faults, messages_in, messages_out;
 	uint64_t bytes_in, bytes_out; /* coherence message payloads */
@@ -81,6 +89,11 @@ struct engine_stats {
 	/* Pages fetched ahead of a sequential run of misses, those the guest then touched, and
 	 * those given up untouched. */
 	uint64_t prefetch_issued, prefetch_used, prefetch_unused;
+	/* With replicas: "protected", "rebuilding" or "degraded", and the pages this node copied to
+	 * a new mirror. */
+	bool replicated;
+	const char *replica_state;
+	uint64_t replica_pages_copied;
 };
 void engine_get_stats(struct engine *e, struct engine_stats *out);
 /* With params.profile_faults, after engine_close (the counting thread has stopped): this node's

@@ -20,11 +20,16 @@ enum coh_home_policy { COH_HOME_STRIPED, COH_HOME_RANGES, COH_HOME_FIRST_TOUCH }
 #define COH_HOME_UNKNOWN UINT32_MAX	  /* nobody has told this node */
 #define COH_HOME_ASKED	 (UINT32_MAX - 1) /* this node asked the registrar and awaits the answer */
 #define COH_MAX_NODES	 COH_HOME_ASKED
+/* A range without a second copy. */
+#define COH_NO_MIRROR UINT32_MAX
 
 struct coh_home_config {
 	enum coh_home_policy policy;
 	uint64_t stripe_pages;	     /* STRIPED and FIRST_TOUCH; 0 means COH_DEFAULT_STRIPE_PAGES */
 	const uint64_t *range_pages; /* RANGES: node_count entries summing to page_count */
+	/* RANGES, memory mode's replicas: node n's range is also kept by mirrors[n] (COH_NO_MIRROR:
+	 * by nobody else). NULL: no replicas, and every range stays with its node. */
+	const uint32_t *mirrors;
 };
 
 struct coh_homes {
@@ -33,7 +38,10 @@ struct coh_homes {
 	uint32_t node_count;
 	uint64_t stripe_pages;
 	uint64_t *range_start; /* RANGES: node_count + 1 ascending offsets */
-	uint32_t *learned;     /* FIRST_TOUCH: per page, the home or COH_HOME_UNKNOWN / _ASKED */
+	/* RANGES with replicas: who serves range r now (r until it is lost) and who keeps its
+	 * second copy; NULL without replicas. Changed only by coh_home_set_range. */
+	uint32_t *range_home, *range_mirror;
+	uint32_t *learned; /* FIRST_TOUCH: per page, the home or COH_HOME_UNKNOWN / _ASKED */
 };
 
 int coh_homes_init(struct coh_homes *homes, uint64_t page_count, uint32_t node_count,
@@ -45,8 +53,16 @@ uint32_t coh_home_of(const struct coh_homes *homes, uint64_t page);
 void coh_home_learn(struct coh_homes *homes, uint64_t page, uint32_t home);
 /* The node that decides the page's home under FIRST_TOUCH (its STRIPED home). */
 uint32_t coh_home_registrar(const struct coh_homes *homes, uint64_t page);
+/* RANGES: the range (its first node's number) that holds page, and where range r lies. */
+uint32_t coh_home_range_of(const struct coh_homes *homes, uint64_t page);
+void coh_home_range(const struct coh_homes *homes, uint32_t range, uint64_t *first, uint64_t *end);
+/* RANGES with replicas: the node keeping the second copy of page (COH_NO_MIRROR: none). */
+uint32_t coh_home_mirror(const struct coh_homes *homes, uint64_t page);
+/* RANGES with replicas: range r is served by home and mirrored by mirror from now on. */
+void coh_home_set_range(struct coh_homes *homes, uint32_t range, uint32_t home, uint32_t mirror);
 /* Dense index of `page` among the directory entries of a node, and how many a node keeps. Under
- * FIRST_TOUCH any node may home any page, so each keeps one per page. */
+ * FIRST_TOUCH any node may home any page, so each keeps one per page; so does every node under
+ * RANGES with replicas, since a mirror may have to serve the range it keeps. */
 uint64_t coh_home_slot(const struct coh_homes *homes, uint64_t page);
 uint64_t coh_home_slot_count(const struct coh_homes *homes, uint32_t node);
 

@@ -35,6 +35,11 @@ static const struct msg_shape msg_shapes[] = {
     {"EVICT", DATA_NEVER, false, COH_TO_HOME},
     {"HOME_QUERY", DATA_NEVER, false, COH_TO_REGISTRAR},
     {"HOME_IS", DATA_NEVER, false, COH_FROM_REGISTRAR},
+    {"REPLICA_WRITE", DATA_ALWAYS, false, COH_TO_MIRROR},
+    {"REPLICA_ACK", DATA_NEVER, false, COH_TO_HOME},
+    {"REPLICA_COPY", DATA_ALWAYS, false, COH_TO_MIRROR},
+    {"CLAIM_S", DATA_NEVER, false, COH_TO_HOME},
+    {"CLAIM_E", DATA_NEVER, false, COH_TO_HOME},
 };
 
 _Static_assert(sizeof(msg_shapes) / sizeof(msg_shapes[0]) == COH_MSG_TYPE_END - COH_MSG_READ_REQ,

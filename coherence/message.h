@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define COH_PAGE_SIZE	    4096u
-#define COH_MSG_VERSION	    2u
+#define COH_MSG_VERSION	    3u
 #define COH_MSG_HEADER_SIZE 12u
 #define COH_MSG_NODE_SIZE   4u
 #define COH_MSG_MAX_SIZE    (COH_MSG_HEADER_SIZE + COH_PAGE_SIZE)
@@ -31,6 +31,11 @@ enum coh_msg_type {
 	COH_MSG_EVICT,		/* sharer -> home: dropped my clean copy */
 	COH_MSG_HOME_QUERY,	/* FIRST_TOUCH, node -> registrar: who homes this page? */
 	COH_MSG_HOME_IS,	/* registrar -> node: this node does (the first who asked) */
+	COH_MSG_REPLICA_WRITE,	/* home -> mirror: keep this copy, then ack (data) */
+	COH_MSG_REPLICA_ACK,	/* mirror -> home: the copy is kept */
+	COH_MSG_REPLICA_COPY,	/* home -> new mirror: keep this copy, no reply (data) */
+	COH_MSG_CLAIM_S,	/* requester -> new home: I hold a read-only copy */
+	COH_MSG_CLAIM_E,	/* requester -> new home: I hold the only, writable copy */
 	COH_MSG_TYPE_END
 };
 
@@ -53,7 +58,13 @@ int coh_msg_decode(uint16_t type, const uint8_t *payload, size_t len, uint64_t p
 const char *coh_msg_type_name(uint16_t type);
 
 /* Which side of the protocol handles a message type, and so who may send it. */
-enum coh_msg_route { COH_TO_HOME, COH_FROM_HOME, COH_TO_REGISTRAR, COH_FROM_REGISTRAR };
+enum coh_msg_route {
+	COH_TO_HOME,
+	COH_FROM_HOME,
+	COH_TO_REGISTRAR,
+	COH_FROM_REGISTRAR,
+	COH_TO_MIRROR
+};
 enum coh_msg_route coh_msg_route(uint16_t type); /* type must be valid */
 /* The checks every message must pass, decoded or built by a caller: type, flags, page range. */
 int coh_msg_check(const struct coh_msg *msg, uint64_t page_count, char *err, size_t errlen);

@@ -48,6 +48,9 @@ struct coh_ops {
 	/* A request of this node for the page finished: wake the threads that faulted on it; each
 	 * retries its access, which may fault again. */
 	void (*complete)(void *ctx, uint64_t page);
+	/* Replicas: keep the home's copy of a page this node mirrors (store the bytes without
+	 * mapping them; this node does not use the page). */
+	void (*keep_copy)(void *ctx, uint64_t page, const uint8_t *data);
 };
 
 struct coh_config {
@@ -73,6 +76,21 @@ int coh_receive(struct coh *c, uint32_t from, const struct coh_msg *msg, char *e
 /* Give up this node's copy of a page homed elsewhere (memory budget). Allowed in S (clean, no
  * reply awaited) and E (written back to the home); -1 in any other state or for a home page. */
 int coh_evict(struct coh *c, uint64_t page, char *err, size_t errlen);
+
+/* Replicas (RANGES homes with mirrors; docs/coherence.md, "Replicas"). Range `range` is served by
+ * `home` and mirrored by `mirror` (COH_NO_MIRROR: nobody) from now on. This node takes the part
+ * the change gives it, page by page: a new home adopts the pages (the copy it kept as mirror
+ * becomes the home's); a home whose mirror changed acknowledges the write-backs the old one
+ * never will; any other node tells the new home what it holds of each page (CLAIM_S, CLAIM_E)
+ * and sends again the request or write-back the lost home left unanswered. -1 if this node
+ * cannot: a write-back only the lost home had. Call it from the thread that makes the other
+ * calls (the engine's progress thread): the range changes for all pages at once. */
+int coh_set_range(struct coh *c, uint32_t range, uint32_t home, uint32_t mirror, char *err,
+		  size_t errlen);
+/* Home side: sends the page's copy to its mirror (REPLICA_COPY) if the home's copy is the page's
+ * latest and no transaction is under way; a write-back under way reaches the mirror anyway.
+ * Re-creates a lost copy in the background. True if sent. */
+bool coh_copy_to_mirror(struct coh *c, uint64_t page);
 
 enum coh_page_state coh_page_state(struct coh *c, uint64_t page);
 const char *coh_page_state_name(enum coh_page_state state);

@@ -182,6 +182,14 @@ int region_read(struct region *r, uint64_t page, void *buf)
 	return n == REGION_PAGE_SIZE ? 0 : -1;
 }
 
+int region_write(struct region *r, uint64_t page, const void *data)
+{
+	if (!region_page_valid(r, page))
+		return -1;
+	ssize_t n = pwrite(r->memfd, data, REGION_PAGE_SIZE, (off_t)(page * REGION_PAGE_SIZE));
+	return n == REGION_PAGE_SIZE ? 0 : -1;
+}
+
 int region_wake(struct region *r, uint64_t page)
 {
 	if (!region_page_valid(r, page))

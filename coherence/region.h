@@ -39,6 +39,9 @@ int region_protect(struct region *r, uint64_t page);
 int region_drop(struct region *r, uint64_t page);
 /* Copies the local bytes of a page without touching the mapping (no fault, even if missing). */
 int region_read(struct region *r, uint64_t page, void *buf);
+/* Stores bytes into a page without touching the mapping (for a page nobody here accesses: a
+ * mirror's copy of another node's memory). */
+int region_write(struct region *r, uint64_t page, const void *data);
 /* Wakes threads waiting on a page whose fault turned out to be already satisfied. */
 int region_wake(struct region *r, uint64_t page);
 uint64_t region_page_count(const struct region *r);

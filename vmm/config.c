@@ -140,6 +140,14 @@ static int get_integer(struct parser *p, const struct toml_key *key, long long m
 	return 0;
 }
 
+static int get_bool(struct parser *p, const struct toml_key *key, bool *out)
+{
+	if (want_type(p, key, TOML_BOOLEAN))
+		return -1;
+	*out = key->value.boolean;
+	return 0;
+}
+
 /* The index of name among names, or -1. */
 static int index_of(const char *name, const char *const *names, size_t count)
 {
@@ -406,10 +414,18 @@ static int node_cache_mib(struct parser *p, const struct toml_key *key)
 	return 0;
 }
 
+static int node_spare(struct parser *p, const struct toml_key *key)
+{
+	if (get_bool(p, key, &p->node->spare))
+		return -1;
+	p->node->spare_line = key->line;
+	return 0;
+}
+
 static const struct key_rule node_rules[] = {
     {"name", node_name},	   {"address", node_address},
     {"vcpus", node_vcpus},	   {"memory_mib", node_memory_mib},
-    {"cache_mib", node_cache_mib},
+    {"cache_mib", node_cache_mib}, {"spare", node_spare},
 };
 
 static int device_kind(struct parser *p, const struct toml_key *key)
@@ -470,8 +486,14 @@ static int read_node(struct parser *p, const struct toml_table *table)
 		return -1;
 	if (!p->node->name[0])
 		return fail(p, table->line, "[[node]] needs a 'name'");
-	if (!p->node->memory_bytes)
+	if (!p->node->memory_bytes && !p->node->spare)
 		return fail(p, table->line, "node '%s' needs 'memory_mib'", p->node->name);
+	if (p->node->memory_bytes && p->node->spare)
+		return fail(
+		    p, p->node->spare_line,
+		    "node '%s' is a spare: it lends no memory_mib of its own (it takes over "
+		    "a lost node's copies)",
+		    p->node->name);
 	if (!p->node->host[0]) {
 		strcpy(p->node->host, "127.0.0.1");
 		p->node->port = (uint16_t)(FIRST_DEFAULT_PORT + index);

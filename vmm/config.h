@@ -5,6 +5,7 @@
 #define VMM_CONFIG_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum cluster_mode { CLUSTER_MODE_SYSTEM, CLUSTER_MODE_MEMORY };
@@ -32,7 +33,11 @@ struct node_config {
 	uint64_t memory_offset; /* byte offset of this node's share within guest RAM */
 	/* Memory mode, the node with vCPUs: at most this much lent memory resident here. */
 	uint64_t cache_bytes;
+	/* Memory mode with replicas = 2: lends nothing up front, takes over the copies a lost
+	 * lending node kept. */
+	bool spare;
 	int line, cache_line; /* cache_line is 0 when cache_mib is not set */
+	int spare_line;	      /* 0 when spare is not set */
 };
 
 struct device_config {

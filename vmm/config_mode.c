@@ -41,6 +41,29 @@ static int check_system_mode(const struct cluster_config *cfg, char *why, size_t
 	return 0;
 }
 
+/* A spare lends nothing, runs nothing, comes last (so the guest's NUMA nodes are the others)
+ * and only serves replicas. */
+static int check_spare(const struct cluster_config *cfg, char *why, size_t whylen)
+{
+	for (unsigned i = 0; i < cfg->node_count; i++) {
+		const struct node_config *node = &cfg->nodes[i];
+		if (!node->spare)
+			continue;
+		if (cfg->mode != CLUSTER_MODE_MEMORY || cfg->replicas < 2)
+			return refuse(
+			    why, whylen, node->spare_line,
+			    "a spare node serves replicas: it needs mode = \"memory\" and "
+			    "replicas = 2");
+		if (node->vcpus)
+			return refuse(why, whylen, node->spare_line,
+				      "node '%s' is a spare and cannot run vCPUs", node->name);
+		if (i + 1 != cfg->node_count)
+			return refuse(why, whylen, node->spare_line,
+				      "the spare node '%s' must be the last node", node->name);
+	}
+	return 0;
+}
+
 /* The compute node's rules: it exists, it is alone, and it has a cache; lenders have none. */
 static int check_nodes(const struct cluster_config *cfg, int cluster_line, char *why, size_t whylen)
 {
@@ -83,7 +106,7 @@ static int check_memory_mode(struct cluster_config *cfg, int cluster_line, char 
 		return refuse(why, whylen, cluster_line,
 			      "memory mode homes lent memory where it is lent: 'homes' must be "
 			      "\"numa\"");
-	unsigned lenders = cfg->node_count - 1;
+	unsigned lenders = cfg->node_count - 1 - (config_spare_node(cfg) >= 0);
 	if (!cfg->replicas)
 		cfg->replicas = 1;
 	if (cfg->replicas > lenders)
@@ -91,17 +114,42 @@ static int check_memory_mode(struct cluster_config *cfg, int cluster_line, char 
 		    why, whylen, cfg->replicas_line,
 		    "replicas = %u needs at least %u nodes lending memory, and there %s %u",
 		    cfg->replicas, cfg->replicas, lenders == 1 ? "is" : "are", lenders);
-	if (cfg->replicas > 1)
-		return refuse(why, whylen, cfg->replicas_line,
-			      "replicas = 2 is not implemented yet: lent memory is kept on one "
-			      "lending node (replicas = 1)");
-	return 0;
+	return check_spare(cfg, why, whylen);
 }
 
 int config_check_mode(struct cluster_config *cfg, int cluster_line, char *why, size_t whylen)
 {
-	return cfg->mode == CLUSTER_MODE_MEMORY ? check_memory_mode(cfg, cluster_line, why, whylen)
-						: check_system_mode(cfg, why, whylen);
+	if (cfg->mode == CLUSTER_MODE_MEMORY)
+		return check_memory_mode(cfg, cluster_line, why, whylen);
+	int line = check_system_mode(cfg, why, whylen);
+	return line ? line : check_spare(cfg, why, whylen);
+}
+
+int config_spare_node(const struct cluster_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->node_count; i++)
+		if (cfg->nodes[i].spare)
+			return (int)i;
+	return -1;
+}
+
+bool config_mirrors(const struct cluster_config *cfg, uint32_t *mirrors)
+{
+	if (cfg->mode != CLUSTER_MODE_MEMORY || cfg->replicas < 2)
+		return false;
+	int first = -1, prev = -1;
+	for (unsigned i = 0; i < cfg->node_count; i++) {
+		mirrors[i] = UINT32_MAX;
+		if (cfg->nodes[i].vcpus || cfg->nodes[i].spare)
+			continue;
+		if (prev >= 0)
+			mirrors[prev] = i;
+		else
+			first = (int)i;
+		prev = (int)i;
+	}
+	mirrors[prev] = (uint32_t)first;
+	return true;
 }
 
 int config_compute_node(const struct cluster_config *cfg)

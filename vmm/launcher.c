@@ -17,7 +17,8 @@
  * "node lost" (6), each saying so; a survivor may well be reaped before the failed node. So the
  * launcher blames no node for exiting 6: the failed node is the one killed by a signal it did
  * not send, or that exited with another status, and the others get LOSS_GRACE_MS to report it
- * before the stragglers get SIGTERM, then SIGKILL.
+ * before the stragglers get SIGTERM, then SIGKILL. With replicas (memory mode), a lending node
+ * killed is a loss the others survive: they go on, and the run's status is theirs.
  */
 #include "vmm/launcher.h"
 
@@ -56,6 +57,7 @@ struct launch {
 	unsigned namespaces; /* created so far: the bridge's, then nodes 0..namespaces-2 */
 	pid_t *pids;	     /* 0 once reaped */
 	int *ends;	     /* wait status of each node, once reaped */
+	bool *survived;	     /* killed, and the others went on without it (replicas) */
 	unsigned alive;
 	int culprit; /* the node whose failure stopped the others; -1: none (yet) */
 	bool interrupted;
@@ -252,6 +254,15 @@ static bool is_culprit(const struct launch *l, int ws)
 	return WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != VMM_EXIT_NODE_LOST;
 }
 
+/* A lending node killed while every lent page has a second copy: the guest goes on. If it
+ * cannot (a second loss), the others stop by themselves and say so. */
+static bool loss_survived(const struct launch *l, unsigned i, int ws)
+{
+	const struct node_config *node = &l->cfg->nodes[i];
+	return is_culprit(l, ws) && WIFSIGNALED(ws) && l->cfg->mode == CLUSTER_MODE_MEMORY &&
+	       l->cfg->replicas >= 2 && node->vcpus == 0;
+}
+
 static void node_ended(struct launch *l, unsigned i, int ws)
 {
 	l->pids[i] = 0;
@@ -259,6 +270,14 @@ static void node_ended(struct launch *l, unsigned i, int ws)
 	l->ends[i] = ws;
 	if (exit_code(ws) == 0)
 		return;
+	if (loss_survived(l, i, ws)) {
+		l->survived[i] = true;
+		log_error(
+		    "node %s lost: killed by signal %d (%s); the others go on with the copies "
+		    "of its memory",
+		    l->cfg->nodes[i].name, WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+		return;
+	}
 	/* The others get a grace to report the failure and stop by themselves. */
 	if (!l->terminate_at)
 		l->terminate_at = now_ms() + LOSS_GRACE_MS;
@@ -393,7 +412,7 @@ static int launch_status(const struct launch *l)
 		}
 	} else {
 		for (unsigned i = 0; i < l->cfg->node_count; i++)
-			if (exit_code(l->ends[i]) != 0 && status == 0)
+			if (exit_code(l->ends[i]) != 0 && status == 0 && !l->survived[i])
 				status = exit_code(l->ends[i]);
 		if (status == VMM_EXIT_NODE_LOST)
 			log_error("nodes reported a loss but none died (one too slow to answer its "
@@ -418,8 +437,9 @@ int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **
 	sigprocmask(SIG_BLOCK, &set, &old);
 	l.pids = calloc(cfg->node_count, sizeof(*l.pids));
 	l.ends = calloc(cfg->node_count, sizeof(*l.ends));
+	l.survived = calloc(cfg->node_count, sizeof(*l.survived));
 	int status = VMM_EXIT_BAD_INPUT;
-	bool ready = l.pids && l.ends && (!netns || create_namespaces(&l) == 0);
+	bool ready = l.pids && l.ends && l.survived && (!netns || create_namespaces(&l) == 0);
 	if (ready && start_nodes(&l, argc, argv, &old) < 0)
 		signal_nodes(&l, SIGKILL);
 	else if (ready)
@@ -430,6 +450,7 @@ int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **
 	remove_namespaces(&l);
 	free(l.pids);
 	free(l.ends);
+	free(l.survived);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return status;
 }

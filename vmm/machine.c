@@ -33,6 +33,7 @@
 #include "firmware/boot.h"
 #include "firmware/multiboot.h"
 #include "vmm/accel.h"
+#include "vmm/config_mode.h"
 #include "vmm/log.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_link.h"
@@ -324,6 +325,8 @@ static unsigned node_memory_ranges(const struct node_config *node, unsigned numa
 {
 	uint64_t start = node->memory_offset, end = start + node->memory_bytes;
 	unsigned count = 0;
+	if (start == end)
+		return 0; /* a spare */
 	if (start < LAYOUT_MMIO_HOLE_START) {
 		uint64_t low_end = end < LAYOUT_MMIO_HOLE_START ? end : LAYOUT_MMIO_HOLE_START;
 		out[count++] = (struct acpi_mem_range){start, low_end - start, numa_node};
@@ -394,7 +397,8 @@ static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 				  .cpu_count = cfg->total_vcpus,
 				  .mem = mem,
 				  .mem_count = mem_count,
-				  .numa_nodes = numa ? cfg->node_count : 1,
+				  .numa_nodes =
+				      numa ? cfg->node_count - (config_spare_node(cfg) >= 0) : 1,
 				  .ioapic_id = IOAPIC_ID,
 				  .sleep_port = ACPI_SLEEP_PORT,
 				  .reset_port = RESET_REG_PORT,
@@ -432,9 +436,18 @@ static int machine_create_vcpus(struct machine *m, char *err, size_t errlen)
 	return node_profile_start(m, err, errlen);
 }
 
+/* With replicas, a lending node's loss costs nothing but a copy: the engine carries on. */
 static void machine_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct machine *m = ctx;
+	char left[256];
+	if (m->engine && !m->cfg->nodes[node].vcpus &&
+	    engine_node_lost(m->engine, node, left, sizeof(left))) {
+		log_error("node %s lost (%s): the guest goes on from the copies of its memory on "
+			  "other nodes",
+			  m->cfg->nodes[node].name, why);
+		return;
+	}
 	atomic_store(&m->lost_node, (int)node);
 	machine_stop(m, VMM_EXIT_NODE_LOST, "node %s lost (%s): stopping the guest",
 		     m->cfg->nodes[node].name, why);
@@ -481,18 +494,23 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	}
 	for (unsigned i = 0; i < cfg->node_count; i++)
 		range_pages[i] = cfg->nodes[i].memory_bytes / 4096;
-	struct engine_params params = {
-	    .host = m->mem.host,
-	    .memfd = m->mem.fd,
-	    .size = m->mem.size,
-	    .cluster = m->cluster,
-	    .homes = {.policy = coh_policy_of[cfg->homes], .range_pages = range_pages},
-	    .cache_pages = cfg->nodes[m->node].cache_bytes / 4096,
-	    .profile_faults = m->opts.profile,
-	    .fatal = machine_engine_fatal,
-	    .user_message = machine_node_message,
-	    .page_changed = machine_page_changed,
-	    .ctx = m};
+	uint32_t mirrors[cfg->node_count];
+	bool replicated = config_mirrors(cfg, mirrors);
+	int spare = config_spare_node(cfg);
+	struct engine_params params = {.host = m->mem.host,
+				       .memfd = m->mem.fd,
+				       .size = m->mem.size,
+				       .cluster = m->cluster,
+				       .homes = {.policy = coh_policy_of[cfg->homes],
+						 .range_pages = range_pages,
+						 .mirrors = replicated ? mirrors : NULL},
+				       .spare = spare >= 0 ? (uint32_t)spare : COH_NO_MIRROR,
+				       .cache_pages = cfg->nodes[m->node].cache_bytes / 4096,
+				       .profile_faults = m->opts.profile,
+				       .fatal = machine_engine_fatal,
+				       .user_message = machine_node_message,
+				       .page_changed = machine_page_changed,
+				       .ctx = m};
 	m->engine = engine_create(&params, err, errlen);
 	free(range_pages);
 	if (!m->engine)

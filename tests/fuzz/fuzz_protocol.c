@@ -1,13 +1,15 @@
 /* libFuzzer target for the coherence protocol: hostile payloads through coh_msg_decode (whatever
  * decodes must encode back to the same bytes) and hostile sequences of messages, faults and
  * evictions into one protocol instance, which must refuse what breaks the protocol without
- * crashing. Input: node count (2 + b % 130; first-touch homes when b >= 130, else striped), own
- * node, then records; each starts with an op byte:
+ * crashing. Input: node count (2 + b % 130; striped homes when b < 130, first-touch up to 199,
+ * above that ranges mirrored by the next node, as replicas = 2 has them), own node, then
+ * records; each starts with an op byte:
  *   op % 4 == 0  compact message: from, type, 12 header bytes, a node (4 bytes) for HOME_IS, a
  *                zero page if the data flag is set
  *   op % 4 == 1  raw message: from, type, length (u16 LE), payload
  *   op % 4 == 2  fault: page (op bit 4: write); pages run to twice the region, half invalid
- *   op % 4 == 3  evict: page
+ *   op % 4 == 3  evict: page; with op bit 5, copy the page to its mirror; with op bit 6 (ranges
+ *                mirrored), move a range: range, home, mirror (node count means none)
  * Message types are 0x100 + type, or the raw type byte when op bit 7 is set. */
 #include "coherence/protocol.h"
 
@@ -33,7 +35,12 @@ static void on_read(void *ctx, uint64_t page, uint8_t *buf)
 	memset(buf, (int)page, COH_PAGE_SIZE);
 }
 
-static const struct coh_ops ops = {on_send, on_install, on_page, on_page, on_read, on_page};
+static void on_keep(void *ctx, uint64_t page, const uint8_t *data)
+{
+}
+
+static const struct coh_ops ops = {on_send, on_install, on_page, on_page,
+				   on_read, on_page,	on_keep};
 
 struct input {
 	const uint8_t *p;
@@ -102,8 +109,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t shape = take(&in);
 	uint32_t nodes = 2 + shape % 130;
 	uint32_t self = take(&in) % nodes;
-	enum coh_home_policy homes = shape >= 130 ? COH_HOME_FIRST_TOUCH : COH_HOME_STRIPED;
-	struct coh_config cfg = {PAGES, nodes, self, {homes, 1, NULL}, &ops, NULL};
+	uint64_t ranges[131];
+	uint32_t mirrors[131];
+	for (uint32_t n = 0; n < nodes; n++) {
+		ranges[n] = PAGES / nodes + (n < PAGES % nodes);
+		mirrors[n] = (n + 1) % nodes;
+	}
+	bool mirrored = shape >= 200;
+	struct coh_home_config homes = {shape < 130 ? COH_HOME_STRIPED : COH_HOME_FIRST_TOUCH, 1,
+					NULL, NULL};
+	if (mirrored)
+		homes = (struct coh_home_config){COH_HOME_RANGES, 0, ranges, mirrors};
+	struct coh_config cfg = {PAGES, nodes, self, homes, &ops, NULL};
 	char err[256];
 	struct coh *c = coh_create(&cfg, err, sizeof(err));
 	if (!c)
@@ -119,7 +136,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			coh_fault(c, take(&in) % (2 * PAGES), op & 0x10, err, sizeof(err));
 			break;
 		case 3:
-			coh_evict(c, take(&in) % (2 * PAGES), err, sizeof(err));
+			if (mirrored && (op & 0x40)) {
+				uint32_t range = take(&in) % nodes, home = take(&in) % nodes;
+				uint32_t mirror = take(&in) % (nodes + 1);
+				coh_set_range(c, range, home,
+					      mirror == nodes ? COH_NO_MIRROR : mirror, err,
+					      sizeof(err));
+			} else if (op & 0x20) {
+				coh_copy_to_mirror(c, take(&in) % (2 * PAGES));
+			} else {
+				coh_evict(c, take(&in) % (2 * PAGES), err, sizeof(err));
+			}
 			break;
 		}
 	}

@@ -23,15 +23,15 @@ until_true() {
 	done
 }
 
-# start_nodes CONFIG ARGS...: nodes n0, n1 and n2 of CONFIG, each a process of its own in the
-# background (outputs in $WORK/nI.out and .err), their pids in the array `pids`, all SIGKILLed
+# start_nodes CONFIG ARGS...: nodes n0, n1 and n2 of CONFIG (n0 to n<NODE_COUNT - 1> if set),
+# each a process of its own in the background (outputs in $WORK/nI.out and .err), their pids in the array `pids`, all SIGKILLed
 # when the test ends.
 start_nodes() {
 	local config=$1 i
 	shift
 	pids=()
 	trap 'kill -9 "${pids[@]}" 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
-	for i in 0 1 2; do
+	for ((i = 0; i < ${NODE_COUNT:-3}; i++)); do
 		"$VMM" "${ACCEL_ARGS[@]}" --config "$config" --node "n$i" "$@" >"$WORK/n$i.out" \
 			2>"$WORK/n$i.err" </dev/null &
 		pids+=($!)

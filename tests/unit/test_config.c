@@ -2,6 +2,7 @@
  * (vCPU ids, memory offsets, totals, defaults, resolved paths, the hash), and each invalid case
  * with the line its message names. Files whose existence is checked live in a mkdtemp dir. */
 #include "vmm/config.h"
+#include "vmm/config_mode.h"
 
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -238,6 +239,27 @@ Test(config, memory_view_and_replicas)
 	config_free(&system);
 }
 
+Test(config, replicas_mirror_each_lender_on_the_next)
+{
+	struct cluster_config cfg =
+	    parse_ok("[cluster]\nname='c'\nmode='memory'\nreplicas=2\n" COMPUTE LENDER("b")
+			 LENDER("c") LENDER("d") "[[node]]\nname='s'\nspare=true\n");
+	uint32_t mirrors[5];
+	cr_assert(config_mirrors(&cfg, mirrors));
+	cr_assert_eq(mirrors[0], UINT32_MAX, "the compute node lends nothing");
+	cr_assert_eq(mirrors[1], 2);
+	cr_assert_eq(mirrors[2], 3);
+	cr_assert_eq(mirrors[3], 1);
+	cr_assert_eq(mirrors[4], UINT32_MAX, "the spare lends nothing up front");
+	cr_assert_eq(config_spare_node(&cfg), 4);
+	cr_assert_eq(cfg.total_memory, 64ull << 20, "the spare's memory is not the guest's");
+	struct cluster_config one = parse_ok(MEMORY_CLUSTER COMPUTE LENDER("b") LENDER("c"));
+	cr_assert_not(config_mirrors(&one, mirrors));
+	cr_assert_eq(config_spare_node(&one), -1);
+	config_free(&cfg);
+	config_free(&one);
+}
+
 Test(config, memory_mode_cache_and_replicas_errors)
 {
 	expect_error(MEMORY_CLUSTER "[[node]]\nname='a'\nvcpus=1\nmemory_mib=16\n" LENDER("b"),
@@ -249,9 +271,19 @@ Test(config, memory_mode_cache_and_replicas_errors)
 	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=2\n" COMPUTE LENDER("b"),
 		     "test.toml:4: replicas = 2 needs at least 2 nodes lending memory, and there "
 		     "is 1");
+	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=2\n" COMPUTE LENDER(
+			 "b") "[[node]]\nname='s'\nspare=true\n",
+		     "test.toml:4: replicas = 2 needs at least 2 nodes lending memory, and there "
+		     "is 1");
+	expect_error(MEMORY_CLUSTER COMPUTE LENDER("b") "[[node]]\nname='s'\nspare=true\n",
+		     "test.toml:14: a spare node serves replicas: it needs mode = \"memory\" and "
+		     "replicas = 2");
 	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=2\n" COMPUTE LENDER("b")
-			 LENDER("c"),
-		     "test.toml:4: replicas = 2 is not implemented yet");
+			 LENDER("c") "[[node]]\nname='s'\nspare=true\nmemory_mib=16\n",
+		     "test.toml:18: node 's' is a spare: it lends no memory_mib of its own");
+	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=2\n" COMPUTE
+		     "[[node]]\nname='s'\nspare=true\n" LENDER("b") LENDER("c"),
+		     "test.toml:12: the spare node 's' must be the last node");
 	expect_error("[cluster]\nname='c'\nmode='memory'\nreplicas=3\n" COMPUTE LENDER("b"),
 		     "test.toml:4: 'replicas' must be between 1 and 2");
 	expect_error("[cluster]\nname='c'\nmode='memory'\nhomes='striped'\n" COMPUTE LENDER("b"),

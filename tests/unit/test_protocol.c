@@ -381,7 +381,7 @@ Test(protocol, no_cap_on_nodes_130)
 Test(protocol, ranges_home_pages_where_the_guest_puts_them)
 {
 	const uint64_t ranges[] = {2, 0, 3};
-	struct coh_home_config homes = {COH_HOME_RANGES, 0, ranges};
+	struct coh_home_config homes = {COH_HOME_RANGES, 0, ranges, NULL};
 	struct sim *sim = sim_new_homes(3, 5, homes, 0);
 	cr_assert_eq(home_of(sim, 1), 0);
 	cr_assert_eq(home_of(sim, 2), 2);

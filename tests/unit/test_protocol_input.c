@@ -41,8 +41,13 @@ static void rec_read(void *ctx, uint64_t page, uint8_t *buf)
 	memset(buf, 0xab, COH_PAGE_SIZE);
 }
 
-static const struct coh_ops rec_ops = {rec_send, rec_install, rec_page,
-				       rec_page, rec_read,    rec_page};
+static void rec_keep(void *ctx, uint64_t page, const uint8_t *data)
+{
+	((struct recorder *)ctx)->calls++;
+}
+
+static const struct coh_ops rec_ops = {rec_send, rec_install, rec_page, rec_page,
+				       rec_read, rec_page,    rec_keep};
 
 static uint8_t page_bytes[COH_PAGE_SIZE];
 static char err[256];
@@ -50,7 +55,7 @@ static char err[256];
 static struct coh *node0_homes(struct recorder *r, uint32_t nodes, enum coh_home_policy policy)
 {
 	memset(r, 0, sizeof(*r));
-	struct coh_config cfg = {4, nodes, 0, {policy, 1, NULL}, &rec_ops, r};
+	struct coh_config cfg = {4, nodes, 0, {policy, 1, NULL, NULL}, &rec_ops, r};
 	struct coh *c = coh_create(&cfg, err, sizeof(err));
 	cr_assert_not_null(c, "%s", err);
 	return c;
@@ -159,7 +164,7 @@ Test(protocol_codec, decoder_rejects_malformed_payloads)
 	expect_decode_error(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, "out of range");
 	p[11] = 0;
 	p[0] = COH_MSG_VERSION - 1;
-	expect_decode_error(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, "unsupported version 1");
+	expect_decode_error(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, "unsupported version 2");
 	struct coh_msg msg;
 	p[0] = COH_MSG_VERSION;
 	cr_assert_eq(coh_msg_decode(COH_MSG_INV, p, COH_MSG_HEADER_SIZE, 16, &msg, err, 256), 0);
@@ -304,7 +309,7 @@ Test(protocol_input, spurious_faults_just_complete)
 Test(protocol_input, create_refuses_bad_configurations)
 {
 	struct recorder r = {0};
-	struct coh_config cfg = {4, 3, 3, {COH_HOME_STRIPED, 0, NULL}, &rec_ops, &r};
+	struct coh_config cfg = {4, 3, 3, {COH_HOME_STRIPED, 0, NULL, NULL}, &rec_ops, &r};
 	cr_assert_null(coh_create(&cfg, err, sizeof(err)));
 	cr_assert(strstr(err, "node 3 is not among the 3 nodes"), "%s", err);
 	cfg.self = 0;
@@ -318,7 +323,7 @@ Test(protocol_input, create_refuses_bad_configurations)
 	cr_assert(strstr(err, "callback"), "%s", err);
 	cfg.ops = &rec_ops;
 	const uint64_t short_ranges[] = {1, 1, 1};
-	cfg.homes = (struct coh_home_config){COH_HOME_RANGES, 0, short_ranges};
+	cfg.homes = (struct coh_home_config){COH_HOME_RANGES, 0, short_ranges, NULL};
 	cr_assert_null(coh_create(&cfg, err, sizeof(err)));
 	cr_assert(strstr(err, "cover 3 of 4 pages"), "%s", err);
 }

@@ -67,10 +67,10 @@ static void explore(uint64_t seed, uint32_t nodes, uint64_t pages, unsigned acce
 	uint64_t ranges[8] = {0};
 	for (uint64_t page = 0; page < pages; page++)
 		ranges[next_random(&rng) % nodes]++;
-	struct coh_home_config homes = {COH_HOME_STRIPED, 1 + next_random(&rng) % 2, NULL};
+	struct coh_home_config homes = {COH_HOME_STRIPED, 1 + next_random(&rng) % 2, NULL, NULL};
 	uint64_t policy = next_random(&rng) % 3;
 	if (policy == 1)
-		homes = (struct coh_home_config){COH_HOME_RANGES, 0, ranges};
+		homes = (struct coh_home_config){COH_HOME_RANGES, 0, ranges, NULL};
 	else if (policy == 2)
 		homes.policy = COH_HOME_FIRST_TOUCH;
 	struct sim *sim = sim_new_homes(nodes, pages, homes, seed);

@@ -142,9 +142,9 @@ Test(protocol_table, requester_rows_have_the_data_they_use)
 
 static bool directory_event_has_data(enum dir_event event)
 {
-	return event == DIR_EV_WRITEBACK || event == DIR_EV_FETCH_DATA ||
-	       event == DIR_EV_FETCH_DATA_HOME || event == DIR_EV_FETCH_INV_DATA ||
-	       event == DIR_EV_FETCH_INV_DATA_HOME;
+	return event == DIR_EV_WRITEBACK || event == DIR_EV_WRITEBACK_MIRRORED ||
+	       event == DIR_EV_FETCH_DATA || event == DIR_EV_FETCH_DATA_HOME ||
+	       event == DIR_EV_FETCH_INV_DATA || event == DIR_EV_FETCH_INV_DATA_HOME;
 }
 
 Test(protocol_table, directory_rows_have_the_data_they_use)
@@ -156,7 +156,8 @@ Test(protocol_table, directory_rows_have_the_data_they_use)
 			enum dir_action act = r->actions[a];
 			bool uses_data =
 			    act == DIR_ACT_SEND_READ_DATA || act == DIR_ACT_SEND_GRANT_DATA ||
-			    act == DIR_ACT_HOME_INSTALL_RO || act == DIR_ACT_HOME_INSTALL_RW;
+			    act == DIR_ACT_HOME_INSTALL_RO || act == DIR_ACT_HOME_INSTALL_RW ||
+			    act == DIR_ACT_SEND_REPLICA;
 			data |= act == DIR_ACT_READ;
 			cr_assert(!uses_data || data, "directory row %zu uses data it has not", i);
 			cr_assert(act != DIR_ACT_COMPLETE || a + 1 == DIR_MAX_ACTIONS ||
