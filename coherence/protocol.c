@@ -420,8 +420,8 @@ int coh_set_range(struct coh *c, uint32_t range, uint32_t home, uint32_t mirror,
 	const struct coh_homes *homes = &c->homes;
 	if (!homes->range_home || range >= c->node_count || !is_node(c, home) || mirror == home ||
 	    (mirror != COH_NO_MIRROR && !is_node(c, mirror))) {
-		snprintf(err, errlen, "range %u cannot move to node %u, mirrored by %u", range, home,
-			 mirror);
+		snprintf(err, errlen, "range %u cannot move to node %u, mirrored by %u", range,
+			 home, mirror);
 		return -1;
 	}
 	uint32_t old_home = homes->range_home[range], old_mirror = homes->range_mirror[range];

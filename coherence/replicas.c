@@ -36,6 +36,7 @@
 
 struct range {
 	uint64_t pages;
+	bool lent; /* configured with a mirror: a lending node's memory */
 	uint32_t home, mirror; /* the assignment all losses known here lead to */
 	bool in_sync;	       /* the mirror holds every page (as far as this node knows) */
 	/* The node serving the range, copying it to a new mirror (the progress thread's): */
@@ -89,6 +90,8 @@ struct replicas *replicas_create(const struct replicas_params *params)
 	if (!r)
 		return NULL;
 	r->p = *params;
+	r->p.range_pages = NULL; /* the caller's: copied below */
+	r->p.mirrors = NULL;
 	uint32_t n = params->node_count;
 	r->words = (n + 63) / 64;
 	r->ranges = calloc(n, sizeof(*r->ranges));
@@ -102,6 +105,7 @@ struct replicas *replicas_create(const struct replicas_params *params)
 	pthread_mutex_init(&r->lock, NULL);
 	for (uint32_t i = 0; i < n; i++) {
 		r->ranges[i] = (struct range){.pages = params->range_pages[i],
+					      .lent = params->mirrors[i] != COH_NO_MIRROR,
 					      .home = i,
 					      .mirror = params->mirrors[i],
 					      .in_sync = params->mirrors[i] != COH_NO_MIRROR};
@@ -360,7 +364,7 @@ void replicas_status(struct replicas *r, struct replicas_status *out)
 	bool single = false, copying = false;
 	for (uint32_t i = 0; i < r->p.node_count; i++) {
 		const struct range *range = &r->ranges[i];
-		if (!range->pages || range->in_sync || r->p.mirrors[i] == COH_NO_MIRROR)
+		if (!range->pages || range->in_sync || !range->lent)
 			continue;
 		single = true;
 		copying |= range->mirror != COH_NO_MIRROR;

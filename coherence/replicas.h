@@ -28,6 +28,7 @@ struct replicas_params {
 	struct coh *coh;
 	struct cluster *cluster;
 	uint32_t node_count, self;
+	/* Read during replicas_create only: */
 	const uint64_t *range_pages; /* [node_count]: the pages each node's range holds */
 	const uint32_t *mirrors;     /* [node_count]: as in struct coh_home_config */
 	uint32_t spare;		     /* takes over a lost node's copies; COH_NO_MIRROR: none */

@@ -5,8 +5,10 @@
  * only if every check held and every litmus reader overlapped its writer. The seed is node 0's,
  * agreed through the region before the first workload. A peer lost mid-run is reported and ends
  * the node at once with "node lost" (6): its threads may be waiting on pages that node held,
- * and nothing can bring those back (docs/coherence.md). SIGINT and SIGTERM end the node at once
- * with 130, for the same reason (a dedicated thread takes them). */
+ * and nothing can bring those back (docs/coherence.md; replicas = 2 is not used here: a mirror
+ * keeps its copies in place of its own, which only a node that never touches the pages it
+ * mirrors can do, and memtest's lending nodes run workloads too). SIGINT and SIGTERM end the node
+ * at once with 130, for the same reason (a dedicated thread takes them). */
 #include "vmm/cmd/cmd_memtest.h"
 
 #include <pthread.h>
