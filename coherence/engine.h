@@ -24,8 +24,8 @@ struct engine_params {
 	 * others given up through the protocol (docs/coherence.md, "The cache"); needs RANGES
 	 * homes. 0: no bound. */
 	uint64_t cache_pages;
-	/* Replicas (homes.mirrors set): the node that takes over the copies a lost node kept;
-	 * COH_NO_MIRROR: none. */
+	/* Replicas (homes.mirrors set, and then this must be too): the node that takes over the
+	 * copies a lost node kept; COH_NO_MIRROR: none. */
 	uint32_t spare;
 	/* --profile: count this node's faults per page (engine_fault_pages). */
 	bool profile_faults;

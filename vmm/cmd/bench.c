@@ -194,6 +194,7 @@ int bench_region_start(struct bench_region *r, const struct cluster_config *cfg,
 				       .size = r->mem.size,
 				       .cluster = r->cluster,
 				       .homes = homes,
+				       .spare = COH_NO_MIRROR,
 				       .cache_pages = cache_pages,
 				       .fatal = bench_fatal,
 				       .ctx = r};

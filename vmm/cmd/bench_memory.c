@@ -9,7 +9,10 @@
  * request out, a page back), and the bandwidth of such round trips one after another.
  * The cost of a dirty eviction is the write pass's extra time per page over the read pass (each
  * written page is written back as it leaves; a read page is dropped); the prefetch hit rate is
- * the share of the pages fetched ahead during the lent passes that they then used. */
+ * the share of the pages fetched ahead during the lent passes that they then used.
+ * Then a second cluster with replicas = 2 (n1 and n2 keep each other's memory) runs the same
+ * lent passes: its write pass against the first's is what a second copy costs a write-heavy
+ * guest (each write-back waits for the mirror's ack before the page's frame is freed). */
 #include "vmm/cmd/bench_memory.h"
 
 #include <stdint.h>
@@ -24,6 +27,7 @@
 #include "coherence/engine.h"
 #include "vmm/cmd/bench.h"
 #include "vmm/config.h"
+#include "vmm/config_mode.h"
 #include "vmm/guest_memory.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -48,6 +52,7 @@ struct bench_mem_results {
 	double rtt_us; /* floor: 4 KiB there and back */
 	struct pass_times lent, local;
 	uint64_t prefetch_issued, prefetch_used, dirty_evictions;
+	struct pass_times replicated; /* the lent passes with replicas = 2 */
 };
 
 static uint64_t now_ns(void)
@@ -62,9 +67,12 @@ static int bench_mem_start(struct bench_region *b, const struct cluster_config *
 			   char *err, size_t errlen)
 {
 	uint64_t range_pages[1 + BENCH_LENDERS];
+	uint32_t mirrors[1 + BENCH_LENDERS];
 	for (unsigned i = 0; i < cfg->node_count; i++)
 		range_pages[i] = cfg->nodes[i].memory_bytes / BENCH_PAGE;
-	struct coh_home_config homes = {.policy = COH_HOME_RANGES, .range_pages = range_pages};
+	struct coh_home_config homes = {.policy = COH_HOME_RANGES,
+					.range_pages = range_pages,
+					.mirrors = config_mirrors(cfg, mirrors) ? mirrors : NULL};
 	return bench_region_start(b, cfg, self, cfg->total_memory, homes,
 				  cfg->nodes[self].cache_bytes / BENCH_PAGE, err, errlen);
 }
@@ -145,10 +153,13 @@ static int median_rtt_us(struct engine *e, double *out)
 	return 0;
 }
 
+/* With replicas, only the lent passes (into r->replicated). */
 static int bench_mem_measure(struct bench_region *b, const struct cluster_config *cfg,
 			     struct bench_mem_results *r)
 {
 	uint8_t *local = b->mem.host, *lent = b->mem.host + cfg->nodes[1].memory_offset;
+	if (cfg->replicas > 1)
+		return time_passes(lent, &r->replicated);
 	if (median_rtt_us(b->engine, &r->rtt_us) < 0) {
 		log_error("bench memory: node 1 does not answer pings");
 		return -1;
@@ -194,29 +205,34 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       dirty_us, (unsigned long long)r->dirty_evictions);
 	printf("  prefetch          %llu pages fetched ahead in the lent passes, %.0f%% used\n",
 	       (unsigned long long)r->prefetch_issued, hit_rate * 100);
+	printf("  replicas = 2      sequential write %.1f MiB/s against %.1f with one copy: %.2fx "
+	       "the time\n",
+	       mib_s(r->replicated.write_s), write, r->replicated.write_s / r->lent.write_s);
 	printf("{\"set_mib\": %d, \"cache_mib\": %d, \"rtt_4k_us\": %.2f, \"floor_mib_s\": %.1f, "
 	       "\"seq_read_mib_s\": %.1f, \"seq_read_ratio\": %.3f, \"seq_write_mib_s\": %.1f, "
 	       "\"seq_write_ratio\": %.3f, \"local_seq_read_mib_s\": %.1f, "
 	       "\"local_seq_write_mib_s\": %.1f, \"rand_access_us\": %.2f, "
 	       "\"rand_miss_ratio\": %.3f, \"local_rand_access_us\": %.3f, "
-	       "\"dirty_eviction_us\": %.2f, \"prefetch_hit_rate\": %.3f}\n",
+	       "\"dirty_eviction_us\": %.2f, \"prefetch_hit_rate\": %.3f, "
+	       "\"replicas2_seq_write_mib_s\": %.1f, \"replicas2_write_cost\": %.3f}\n",
 	       BENCH_SET_MIB, BENCH_CACHE_MIB, r->rtt_us, floor_mib_s, read, read / floor_mib_s,
 	       write, write / floor_mib_s, mib_s(r->local.read_s), mib_s(r->local.write_s),
 	       r->lent.random_us, r->lent.random_us / r->rtt_us, r->local.random_us, dirty_us,
-	       hit_rate);
+	       hit_rate, mib_s(r->replicated.write_s), r->replicated.write_s / r->lent.write_s);
 }
 
-static int bench_mem_config(const char *dir, struct cluster_config *cfg)
+static int bench_mem_config(const char *dir, unsigned replicas, struct cluster_config *cfg)
 {
-	char nodes[1024];
-	unsigned port = bench_first_port();
+	char nodes[1024], cluster[64];
+	unsigned port = bench_first_port() + 3 * (replicas - 1); /* each cluster its own ports */
 	snprintf(nodes, sizeof(nodes),
 		 "[[node]]\nname = \"b0\"\naddress = \"127.0.0.1:%u\"\nvcpus = 1\n"
 		 "memory_mib = %d\ncache_mib = %d\n"
 		 "[[node]]\nname = \"b1\"\naddress = \"127.0.0.1:%u\"\nmemory_mib = %d\n"
 		 "[[node]]\nname = \"b2\"\naddress = \"127.0.0.1:%u\"\nmemory_mib = 16\n",
 		 port, BENCH_OWN_MIB, BENCH_CACHE_MIB, port + 1, BENCH_SET_MIB, port + 2);
-	return bench_cluster_config(dir, "mode = \"memory\"\n", nodes, cfg);
+	snprintf(cluster, sizeof(cluster), "mode = \"memory\"\nreplicas = %u\n", replicas);
+	return bench_cluster_config(dir, cluster, nodes, cfg);
 }
 
 /* A lending node: serves its memory until node 0 is done. */
@@ -234,7 +250,8 @@ static int bench_mem_lender(const struct cluster_config *cfg, unsigned self)
 	return rc < 0 ? VMM_EXIT_HOST_ERROR : 0;
 }
 
-static int bench_memory(void)
+/* One cluster of 3 local nodes with `replicas` (its own key and configuration), measured into r. */
+static int bench_memory_cluster(unsigned replicas, struct bench_mem_results *r)
 {
 	char dir[256];
 	if (bench_make_temp_dir("bench-memory", dir, sizeof(dir)) < 0)
@@ -242,7 +259,7 @@ static int bench_memory(void)
 	struct cluster_config cfg;
 	int status = VMM_EXIT_HOST_ERROR;
 	pid_t children[1 + BENCH_LENDERS] = {0};
-	if (bench_mem_config(dir, &cfg) < 0)
+	if (bench_mem_config(dir, replicas, &cfg) < 0)
 		goto out_dir;
 	fflush(stdout);
 	for (unsigned i = 1; i <= BENCH_LENDERS; i++) {
@@ -251,11 +268,10 @@ static int bench_memory(void)
 			_exit(bench_mem_lender(&cfg, i));
 	}
 	struct bench_region b = {0};
-	struct bench_mem_results r;
 	char err[1024];
 	if (bench_mem_start(&b, &cfg, 0, err, sizeof(err)) < 0)
 		log_error("%s", err);
-	else if (bench_mem_measure(&b, &cfg, &r) == 0)
+	else if (bench_mem_measure(&b, &cfg, r) == 0)
 		status = 0;
 	if (b.engine && engine_quiesce(b.engine, 30000) < 0)
 		status = VMM_EXIT_HOST_ERROR;
@@ -266,11 +282,20 @@ static int bench_memory(void)
 			status = VMM_EXIT_HOST_ERROR;
 	}
 	bench_region_stop(&b);
-	if (status == 0) /* last, after the nodes' leave messages: the JSON ends the output */
-		bench_mem_report(&r);
 	config_free(&cfg);
 out_dir:
 	bench_remove_temp_dir(dir);
+	return status;
+}
+
+static int bench_memory(void)
+{
+	struct bench_mem_results r = {0};
+	int status = bench_memory_cluster(1, &r);
+	if (status == 0)
+		status = bench_memory_cluster(2, &r);
+	if (status == 0) /* last, after the nodes' leave messages: the JSON ends the output */
+		bench_mem_report(&r);
 	return status;
 }
 
