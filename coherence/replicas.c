@@ -22,6 +22,7 @@
 #include "coherence/replicas.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@
 
 struct range {
 	uint64_t pages;
-	bool lent; /* configured with a mirror: a lending node's memory */
+	bool lent;	       /* configured with a mirror: a lending node's memory */
 	uint32_t home, mirror; /* the assignment all losses known here lead to */
 	bool in_sync;	       /* the mirror holds every page (as far as this node knows) */
 	/* The node serving the range, copying it to a new mirror (the progress thread's): */
@@ -50,11 +51,11 @@ struct replicas {
 	struct replicas_params p;
 	pthread_mutex_t lock; /* losses reported (any thread) against the progress thread */
 	struct range *ranges;
-	size_t words;	   /* per node bitmap */
-	uint64_t *lost;	   /* nodes reported lost (under lock) */
-	uint64_t *pending; /* reported, this node's part not yet taken (under lock) */
-	uint64_t *ready;   /* [node]: the losses that node said RECOVERED for */
-	uint64_t pages_copied;
+	size_t words;		       /* per node bitmap */
+	uint64_t *lost;		       /* nodes reported lost (under lock) */
+	uint64_t *pending;	       /* reported, this node's part not yet taken (under lock) */
+	uint64_t *ready;	       /* [node]: the losses that node said RECOVERED for */
+	_Atomic uint64_t pages_copied; /* read by replicas_status from any thread */
 };
 
 static bool bit(const uint64_t *set, uint32_t node)

@@ -441,8 +441,9 @@ static void machine_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct machine *m = ctx;
 	char left[256];
-	if (m->engine && !m->cfg->nodes[node].vcpus &&
-	    engine_node_lost(m->engine, node, left, sizeof(left))) {
+	struct engine *engine = atomic_load(&m->engine_for_losses);
+	if (engine && !m->cfg->nodes[node].vcpus &&
+	    engine_node_lost(engine, node, left, sizeof(left))) {
 		log_error("node %s lost (%s): the guest goes on from the copies of its memory on "
 			  "other nodes",
 			  m->cfg->nodes[node].name, why);
@@ -515,6 +516,7 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	free(range_pages);
 	if (!m->engine)
 		return -1;
+	atomic_store(&m->engine_for_losses, m->engine);
 	node_link_set_engine(m->link, m->engine);
 	if (m->node == MACHINE_IOAPIC_NODE) {
 		uint64_t epoch = clock_ns(CLOCK_REALTIME);
@@ -704,9 +706,12 @@ void machine_destroy(struct machine *m)
 		ioapic_destroy(m->ioapic);
 	if (m->apic_bus)
 		apic_bus_destroy(m->apic_bus);
-	engine_destroy(m->engine);
+	/* The cluster's thread reports losses into the engine: it ends first (after the transport,
+	 * which engine_close takes down). */
+	engine_close(m->engine);
 	if (m->cluster)
 		cluster_leave(m->cluster);
+	engine_destroy(m->engine);
 	node_link_destroy(m->link);
 	accel_close(m->accel);
 	guest_memory_destroy(&m->mem);

@@ -77,6 +77,8 @@ struct machine {
 	unsigned vcpu_count;
 	/* Several nodes: the cluster, the engine keeping guest RAM coherent, the VMM's messages. */
 	struct cluster *cluster;
+	/* Losses are reported on the cluster's thread, which runs before the engine exists. */
+	struct engine *_Atomic engine_for_losses;
 	struct engine *engine;
 	struct node_link *link;
 	int console_out; /* fd the UART writes to */

@@ -62,7 +62,7 @@ expect_survivors() {
 	! pgrep -f -- "--config $WORK/" >/dev/null || fail "a vsmp-vmm process was left running"
 }
 
-write_config 48
+write_config 32
 for victim in 1 2; do
 	start_nodes "$WORK/m.toml" --stats 1
 	await_dirty_evictions
@@ -71,7 +71,7 @@ for victim in 1 2; do
 	echo "n$victim killed mid-run: the guest passed on the copies"
 done
 
-write_config 160 spare
+write_config 96 spare
 NODE_COUNT=4 start_nodes "$WORK/m.toml" --stats 1
 await_dirty_evictions
 kill -9 "${pids[1]}"
