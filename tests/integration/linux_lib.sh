@@ -49,6 +49,24 @@ linux_config() {
 	printf '[[device]]\nkind = "uart"\nowner = "n0"\n' >>"$file"
 }
 
+# linux_memory_config FILE INITRD PORTS [VCPUS [VIEW]]: configs/linux-memory.toml (memory mode:
+# n0 computes, n1 and n2 lend) with this test's kernel, INITRD and a key in $WORK, its nodes on
+# 127.0.0.1:PORTS0-PORTS2 (PORTS from 2000 to 3275 keeps them below 32768), n0 with VCPUS vCPUs
+# (default 1) and memory_view VIEW (default numa).
+linux_memory_config() {
+	local file=$1 initrd=$2 ports=$3 vcpus=${4:-1} view=${5:-numa}
+	[ -f "$WORK/cluster.key" ] || "$VMM" keygen "$WORK/cluster.key" >/dev/null
+	sed -E -e "s#^kernel = .*#kernel = \"$LINUX_KERNEL\"#" \
+		-e "s#^initrd = .*#initrd = \"$initrd\"#" \
+		-e "s#^key_file = .*#key_file = \"$WORK/cluster.key\"\nmemory_view = \"$view\"#" \
+		-e "s#^vcpus = 1\$#vcpus = $vcpus#" \
+		-e "s#127\\.0\\.0\\.1:712([0-9])#127.0.0.1:$ports\\1#" \
+		"$SRC/configs/linux-memory.toml" >"$file"
+	[ "$(grep -cE "^(address = \"127\.0\.0\.1:$ports[0-2]\"|vcpus = $vcpus|memory_view = \"$view\")\$" \
+		"$file")" -eq 5 ] ||
+		fail "configs/linux-memory.toml no longer has the lines linux_memory_config replaces"
+}
+
 # linux_boot NAME CONFIG LIMIT [PROMPT TEXT]: runs the guest to its power-off (exit status 0, or
 # $LINUX_EXIT when set: 4 for a test whose guest reboots) within LIMIT seconds; the console (CR LF line ends removed) in $WORK/NAME.out, vsmp-vmm's
 # messages in .err. With PROMPT and TEXT, the console's input is TEXT and a newline, typed (all

@@ -15,15 +15,7 @@ mib=192
 
 linux_kernel
 linux_initramfs "$WORK/initramfs.cpio" --add "$LINUX_PROGRAMS/bigalloc" --run "bigalloc $mib"
-"$VMM" keygen "$WORK/cluster.key" >/dev/null
-port=$((2000 + RANDOM % 1200)) # ports ${port}0-${port}2, in 20000-31992
-sed -E -e "s#^kernel = .*#kernel = \"$LINUX_KERNEL\"#" \
-	-e "s#^initrd = .*#initrd = \"$WORK/initramfs.cpio\"#" \
-	-e "s#^key_file = .*#key_file = \"$WORK/cluster.key\"#" \
-	-e "s#127\\.0\\.0\\.1:712([0-9])#127.0.0.1:$port\\1#" \
-	"$SRC/configs/linux-memory.toml" >"$WORK/linux.toml"
-[ "$(grep -c "127.0.0.1:$port" "$WORK/linux.toml")" -eq 3 ] || fail "linux-memory.toml's addresses changed"
-
+linux_memory_config "$WORK/linux.toml" "$WORK/initramfs.cpio" $((2000 + RANDOM % 1200))
 linux_boot linux "$WORK/linux.toml" "${VSMP_LINUX_TIMEOUT:-570}"
 linux_expect_numa linux 1 0:128 :192 :192
 linux_expect_native linux bigalloc "$mib"
