@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make linux-check`: the Linux guest runs too long for make check (tests/integration/linux_*.sh
 # are the short ones). Debian's stock kernel on 1 node x 1 vCPU, then on 3 local nodes x 1 vCPU
-# (127.0.0.1:7320-7322) running every program of tests/linux/ with larger inputs, then the same 3
-# nodes each in a network namespace of its own (--netns, UCX over TCP): each program must print
-# in the guest exactly what it prints natively, the machine must look as configured (nproc,
-# MemTotal, one NUMA node per node) and the console must show no clock or interrupt warning.
+# (127.0.0.1:7320-7322) running every program of tests/linux/ with larger inputs, then in memory
+# mode (configs/linux-memory.toml with 2 vCPUs on n0 and the flat view, 127.0.0.1:7330-7332)
+# running every program, bigalloc over 192 MiB, then on 3 nodes each in a network namespace of its
+# own (--netns, UCX over TCP): each program must print in the guest exactly what it prints
+# natively, the machine must look as configured (nproc, MemTotal, one NUMA node per node, or one
+# in all for the flat view) and the console must show no clock or interrupt warning.
 # Stops at the first failure, keeping its logs (KEEP_WORK=1 keeps them always).
 #
 # usage: tests/linux_check.sh BUILD_DIR
@@ -37,6 +39,17 @@ linux_expect_native three pthreads 2000
 linux_expect_native three openmp 200000
 linux_expect_native three bigalloc "$mib"
 linux_expect_healthy three
+
+echo "== memory mode: 2 vCPUs on n0, n1 and n2 lending, flat view, every program"
+linux_initramfs "$WORK/memory.cpio" --add "$LINUX_PROGRAMS"/* \
+	--run "pthreads 2000; openmp 200000; bigalloc 192"
+linux_memory_config "$WORK/memory.toml" "$WORK/memory.cpio" 733 2 flat
+linux_boot memory "$WORK/memory.toml" "$limit"
+linux_expect_numa memory 2 0-1:512
+linux_expect_native memory pthreads 2000
+linux_expect_native memory openmp 200000
+linux_expect_native memory bigalloc 192
+linux_expect_healthy memory
 
 echo "== 3 nodes x 1 vCPU, one network namespace each"
 ip netns add "vsmp-probe-$$" 2>/dev/null || skip "cannot create network namespaces here (ip netns add)"

@@ -39,6 +39,7 @@
 #include "vmm/node_link.h"
 #include "vmm/node_profile.h"
 #include "vmm/node_stats.h"
+#include "vmm/prom_file.h"
 #include "vmm/vcpu.h"
 
 #define UART_COM1_PORT 0x3f8
@@ -474,6 +475,21 @@ static void machine_node_message(void *ctx, unsigned src, uint16_t type, const v
 	node_link_receive(m->link, src, type, payload, len);
 }
 
+/* --stats-prometheus: s, or the counters now if s is NULL, as this node's Prometheus file. */
+static int machine_write_prometheus(struct machine *m, const struct node_stats *s, char *err,
+				    size_t errlen)
+{
+	if (!m->opts.prometheus_dir)
+		return 0;
+	struct node_stats now;
+	if (!s) {
+		node_stats_read(m->engine, m->cfg->nodes[m->node].cache_bytes, &now);
+		s = &now;
+	}
+	return prom_file_write(m->opts.prometheus_dir, m->cfg->name, m->cfg->nodes[m->node].name, s,
+			       err, errlen);
+}
+
 /* Several nodes: join the cluster and put guest RAM under the coherence engine. By default each
  * node's share of RAM is homed at that node, the NUMA node SRAT gives it ([cluster] homes). */
 static int machine_join(struct machine *m, char *err, size_t errlen)
@@ -514,7 +530,8 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 				       .ctx = m};
 	m->engine = engine_create(&params, err, errlen);
 	free(range_pages);
-	if (!m->engine)
+	/* The file is created now, so that a directory that refuses it stops the node at once. */
+	if (!m->engine || machine_write_prometheus(m, NULL, err, errlen) < 0)
 		return -1;
 	atomic_store(&m->engine_for_losses, m->engine);
 	node_link_set_engine(m->link, m->engine);
@@ -540,6 +557,11 @@ int machine_create(struct machine *m, const struct cluster_config *cfg, unsigned
 	m->rx_room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->stop_fd < 0 || m->rx_room_fd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	if (m->opts.prometheus_dir && cfg->node_count == 1) {
+		snprintf(err, errlen,
+			 "--stats-prometheus: one node alone keeps no coherence counters");
 		return -1;
 	}
 	if (guest_memory_create(&m->mem, cfg->total_memory, err, errlen) < 0)
@@ -620,13 +642,20 @@ static int machine_stats_timer(struct machine *m)
 	return fd;
 }
 
-/* The counters on stderr; timer_fd, when it is the stats timer, is read to rearm its poll. */
-static void machine_print_stats(struct machine *m, int timer_fd, const char *when)
+/* One reading of the counters, on stderr (print) and in the Prometheus file; timer_fd, when it
+ * is the stats timer, is read to rearm its poll. */
+static void machine_report_stats(struct machine *m, int timer_fd, bool print, const char *when)
 {
 	uint64_t expirations;
+	struct node_stats s;
+	char err[512];
 	if (timer_fd >= 0 && read(timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	node_stats_print(m->engine, m->cfg->nodes[m->node].cache_bytes, when);
+	node_stats_read(m->engine, m->cfg->nodes[m->node].cache_bytes, &s);
+	if (print)
+		node_stats_print(&s, when);
+	if (machine_write_prometheus(m, &s, err, sizeof(err)) < 0)
+		log_error("--stats-prometheus: %s", err);
 }
 
 int machine_run(struct machine *m)
@@ -661,7 +690,7 @@ int machine_run(struct machine *m)
 		if (poll(fds, 6, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[5].revents & POLLIN)
-			machine_print_stats(m, stats_fd, "stats");
+			machine_report_stats(m, stats_fd, true, "stats");
 		if (fds[1].revents & POLLIN)
 			machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
 		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
@@ -676,8 +705,10 @@ int machine_run(struct machine *m)
 	/* A vCPU waiting in a page fault for a node that is gone cannot be kicked out of run() (the
 	 * fault is KVM's or the interpreter's own access): taking the engine (and its userfaultfd)
 	 * away first releases it. */
-	if (m->engine && (log_verbose() || stats_fd >= 0 || m->cfg->mode == CLUSTER_MODE_MEMORY))
-		machine_print_stats(m, -1, "final");
+	if (m->engine)
+		machine_report_stats(
+		    m, -1, log_verbose() || stats_fd >= 0 || m->cfg->mode == CLUSTER_MODE_MEMORY,
+		    "final");
 	if (stats_fd >= 0)
 		close(stats_fd);
 	if (log_verbose())

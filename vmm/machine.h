@@ -57,6 +57,9 @@ struct node_link;
 struct machine_options {
 	unsigned stats_interval_s; /* --stats: print the coherence counters this often; 0: never */
 	bool profile;		   /* --profile: at exit, the hot code pages and fault pages */
+	/* --stats-prometheus: the directory of this node's Prometheus file (vmm/prom_file.h),
+	 * written at the start, every stats_interval_s and at exit; NULL: none. */
+	const char *prometheus_dir;
 };
 
 struct machine {

@@ -13,10 +13,11 @@
 #include "vmm/machine.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_options.h"
+#include "vmm/prom_file.h"
 
 static const char usage_text[] =
     "usage: vsmp-vmm --config FILE [--node NAME] [--netns] [--accel auto|kvm|emu]\n"
-    "                [--check-config] [--stats N] [--profile]\n"
+    "                [--check-config] [--stats N] [--stats-prometheus DIR] [--profile]\n"
     "                [--verbose]\n"
     "       vsmp-vmm bench exits [--iters N]\n"
     "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
@@ -43,6 +44,12 @@ static const char usage_text[] =
     "                      counters on stderr (resident lent pages, misses, evictions,\n"
     "                      write-backs, prefetches, bytes each way), and once at the end\n"
     "                      (memory mode prints that summary without --stats too)\n"
+    "      --stats-prometheus DIR\n"
+    "                      each node also writes those counters as Prometheus text\n"
+    "                      exposition to DIR/vsmp-CLUSTER-NODE.prom (node_exporter's\n"
+    "                      textfile collector reads such a directory), replaced atomically\n"
+    "                      when it starts, every --stats N seconds and at the end; DIR\n"
+    "                      must be a writable directory. Needs several nodes\n"
     "      --profile       at exit, each node prints the 20 guest code pages (linear RIP\n"
     "                      >> 12; interpreter only) that ran the most instructions and the\n"
     "                      20 guest-physical pages that took the most read and write\n"
@@ -89,12 +96,13 @@ struct cli_options {
 	struct machine_options machine;
 };
 
-enum { KEY_CHECK_CONFIG = 0x100, KEY_VERSION, KEY_STATS, KEY_PROFILE };
+enum { KEY_CHECK_CONFIG = 0x100, KEY_VERSION, KEY_STATS, KEY_PROMETHEUS, KEY_PROFILE };
 
 static int cli_take(void *ctx, int key, const char *arg)
 {
 	struct cli_options *opt = ctx;
 	unsigned long long seconds;
+	char err[512];
 	switch (key) {
 	case KEY_VERSION:
 		puts("vsmp-vmm " VSMP_VERSION);
@@ -106,6 +114,13 @@ static int cli_take(void *ctx, int key, const char *arg)
 		if (parse_decimal(arg, 3600, &seconds) < 0 || seconds == 0)
 			return -1;
 		opt->machine.stats_interval_s = (unsigned)seconds;
+		return 0;
+	case KEY_PROMETHEUS:
+		if (prom_file_check_dir(arg, err, sizeof(err)) < 0) {
+			log_error("--stats-prometheus %s", err);
+			return -1;
+		}
+		opt->machine.prometheus_dir = arg;
 		return 0;
 	case KEY_PROFILE:
 		opt->machine.profile = true;
@@ -170,11 +185,13 @@ int main(int argc, char **argv)
 		return cmd_memtest_main(argc, argv);
 	if (argc >= 2 && cmd_cluster_handles(argv[1]))
 		return cmd_cluster_main(argc, argv);
-	static const struct option extra[] = {{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
-					      {"version", no_argument, NULL, KEY_VERSION},
-					      {"stats", required_argument, NULL, KEY_STATS},
-					      {"profile", no_argument, NULL, KEY_PROFILE},
-					      {NULL, 0, NULL, 0}};
+	static const struct option extra[] = {
+	    {"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
+	    {"version", no_argument, NULL, KEY_VERSION},
+	    {"stats", required_argument, NULL, KEY_STATS},
+	    {"stats-prometheus", required_argument, NULL, KEY_PROMETHEUS},
+	    {"profile", no_argument, NULL, KEY_PROFILE},
+	    {NULL, 0, NULL, 0}};
 	struct cli_options opt = {0};
 	const struct node_options_spec spec = {
 	    .command = "", .usage = usage_text, .extra = extra, .take = cli_take, .ctx = &opt};

@@ -22,6 +22,11 @@ case_fails memtest_no_config 'memtest: --config FILE is required' memtest --thre
 case_fails memtest_threads "memtest: invalid value for --threads: '0'" memtest --config x --threads 0
 case_fails memtest_homes "invalid value for --homes: 'nearest'" memtest --config x --homes nearest
 case_fails accel_value "invalid value for --accel: 'fast'" --config x --accel fast
+# --stats-prometheus needs a directory it can write in, checked before anything starts.
+case_fails prometheus_absent "--stats-prometheus $WORK/absent: No such file or directory" \
+	--config x --stats-prometheus "$WORK/absent"
+case_fails prometheus_file "--stats-prometheus /dev/null: not a directory" \
+	--config x --stats-prometheus /dev/null
 
 # Every command prints its usage on stdout for --help and -h, and exits 0.
 for command in "" bench "bench exits" "bench coherence" "bench memory" "bench guest" keygen \
@@ -63,6 +68,8 @@ testguest_config "$WORK/ok.toml" 2
 run_vmm check_ok --config "$WORK/ok.toml" --check-config
 expect_status 0 check_ok
 expect_line check_ok 'valid: 1 node\(s\), 2 vCPU\(s\), 64 MiB, accel auto$'
+case_fails prometheus_one_node 'one node alone keeps no coherence counters' \
+	--config "$WORK/ok.toml" --stats-prometheus "$WORK"
 
 # --accel replaces [guest] accel.
 sed 's/^\[guest\]$/[guest]\naccel = "kvm"/' "$WORK/ok.toml" >"$WORK/kvm.toml"

@@ -49,6 +49,24 @@ linux_config() {
 	printf '[[device]]\nkind = "uart"\nowner = "n0"\n' >>"$file"
 }
 
+# linux_memory_config FILE INITRD PORTS [VCPUS [VIEW]]: configs/linux-memory.toml (memory mode:
+# n0 computes, n1 and n2 lend) with this test's kernel, INITRD and a key in $WORK, its nodes on
+# 127.0.0.1:PORTS0-PORTS2 (PORTS from 2000 to 3275 keeps them below 32768), n0 with VCPUS vCPUs
+# (default 1) and memory_view VIEW (default numa).
+linux_memory_config() {
+	local file=$1 initrd=$2 ports=$3 vcpus=${4:-1} view=${5:-numa}
+	[ -f "$WORK/cluster.key" ] || "$VMM" keygen "$WORK/cluster.key" >/dev/null
+	sed -E -e "s#^kernel = .*#kernel = \"$LINUX_KERNEL\"#" \
+		-e "s#^initrd = .*#initrd = \"$initrd\"#" \
+		-e "s#^key_file = .*#key_file = \"$WORK/cluster.key\"\nmemory_view = \"$view\"#" \
+		-e "s#^vcpus = 1\$#vcpus = $vcpus#" \
+		-e "s#127\\.0\\.0\\.1:712([0-9])#127.0.0.1:$ports\\1#" \
+		"$SRC/configs/linux-memory.toml" >"$file"
+	[ "$(grep -cE "^(address = \"127\.0\.0\.1:$ports[0-2]\"|vcpus = $vcpus|memory_view = \"$view\")\$" \
+		"$file")" -eq 5 ] ||
+		fail "configs/linux-memory.toml no longer has the lines linux_memory_config replaces"
+}
+
 # linux_boot NAME CONFIG LIMIT [PROMPT TEXT]: runs the guest to its power-off (exit status 0, or
 # $LINUX_EXIT when set: 4 for a test whose guest reboots) within LIMIT seconds; the console (CR LF line ends removed) in $WORK/NAME.out, vsmp-vmm's
 # messages in .err. With PROMPT and TEXT, the console's input is TEXT and a newline, typed (all
@@ -87,26 +105,39 @@ linux_expect_healthy() {
 	fail "$name: the kernel warned about its clock or interrupts"
 }
 
-# linux_expect_machine NAME NODES VCPUS MEMORY_MIB: nproc is every node's vCPUs, each NUMA node
-# has its node's CPUs and at most its memory, and MemTotal is their sum, at least 80 % of the
-# machine (the rest is the kernel's own).
-linux_expect_machine() {
-	local name=$1 nodes=$2 vcpus=$3 memory=$4 total node_sum=0 first last kb
-	expect_line "$name" "^LINUX nproc=$((nodes * vcpus))\$"
+# linux_expect_numa NAME NPROC CPUS:MIB...: nproc is NPROC, NUMA node n (one CPUS:MIB each, in
+# order) has the CPU list CPUS (empty for a node without CPUs) and at most MIB of memory, there
+# is no other node, and MemTotal is their sum, at least 80 % of the machine (the rest is the
+# kernel's own).
+linux_expect_numa() {
+	local name=$1 nproc=$2 total node_sum=0 machine=0 n=0 spec cpus mib kb
+	shift 2
+	expect_line "$name" "^LINUX nproc=$nproc\$"
 	total=$(sed -n 's/^LINUX MemTotal: *\([0-9]*\) kB$/\1/p' "$WORK/$name.out")
 	[ -n "$total" ] || fail "$name: no MemTotal line"
+	for spec in "$@"; do
+		cpus=${spec%%:*} mib=${spec#*:}
+		kb=$(sed -n "s/^LINUX node$n cpus=$cpus MemTotal=\([0-9]*\) kB\$/\1/p" "$WORK/$name.out")
+		[ -n "$kb" ] || { grep '^LINUX' "$WORK/$name.out"; fail "$name: NUMA node $n without CPUs '$cpus'"; }
+		[ "$kb" -le $((mib * 1024)) ] || fail "$name: node $n has $kb kB of $mib MiB"
+		node_sum=$((node_sum + kb)) machine=$((machine + mib)) n=$((n + 1))
+	done
+	! grep -q "^LINUX node$n " "$WORK/$name.out" || fail "$name: more NUMA nodes than $n"
+	[ "$node_sum" -eq "$total" ] || fail "$name: the nodes' memory $node_sum kB is not MemTotal $total kB"
+	[ "$total" -ge $((machine * 1024 * 8 / 10)) ] ||
+		fail "$name: MemTotal $total kB is less than 80 % of $machine MiB"
+}
+
+# linux_expect_machine NAME NODES VCPUS MEMORY_MIB: linux_expect_numa for NODES alike nodes of
+# VCPUS vCPUs (numbered across them) and MEMORY_MIB each.
+linux_expect_machine() {
+	local name=$1 nodes=$2 vcpus=$3 memory=$4 n first last specs=()
 	for ((n = 0; n < nodes; n++)); do
 		first=$((n * vcpus)) last=$((n * vcpus + vcpus - 1))
 		[ "$first" -eq "$last" ] || first="$first-$last"
-		kb=$(sed -n "s/^LINUX node$n cpus=$first MemTotal=\([0-9]*\) kB\$/\1/p" "$WORK/$name.out")
-		[ -n "$kb" ] || { grep '^LINUX' "$WORK/$name.out"; fail "$name: NUMA node $n without CPUs $first"; }
-		[ "$kb" -le $((memory * 1024)) ] || fail "$name: node $n has $kb kB of $memory MiB"
-		node_sum=$((node_sum + kb))
+		specs+=("$first:$memory")
 	done
-	! grep -q "^LINUX node$nodes " "$WORK/$name.out" || fail "$name: more NUMA nodes than $nodes"
-	[ "$node_sum" -eq "$total" ] || fail "$name: the nodes' memory $node_sum kB is not MemTotal $total kB"
-	[ "$total" -ge $((nodes * memory * 1024 * 8 / 10)) ] ||
-		fail "$name: MemTotal $total kB is less than 80 % of $nodes x $memory MiB"
+	linux_expect_numa "$name" $((nodes * vcpus)) "${specs[@]}"
 }
 
 # linux_expect_native NAME PROGRAM [ARGS...]: the lines PROGRAM printed in the guest (those

@@ -3,7 +3,9 @@
 # The test guest's memory workload writes, reads back and rewrites 16 MiB of lent memory (4x the
 # cache) and checks every word: the run passes only if no write was lost through eviction,
 # write-back and refetch. n0's final counters must show the cache bounded and both kinds of
-# eviction. Then the flat view: one NUMA node holds everything, and the workload passes again.
+# eviction, and --stats-prometheus must leave each node's file, every line of it a comment or a
+# `name{labels} value` sample, n0's samples equal to its final line. Then the flat view: one NUMA
+# node holds everything, and the workload passes again.
 source "$(dirname "$0")/lib.sh"
 need_cpu
 
@@ -40,8 +42,24 @@ counter() {
 	sed -n "s/^vsmp-vmm\[n0\]: final: .* $2=\([0-9]*\).*/\1/p" "$WORK/$1.err"
 }
 
+# expect_prometheus NODE: NODE's Prometheus file is well formed and, for n0, its samples are the
+# fields of its final counters line (vsmp_<field>_total for a counter, vsmp_<field> for a gauge).
+expect_prometheus() {
+	local file="$WORK/prom/vsmp-memory-$1.prom" bad field value
+	[ -f "$file" ] || fail "no Prometheus file $file: $(ls -A "$WORK/prom")"
+	bad=$(grep -Ev '^# (HELP|TYPE) vsmp_[a-z_]+ .+$' "$file" |
+		grep -Ev "^vsmp_[a-z_]+\{cluster=\"memory\",node=\"$1\"\} [0-9]+\$") || true
+	[ -z "$bad" ] || fail "$file: lines that are neither a comment nor a sample: $bad"
+	[ "$1" = n0 ] || return 0
+	for field in $(sed -n 's/^vsmp-vmm\[n0\]: final: //p' "$WORK/numa.err"); do
+		value=$(sed -En "s/^vsmp_${field%%=*}(_total)?\{.*\} ([0-9]+)\$/\2/p" "$file")
+		[ "$value" = "${field#*=}" ] || fail "$file: ${field%%=*} is '$value', the final line's ${field#*=}"
+	done
+}
+
 memory_config "$WORK/numa.toml" numa 16
-run_vmm numa --config "$WORK/numa.toml"
+mkdir "$WORK/prom"
+run_vmm numa --config "$WORK/numa.toml" --stats-prometheus "$WORK/prom"
 expect_status 0 numa
 expect_line numa "^TESTGUEST numa node=0 cpus=1 mem_mib=64$"
 expect_line numa "^TESTGUEST numa node=1 cpus=0 mem_mib=32$"
@@ -65,6 +83,8 @@ acked=$(counter numa writebacks_acked)
 [ "$dirty" -ge 3072 ] || fail "only $dirty dirty evictions"
 [ "$clean" -ge 1 ] || fail "no clean eviction"
 [ "$acked" -eq "$dirty" ] || fail "$dirty write-backs sent, $acked acknowledged"
+for node in n0 n1 n2; do expect_prometheus "$node"; done
+[ "$(ls -A "$WORK/prom" | wc -l)" -eq 3 ] || fail "files other than the 3 nodes': $(ls -A "$WORK/prom")"
 
 memory_config "$WORK/flat.toml" flat 8
 run_vmm flat --config "$WORK/flat.toml"

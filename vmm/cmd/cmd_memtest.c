@@ -327,8 +327,11 @@ static int memtest_on_region(const struct cluster_config *cfg, const struct memt
 	}
 	memtest_say("MEMTEST %s node=%s homes=%s\n", status == 0 ? "PASS" : "FAIL", run->node_name,
 		    memory_homes_name(homes));
-	if (params.cache_pages)
-		node_stats_print(e, params.cache_pages * 4096, "final");
+	if (params.cache_pages) {
+		struct node_stats st;
+		node_stats_read(e, params.cache_pages * 4096, &st);
+		node_stats_print(&st, "final");
+	}
 	engine_destroy(e);
 	return status;
 }
