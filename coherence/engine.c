@@ -792,7 +792,7 @@ void engine_get_stats(struct engine *e, struct engine_stats *out)
 	if (e->replicas) {
 		struct replicas_status rs;
 		replicas_status(e->replicas, &rs);
-		out->replica_state = replicas_state_name(rs.state);
+		out->replica_state = rs.state;
 		out->replica_pages_copied = rs.pages_copied;
 	}
 }

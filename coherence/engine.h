@@ -89,11 +89,9 @@ struct engine_stats {
 	/* Pages fetched ahead of a sequential run of misses, those the guest then touched, and
 	 * those given up untouched. */
 	uint64_t prefetch_issued, prefetch_used, prefetch_unused;
-	/* With replicas: "protected", "rebuilding" or "degraded", and the pages this node copied to
-	 * a new mirror. */
-	bool replicated;
-	const char *replica_state;
-	uint64_t replica_pages_copied;
+	/* With replicas (replicated = 1): enum replicas_state (0 protected, 1 rebuilding, 2
+	 * degraded; replicas_state_name) and the pages this node copied to a new mirror. */
+	uint64_t replicated, replica_state, replica_pages_copied;
 };
 void engine_get_stats(struct engine *e, struct engine_stats *out);
 /* With params.profile_faults, after engine_close (the counting thread has stopped): this node's

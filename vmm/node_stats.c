@@ -1,57 +1,75 @@
 /* The counters' table and its two renderings: the key=value line that scripts pick fields out
  * of, and the Prometheus text exposition. A counter is added with one line in `counters`: its
  * key (the line's field, and vsmp_<key>[_total] in Prometheus), its type, whether it exists only
- * with a cache, where its value is in struct node_stats, and its help text. */
+ * with a cache or with replicas, where its value is in struct node_stats, its help text, and for
+ * a state the names of its values (the line shows the name, Prometheus the number). */
 #include "vmm/node_stats.h"
 
 #include <stdbool.h>
 #include <string.h>
 
+#include "coherence/replicas.h"
 #include "vmm/log.h"
 
 enum counter_type { COUNTER, GAUGE };
+enum counter_needs { ALWAYS, CACHE, REPLICAS };
 
 struct counter {
 	const char *key;
 	enum counter_type type;
-	bool cache_only;
+	enum counter_needs needs;
 	size_t offset; /* of its uint64_t in struct node_stats */
 	const char *help;
+	const char *const *names; /* a state's values, or NULL */
+};
+
+static const char *const replica_states[] = {
+    [REPLICAS_PROTECTED] = "protected",
+    [REPLICAS_REBUILDING] = "rebuilding",
+    [REPLICAS_DEGRADED] = "degraded",
 };
 
 #define ENGINE(field) offsetof(struct node_stats, engine.field)
 
 static const struct counter counters[] = {
-    {"faults", COUNTER, false, ENGINE(faults),
-     "Coherence faults taken on guest RAM (missing pages and writes to read-only copies)"},
-    {"messages_in", COUNTER, false, ENGINE(messages_in), "Coherence messages received"},
-    {"messages_out", COUNTER, false, ENGINE(messages_out), "Coherence messages sent"},
-    {"bytes_in", COUNTER, false, ENGINE(bytes_in), "Bytes of coherence messages received"},
-    {"bytes_out", COUNTER, false, ENGINE(bytes_out), "Bytes of coherence messages sent"},
-    {"resident_lent_pages", GAUGE, true, ENGINE(lent_resident),
-     "Pages homed on a lending node resident in this node's cache now"},
-    {"cache_pages", GAUGE, true, offsetof(struct node_stats, cache_pages),
-     "The cache's budget in pages (cache_mib)"},
-    {"misses", COUNTER, true, ENGINE(lent_misses), "Faults on lent pages that were not resident"},
-    {"evictions_clean", COUNTER, true, ENGINE(evictions_clean),
-     "Clean lent pages evicted from the cache (dropped)"},
-    {"evictions_dirty", COUNTER, true, ENGINE(evictions_dirty),
-     "Dirty lent pages evicted from the cache (each written back to its home)"},
-    {"writebacks_acked", COUNTER, true, ENGINE(writebacks_acked),
-     "Write-backs the lent page's home acknowledged"},
-    {"prefetch_issued", COUNTER, true, ENGINE(prefetch_issued),
-     "Pages fetched ahead of a sequential run of misses"},
-    {"prefetch_used", COUNTER, true, ENGINE(prefetch_used),
-     "Pages fetched ahead that the guest then touched"},
-    {"prefetch_unused", COUNTER, true, ENGINE(prefetch_unused),
-     "Pages fetched ahead and given up without a touch"},
+    {"faults", COUNTER, ALWAYS, ENGINE(faults),
+     "Coherence faults taken on guest RAM (missing pages and writes to read-only copies)", NULL},
+    {"messages_in", COUNTER, ALWAYS, ENGINE(messages_in), "Coherence messages received", NULL},
+    {"messages_out", COUNTER, ALWAYS, ENGINE(messages_out), "Coherence messages sent", NULL},
+    {"bytes_in", COUNTER, ALWAYS, ENGINE(bytes_in), "Bytes of coherence messages received", NULL},
+    {"bytes_out", COUNTER, ALWAYS, ENGINE(bytes_out), "Bytes of coherence messages sent", NULL},
+    {"resident_lent_pages", GAUGE, CACHE, ENGINE(lent_resident),
+     "Pages homed on a lending node resident in this node's cache now", NULL},
+    {"cache_pages", GAUGE, CACHE, offsetof(struct node_stats, cache_pages),
+     "The cache's budget in pages (cache_mib)", NULL},
+    {"misses", COUNTER, CACHE, ENGINE(lent_misses), "Faults on lent pages that were not resident",
+     NULL},
+    {"evictions_clean", COUNTER, CACHE, ENGINE(evictions_clean),
+     "Clean lent pages evicted from the cache (dropped)", NULL},
+    {"evictions_dirty", COUNTER, CACHE, ENGINE(evictions_dirty),
+     "Dirty lent pages evicted from the cache (each written back to its home)", NULL},
+    {"writebacks_acked", COUNTER, CACHE, ENGINE(writebacks_acked),
+     "Write-backs the lent page's home acknowledged", NULL},
+    {"prefetch_issued", COUNTER, CACHE, ENGINE(prefetch_issued),
+     "Pages fetched ahead of a sequential run of misses", NULL},
+    {"prefetch_used", COUNTER, CACHE, ENGINE(prefetch_used),
+     "Pages fetched ahead that the guest then touched", NULL},
+    {"prefetch_unused", COUNTER, CACHE, ENGINE(prefetch_unused),
+     "Pages fetched ahead and given up without a touch", NULL},
+    {"replica_state", GAUGE, REPLICAS, ENGINE(replica_state),
+     "Lent memory's copies as this node knows them: 0 protected (every lent page on two nodes), "
+     "1 rebuilding (some on one, a spare receiving copies), 2 degraded (some on one only)",
+     replica_states},
+    {"replica_pages_copied", COUNTER, REPLICAS, ENGINE(replica_pages_copied),
+     "Pages this node copied to a new mirror after a loss", NULL},
 };
 
 #define COUNTER_COUNT (sizeof(counters) / sizeof(counters[0]))
 
 static bool shown(const struct counter *c, const struct node_stats *s)
 {
-	return !c->cache_only || s->cache_pages;
+	return c->needs == ALWAYS || (c->needs == CACHE && s->cache_pages) ||
+	       (c->needs == REPLICAS && s->engine.replicated);
 }
 
 static unsigned long long value(const struct counter *c, const struct node_stats *s)
@@ -75,8 +93,12 @@ void node_stats_format_line(const struct node_stats *s, char *buf, size_t len)
 	for (size_t i = 0; i < COUNTER_COUNT && used < len; i++) {
 		if (!shown(&counters[i], s))
 			continue;
-		int n = snprintf(buf + used, len - used, "%s%s=%llu", used ? " " : "",
-				 counters[i].key, value(&counters[i], s));
+		const struct counter *c = &counters[i];
+		unsigned long long v = value(c, s);
+		int n = c->names ? snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "",
+					    c->key, c->names[v])
+				 : snprintf(buf + used, len - used, "%s%s=%llu", used ? " " : "",
+					    c->key, v);
 		used += n > 0 ? (size_t)n : 0;
 	}
 }

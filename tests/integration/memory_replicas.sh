@@ -58,7 +58,7 @@ expect_survivors() {
 	for victim in "$@"; do
 		grep -q "node $victim lost" "$WORK/n0.err" || fail "n0 did not report $victim's loss: $(cat "$WORK/n0.err")"
 	done
-	grep -q "replica_state=degraded\|replicas: .* lost" "$WORK/n0.err" || fail "no degraded state reported: $(cat "$WORK/n0.err")"
+	grep -q "replica_state=degraded" "$WORK/n0.err" || fail "n0's status never said degraded: $(cat "$WORK/n0.err")"
 	! pgrep -f -- "--config $WORK/" >/dev/null || fail "a vsmp-vmm process was left running"
 }
 
@@ -80,6 +80,9 @@ until_true 300 "${pids[0]}" grep -q "n1's memory is on two nodes again" "$WORK/n
 until_true 300 "${pids[0]}" grep -q "n2's memory is on two nodes again" "$WORK/n0.err" ||
 	fail "n2's memory never regained a second copy: $(cat "$WORK/n0.err" "$WORK/n2.err" "$WORK/n3.err")"
 grep -q "TESTGUEST memory" "$WORK/n0.out" && fail "the guest finished before the second loss: make it longer"
+status_protected() { tail -n 2 "$WORK/n0.err" | grep -q "replica_state=protected"; }
+until_true 30 "${pids[0]}" status_protected ||
+	fail "n0's status did not come back to protected: $(tail -n 5 "$WORK/n0.err")"
 kill -9 "${pids[2]}"
 expect_survivors n1 n2
 grep -q "copying n1's memory" "$WORK/n2.err" || fail "n2 did not copy n1's memory to the spare: $(cat "$WORK/n2.err")"

@@ -183,6 +183,27 @@ Test(node_stats, line_and_exposition_agree)
 	free(text);
 }
 
+/* A state shows by name on the line and by number in the exposition. */
+Test(node_stats, replica_state_by_name_and_number)
+{
+	struct node_stats s = sample(0);
+	char line[1024];
+	node_stats_format_line(&s, line, sizeof(line));
+	cr_assert_null(strstr(line, "replica"), "no replicas, no replica fields: %s", line);
+	s.engine.replicated = 1;
+	s.engine.replica_state = 2;
+	s.engine.replica_pages_copied = 77;
+	node_stats_format_line(&s, line, sizeof(line));
+	cr_assert(strstr(line, " replica_state=degraded replica_pages_copied=77"), "%s", line);
+	char *text = exposition(&s, "c", "n");
+	unsigned long long v;
+	cr_assert(sample_value(text, "vsmp_replica_state", &v));
+	cr_assert_eq(v, 2);
+	cr_assert(sample_value(text, "vsmp_replica_pages_copied_total", &v));
+	cr_assert_eq(v, 77);
+	free(text);
+}
+
 Test(node_stats, label_values_are_escaped)
 {
 	struct node_stats s = sample(0);
