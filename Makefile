@@ -1,7 +1,7 @@
 # Thin wrapper: the real build is CMake in build/. See README.md.
 #   make        install missing Debian packages, build build/vsmp-vmm
 #   make check  every test: unit + integration, ASan/UBSan unit tests, the ThreadSanitizer
-#               memtest, fuzzers (bounded)
+#               memtest and replicas run, fuzzers (bounded)
 #   make stress minutes of memtest on 3 local nodes, several seeds (not part of check)
 #   make fuzz-cpu  a million differential cases: the interpreter against this host's CPU
 #   make demo   the main job: Debian's stock Linux across 3 local node processes, one NUMA
@@ -36,10 +36,11 @@ check-sanitize: deps
 
 # clang: with gcc's libtsan every node crashes when a thread exits (glibc madvises the dead
 # thread's stack, UCX's libucm hooks madvise, and libtsan's rwlock interceptor then runs for a
-# thread libtsan has already finished). Only vsmp-vmm is built: Criterion cannot run under TSan.
+# thread libtsan has already finished). Only vsmp-vmm (and the test guest it runs, which is not
+# instrumented) is built: Criterion cannot run under TSan.
 check-tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DVSMP_SANITIZE=thread -DCMAKE_C_COMPILER=clang >/dev/null
-	@cmake --build $(BUILD)-tsan -j $(JOBS) --target vsmp-vmm
+	@cmake --build $(BUILD)-tsan -j $(JOBS) --target vsmp-vmm testguest
 	cd $(BUILD)-tsan && $(CTEST) -L tsan
 
 check-fuzz: deps
