@@ -56,6 +56,7 @@ struct replicas {
 	uint64_t *pending;	       /* reported, this node's part not yet taken (under lock) */
 	uint64_t *ready;	       /* [node]: the losses that node said RECOVERED for */
 	_Atomic uint64_t pages_copied; /* read by replicas_status from any thread */
+	atomic_bool any_pending;       /* so that the progress thread's turns take no lock */
 };
 
 static bool bit(const uint64_t *set, uint32_t node)
@@ -161,8 +162,10 @@ bool replicas_node_lost(struct replicas *r, unsigned node, char *why, size_t why
 		range->mirror = spare_for(r, range->home);
 		range->in_sync = false;
 	}
-	if (ok)
+	if (ok) {
 		set_bit(r->pending, node);
+		atomic_store(&r->any_pending, true);
+	}
 	pthread_mutex_unlock(&r->lock);
 	return ok;
 }
@@ -281,7 +284,8 @@ static unsigned copy_slice(struct replicas *r)
 unsigned replicas_step(struct replicas *r)
 {
 	unsigned work = 0;
-	for (uint32_t node = 0; node < r->p.node_count; node++) {
+	bool pending = atomic_exchange(&r->any_pending, false);
+	for (uint32_t node = 0; pending && node < r->p.node_count; node++) {
 		pthread_mutex_lock(&r->lock);
 		bool due = bit(r->pending, node);
 		r->pending[node / 64] &= ~(1ull << (node % 64));
