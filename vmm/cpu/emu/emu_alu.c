@@ -13,7 +13,10 @@
  * (emu_alu_bind): they cannot fault and need none of the machinery above. The host executes
  * the same operation at the same width and its flags are taken (LAHF and SETO: the interpreter runs
  * on x86-64 hosts only); the flags the SDM defines are the same on every x86 CPU, and AF after
- * a logic operation, the one it leaves undefined here, is cleared as emu_flags.h does. */
+ * a logic operation, the one it leaves undefined here, is cleared as emu_flags.h does. SHL, SHR
+ * and SAR too: emu_shift() computes their flags with branches on the data, which a random
+ * value mispredicts (the bench cpu int kernel's xorshift took 60% longer so); the flags they
+ * leave undefined are then the host's. */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -183,8 +186,13 @@ shape_src(const struct emu_cpu *c, const struct emu_insn *i, enum reg_shape shap
 	return imm ? (uint64_t)s->disp : c->gpr[s->reg & 15];
 }
 
-/* The host's arithmetic flags after `text` (operands a, b, cf; T sets their width) as RFLAGS
- * bits: LAHF gives SF ZF AF PF CF at their RFLAGS positions in AH, SETO gives OF in AL. */
+/* The host's arithmetic flags as RFLAGS bits from AX after LAHF (SF ZF AF PF CF at their
+ * RFLAGS positions in AH) and SETO (OF in AL). */
+#define HOST_FLAGS(ax)                                                                             \
+	((((ax) >> 8) & (RFLAGS_SF | RFLAGS_ZF | RFLAGS_AF | RFLAGS_PF | RFLAGS_CF)) |             \
+	 (((ax)&1) ? RFLAGS_OF : 0))
+
+/* res and f (the host's flags) after `text` on operands a, b, cf; T sets their width. */
 #define HOST_ALU(text, T)                                                                          \
 	({                                                                                         \
 		T a_ = (T)a;                                                                       \
@@ -194,8 +202,20 @@ shape_src(const struct emu_cpu *c, const struct emu_insn *i, enum reg_shape shap
 			: [b] "r"((T)b), [cf] "r"((uint32_t)cf)                                    \
 			: "cc");                                                                   \
 		res = a_;                                                                          \
-		f = ((ax_ >> 8) & (RFLAGS_SF | RFLAGS_ZF | RFLAGS_AF | RFLAGS_PF | RFLAGS_CF)) |   \
-		    ((ax_ & 1) ? RFLAGS_OF : 0);                                                   \
+		f = HOST_FLAGS(ax_);                                                               \
+	})
+
+/* res and f after the shift `text` of a by CL = n (T sets the width). */
+#define HOST_SHIFT(text, T)                                                                        \
+	({                                                                                         \
+		T a_ = (T)a;                                                                       \
+		uint32_t ax_;                                                                      \
+		__asm__(text " %%cl, %[a]\n\tlahf\n\tseto %%al"                                    \
+			: [a] "+r"(a_), "=&a"(ax_)                                                 \
+			: "c"((uint8_t)n)                                                          \
+			: "cc");                                                                   \
+		res = a_;                                                                          \
+		f = HOST_FLAGS(ax_);                                                               \
 	})
 
 /* emu_alu(), computed by the host at the operand's size. */
@@ -276,13 +296,59 @@ alu_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum re
 		emu_gpr_write(c, dst, size, res);
 }
 
+/* emu_shift() of SHL, SHR and SAR computed by the host at the operand's size: the flags the
+ * SDM leaves undefined (AF; OF unless the count is 1; CF of a count at or above the width) are
+ * then this host's, as the differential tests compare them anyway. A masked count of 0 leaves
+ * the flags alone here as there (and the host's would be stale). Rotates change only CF and OF:
+ * emu_shift() computes them. */
+static inline __attribute__((always_inline)) uint64_t
+host_shift(enum emu_shift_op op, uint64_t a, uint64_t count, unsigned size, uint64_t *rflags)
+{
+	unsigned n = emu_shift_count(count, size);
+	uint64_t res, f;
+	if (op != EMU_SHIFT_SHL && op != EMU_SHIFT_SHR && op != EMU_SHIFT_SAR)
+		return emu_shift(op, a, count, size, rflags);
+	if (n == 0)
+		return a & emu_mask(size);
+#define HOST_SHIFT_SIZED(text)                                                                     \
+	do {                                                                                       \
+		if (size == 8)                                                                     \
+			HOST_SHIFT(text "q", uint64_t);                                            \
+		else if (size == 4)                                                                \
+			HOST_SHIFT(text "l", uint32_t);                                            \
+		else if (size == 2)                                                                \
+			HOST_SHIFT(text "w", uint16_t);                                            \
+		else                                                                               \
+			HOST_SHIFT(text "b", uint8_t);                                             \
+	} while (0)
+	if (op == EMU_SHIFT_SHL)
+		HOST_SHIFT_SIZED("shl");
+	else if (op == EMU_SHIFT_SHR)
+		HOST_SHIFT_SIZED("shr");
+	else
+		HOST_SHIFT_SIZED("sar");
+#undef HOST_SHIFT_SIZED
+	*rflags = emu_flags_merge(*rflags, f, RFLAGS_ARITH);
+	return res;
+}
+
 /* op0 shifted by op1 (an immediate or CL) for a register op0. */
 static inline __attribute__((always_inline)) void
 shift_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_shift_op op, enum reg_shape shape)
 {
 	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
 	uint64_t count = shape_src(c, i, shape); /* CL is register 1 at size 1 */
-	emu_gpr_write(c, dst, size, emu_shift(op, c->gpr[dst], count, size, &c->rflags));
+	emu_gpr_write(c, dst, size, host_shift(op, c->gpr[dst], count, size, &c->rflags));
+}
+
+static enum reg_shape shape_of(const struct emu_insn *i)
+{
+	bool imm = i->nopnd == 2 && i->op[1].kind == EMU_OPND_IMM;
+	if (i->op[0].size == 8)
+		return imm ? SHAPE_I64 : SHAPE_R64;
+	if (i->op[0].size == 4)
+		return imm ? SHAPE_I32 : SHAPE_R32;
+	return SHAPE_ANY;
 }
 
 /* One handler per operation and shape, and the table of them by shape. */
@@ -320,16 +386,6 @@ REG_HANDLERS(shift_reg, h_shr, EMU_SHIFT_SHR)
 REG_HANDLERS(shift_reg, h_sar, EMU_SHIFT_SAR)
 REG_HANDLERS(shift_reg, h_rol, EMU_SHIFT_ROL)
 REG_HANDLERS(shift_reg, h_ror, EMU_SHIFT_ROR)
-
-static enum reg_shape shape_of(const struct emu_insn *i)
-{
-	bool imm = i->nopnd == 2 && i->op[1].kind == EMU_OPND_IMM;
-	if (i->op[0].size == 8)
-		return imm ? SHAPE_I64 : SHAPE_R64;
-	if (i->op[0].size == 4)
-		return imm ? SHAPE_I32 : SHAPE_R32;
-	return SHAPE_ANY;
-}
 
 emu_handler_fn emu_alu_bind(const struct emu_insn *i)
 {
