@@ -576,6 +576,36 @@ static void gen_template(struct gen *g, const struct tmpl *t)
 	gen_emit(g, &e);
 }
 
+/* ---- an ALU instruction and a Jcc ------------------------------------------------------------ */
+
+static const unsigned *class_templates(unsigned cls, unsigned *n);
+
+/* An ALU template's instruction, a Jcc (any condition, rel8 or rel32) over `not rdx`, which
+ * leaves the flags alone: whether it is skipped shows the branch, the flags the ALU's. */
+static void gen_pair(struct gen *g)
+{
+	unsigned n, total;
+	const unsigned *idx = class_templates(CLS_ALU, &n);
+	const struct tmpl *t = &diff_templates(&total)[idx[diff_below(g->r, n)]];
+	g->c->name = t->name;
+	gen_template(g, t);
+	static const uint8_t not_rdx[] = {0x48, 0xf7, 0xd2};
+	unsigned cc = (unsigned)diff_below(g->r, 16);
+	struct enc jcc = {.op = (uint8_t)(0x70 + cc), .imm_size = 1, .imm = sizeof(not_rdx)};
+	if (diff_chance(g->r, 30)) {
+		jcc.map = 1;
+		jcc.op = (uint8_t)(0x80 + cc);
+		jcc.imm_size = 4;
+	}
+	gen_emit(g, &jcc);
+	if (g->off + sizeof(not_rdx) <= DIFF_CODE_MAX) {
+		memcpy(g->c->code + g->off, not_rdx, sizeof(not_rdx));
+		g->off += sizeof(not_rdx);
+		g->c->len = (uint8_t)g->off;
+		g->c->ninsn++;
+	}
+}
+
 /* ---- the public face ----------------------------------------------------------------------- */
 
 static const unsigned *class_templates(unsigned cls, unsigned *n)
@@ -622,6 +652,10 @@ void diff_generate(struct diff_case *c, unsigned cls, uint64_t seed, uint64_t in
 	struct gen g = {.r = &r, .c = c};
 	if (cls == CLS_X87) {
 		gen_x87(&g);
+		return;
+	}
+	if (cls == CLS_PAIR) {
+		gen_pair(&g);
 		return;
 	}
 	unsigned n, total;

@@ -387,17 +387,75 @@ REG_HANDLERS(shift_reg, h_sar, EMU_SHIFT_SAR)
 REG_HANDLERS(shift_reg, h_rol, EMU_SHIFT_ROL)
 REG_HANDLERS(shift_reg, h_ror, EMU_SHIFT_ROR)
 
+static const emu_handler_fn by_alu_op[][SHAPE_COUNT] = {
+    [EMU_ALU_ADD] = SHAPES_OF(h_add),	[EMU_ALU_OR] = SHAPES_OF(h_or),
+    [EMU_ALU_ADC] = SHAPES_OF(h_adc),	[EMU_ALU_SBB] = SHAPES_OF(h_sbb),
+    [EMU_ALU_AND] = SHAPES_OF(h_and),	[EMU_ALU_SUB] = SHAPES_OF(h_sub),
+    [EMU_ALU_XOR] = SHAPES_OF(h_xor),	[EMU_ALU_CMP] = SHAPES_OF(h_cmp),
+    [EMU_ALU_TEST] = SHAPES_OF(h_test), [EMU_ALU_INC] = SHAPES_OF(h_inc),
+    [EMU_ALU_DEC] = SHAPES_OF(h_dec),	[EMU_ALU_NEG] = SHAPES_OF(h_neg),
+    [EMU_ALU_NOT] = SHAPES_OF(h_not),
+};
+
+/* ---- a register form fused with the Jcc after it ------------------------------------------ */
+
+/* The register form, then the relative Jcc that follows it, as one entry of the block (struct
+ * emu_insn, emu_alu_pair_bind): one dispatch of the block loop for two instructions. The flags
+ * are written exactly as by the instruction alone, so whatever looks at them next, an
+ * interrupt or exception handler included, sees them as after the pair; no event can come
+ * between the two, which run as one entry. The condition is read back from the flags through
+ * the Jcc's truth table. A taken Jcc whose target is not canonical faults at the Jcc. */
+static inline __attribute__((always_inline)) void
+alu_jcc(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum reg_shape shape)
+{
+	alu_reg(c, i, op, shape);
+	c->instructions++; /* the block loop counts the entry as one instruction */
+	if ((i->jcc_conds >> emu_jcc_index(c->rflags)) & 1) {
+		c->insn_rip = c->rip - i->jcc_len;
+		emu_jump(c, c->rip + (uint64_t)i->op[2].disp, 8);
+	}
+}
+
+REG_HANDLERS(alu_jcc, h_add_jcc, EMU_ALU_ADD)
+REG_HANDLERS(alu_jcc, h_and_jcc, EMU_ALU_AND)
+REG_HANDLERS(alu_jcc, h_sub_jcc, EMU_ALU_SUB)
+REG_HANDLERS(alu_jcc, h_cmp_jcc, EMU_ALU_CMP)
+REG_HANDLERS(alu_jcc, h_test_jcc, EMU_ALU_TEST)
+REG_HANDLERS(alu_jcc, h_inc_jcc, EMU_ALU_INC)
+REG_HANDLERS(alu_jcc, h_dec_jcc, EMU_ALU_DEC)
+
+static bool is_jcc_rel(const struct emu_insn *i)
+{
+	return i->op[0].kind == EMU_OPND_IMM &&
+	       ((i->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (i->opcode & 0xf0) == 0x70) ||
+		(i->opcode_map == ZYDIS_OPCODE_MAP_0F && (i->opcode & 0xf0) == 0x80));
+}
+
+/* The operations that commonly decide a branch, in the register forms alu_reg handles (the
+ * instruction is bound to one of them), and a Jcc of 64-bit code whose condition is not P/NP
+ * (emu_jcc_index leaves PF out): in 64-bit mode RIP does not wrap within a segment, so the
+ * block loop's step over both and the Jcc's RIP below it need no mask. The entry becomes the
+ * pair's; the caller drops the Jcc's. */
+emu_handler_fn emu_alu_pair_bind(const struct emu_insn *alu, const struct emu_insn *jcc)
+{
+	static const emu_handler_fn by_pair_op[][SHAPE_COUNT] = {
+	    [EMU_ALU_ADD] = SHAPES_OF(h_add_jcc),   [EMU_ALU_AND] = SHAPES_OF(h_and_jcc),
+	    [EMU_ALU_SUB] = SHAPES_OF(h_sub_jcc),   [EMU_ALU_CMP] = SHAPES_OF(h_cmp_jcc),
+	    [EMU_ALU_TEST] = SHAPES_OF(h_test_jcc), [EMU_ALU_INC] = SHAPES_OF(h_inc_jcc),
+	    [EMU_ALU_DEC] = SHAPES_OF(h_dec_jcc),
+	};
+	enum emu_alu_op op = alu_op_of(alu->mnemonic);
+	enum reg_shape shape = shape_of(alu);
+	unsigned cc = jcc->opcode & 0xf;
+	if (alu->mode != EMU_MODE_64 || !is_jcc_rel(jcc) || jcc->opsize != 8 || cc == 0xa ||
+	    cc == 0xb || op > EMU_ALU_DEC || !by_pair_op[op][shape] ||
+	    alu->fn != by_alu_op[op][shape])
+		return NULL;
+	return by_pair_op[op][shape];
+}
+
 emu_handler_fn emu_alu_bind(const struct emu_insn *i)
 {
-	static const emu_handler_fn by_alu_op[][SHAPE_COUNT] = {
-	    [EMU_ALU_ADD] = SHAPES_OF(h_add),	[EMU_ALU_OR] = SHAPES_OF(h_or),
-	    [EMU_ALU_ADC] = SHAPES_OF(h_adc),	[EMU_ALU_SBB] = SHAPES_OF(h_sbb),
-	    [EMU_ALU_AND] = SHAPES_OF(h_and),	[EMU_ALU_SUB] = SHAPES_OF(h_sub),
-	    [EMU_ALU_XOR] = SHAPES_OF(h_xor),	[EMU_ALU_CMP] = SHAPES_OF(h_cmp),
-	    [EMU_ALU_TEST] = SHAPES_OF(h_test), [EMU_ALU_INC] = SHAPES_OF(h_inc),
-	    [EMU_ALU_DEC] = SHAPES_OF(h_dec),	[EMU_ALU_NEG] = SHAPES_OF(h_neg),
-	    [EMU_ALU_NOT] = SHAPES_OF(h_not),
-	};
 	static const emu_handler_fn by_shift_op[][SHAPE_COUNT] = {
 	    [EMU_SHIFT_SHL] = SHAPES_OF(h_shl), [EMU_SHIFT_SHR] = SHAPES_OF(h_shr),
 	    [EMU_SHIFT_SAR] = SHAPES_OF(h_sar), [EMU_SHIFT_ROL] = SHAPES_OF(h_rol),

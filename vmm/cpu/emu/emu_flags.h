@@ -354,4 +354,12 @@ static inline bool emu_cond(uint64_t rflags, unsigned cc)
 	return r ^ (cc & 1);
 }
 
+/* The flags every condition but P/NP reads, CF ZF SF OF, as bits 0-3 of an index into a truth
+ * table of 16 bits (a fused flag-setter and Jcc, emu_alu.c): a few shifts and masks in place of
+ * emu_cond's branches on a condition known only at run time. */
+static inline unsigned emu_jcc_index(uint64_t rflags)
+{
+	return (unsigned)((rflags & RFLAGS_CF) | ((rflags >> 5) & 6) | ((rflags >> 8) & 8));
+}
+
 #endif
