@@ -47,18 +47,20 @@ static inline uint64_t emu_flags_merge(uint64_t rflags, uint64_t bits, uint64_t 
 
 /* ---- flags of a result -------------------------------------------------------------------- */
 
+/* `flag` if cond, else 0, as arithmetic (SETcc and a shift) rather than a branch: a flag of
+ * computed data is as good as random to the host's branch predictor (IMUL's PF mispredicted
+ * every other time in bench cpu's int kernel). */
+static inline uint64_t emu_flag_if(bool cond, uint64_t flag)
+{
+	return (uint64_t)cond * flag;
+}
+
 /* SF, ZF and PF (even parity of the low byte) of a result. */
 static inline uint64_t emu_flags_szp(uint64_t res, unsigned size)
 {
-	uint64_t f = 0;
 	res &= emu_mask(size);
-	if (res == 0)
-		f |= RFLAGS_ZF;
-	if (res & emu_msb(size))
-		f |= RFLAGS_SF;
-	if (!__builtin_parity((unsigned)(res & 0xff)))
-		f |= RFLAGS_PF;
-	return f;
+	return emu_flag_if(res == 0, RFLAGS_ZF) | emu_flag_if(res & emu_msb(size), RFLAGS_SF) |
+	       emu_flag_if(!__builtin_parity((unsigned)(res & 0xff)), RFLAGS_PF);
 }
 
 /* All six flags of res = a + b + carry_in. The carry out of the top bit is the majority of
@@ -66,28 +68,20 @@ static inline uint64_t emu_flags_szp(uint64_t res, unsigned size)
 static inline uint64_t emu_flags_add(uint64_t a, uint64_t b, uint64_t res, unsigned size)
 {
 	uint64_t msb = emu_msb(size);
-	uint64_t f = emu_flags_szp(res, size);
-	if (((a & b) | ((a | b) & ~res)) & msb)
-		f |= RFLAGS_CF;
-	if ((a ^ b ^ res) & 0x10)
-		f |= RFLAGS_AF;
-	if ((a ^ res) & (b ^ res) & msb)
-		f |= RFLAGS_OF;
-	return f;
+	return emu_flags_szp(res, size) |
+	       emu_flag_if(((a & b) | ((a | b) & ~res)) & msb, RFLAGS_CF) |
+	       emu_flag_if((a ^ b ^ res) & 0x10, RFLAGS_AF) |
+	       emu_flag_if((a ^ res) & (b ^ res) & msb, RFLAGS_OF);
 }
 
 /* All six flags of res = a - b - borrow_in (the borrow out mirrors the carry above). */
 static inline uint64_t emu_flags_sub(uint64_t a, uint64_t b, uint64_t res, unsigned size)
 {
 	uint64_t msb = emu_msb(size);
-	uint64_t f = emu_flags_szp(res, size);
-	if (((~a & b) | ((~a | b) & res)) & msb)
-		f |= RFLAGS_CF;
-	if ((a ^ b ^ res) & 0x10)
-		f |= RFLAGS_AF;
-	if ((a ^ b) & (a ^ res) & msb)
-		f |= RFLAGS_OF;
-	return f;
+	return emu_flags_szp(res, size) |
+	       emu_flag_if(((~a & b) | ((~a | b) & res)) & msb, RFLAGS_CF) |
+	       emu_flag_if((a ^ b ^ res) & 0x10, RFLAGS_AF) |
+	       emu_flag_if((a ^ b) & (a ^ res) & msb, RFLAGS_OF);
 }
 
 /* AND/OR/XOR/TEST: CF = OF = 0, AF undefined (0 on Intel). */
