@@ -182,14 +182,14 @@ static inline unsigned emu_shift_count(uint64_t count, unsigned size)
 
 static inline uint64_t emu_bit_flag(uint64_t v, unsigned bit, uint64_t flag)
 {
-	return (v >> bit) & 1 ? flag : 0;
+	return emu_flag_if((v >> bit) & 1, flag);
 }
 
 /* OF of the right shifts and rotates: the two top bits of the result differ (for a 1-bit
  * shift this is the sign change the SDM defines). */
 static inline uint64_t emu_flags_of_top2(uint64_t res, unsigned bits)
 {
-	return ((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1 ? RFLAGS_OF : 0;
+	return emu_flag_if(((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1, RFLAGS_OF);
 }
 
 /* Rotates through CF: a (bits + 1)-bit rotate of CF:a left by t (0 < t <= bits). */
@@ -216,7 +216,7 @@ static inline uint64_t emu_rotate(enum emu_shift_op op, uint64_t a, unsigned c, 
 		res = t ? ((a << t) | (a >> (bits - t))) & emu_mask(size) : a;
 		if (op == EMU_SHIFT_ROL) {
 			cf = res & 1;
-			of = ((res >> (bits - 1)) ^ cf) & 1 ? RFLAGS_OF : 0;
+			of = emu_flag_if(((res >> (bits - 1)) ^ cf) & 1, RFLAGS_OF);
 		} else {
 			cf = (res >> (bits - 1)) & 1;
 			of = emu_flags_of_top2(res, bits);
@@ -231,7 +231,7 @@ static inline uint64_t emu_rotate(enum emu_shift_op op, uint64_t a, unsigned c, 
 			t = bits + 1 - t;
 		res = emu_rcl(a, t, bits, &cf);
 		if (op == EMU_SHIFT_RCL)
-			of = ((res >> (bits - 1)) ^ cf) & 1 ? RFLAGS_OF : 0;
+			of = emu_flag_if(((res >> (bits - 1)) ^ cf) & 1, RFLAGS_OF);
 		else
 			of = emu_flags_of_top2(res, bits);
 	}
@@ -255,8 +255,7 @@ static inline uint64_t emu_shift(enum emu_shift_op op, uint64_t a, uint64_t coun
 		/* c < 64, and a << c loses nothing the result needs for sizes below 8. */
 		res = (a << c) & emu_mask(size);
 		f = c <= bits ? emu_bit_flag(a, bits - c, RFLAGS_CF) : 0;
-		if (((res >> (bits - 1)) & 1) ^ (f ? 1 : 0))
-			f |= RFLAGS_OF;
+		f |= emu_flag_if(((res >> (bits - 1)) & 1) ^ (f != 0), RFLAGS_OF);
 		break;
 	case EMU_SHIFT_SHR:
 		res = a >> c;
@@ -297,8 +296,7 @@ static inline uint64_t emu_shift_double(bool left, uint64_t dest, uint64_t src, 
 			v |= dest;
 		res = (uint64_t)(v >> (width - s - c)) & emu_mask(size);
 		f = (uint64_t)(v >> (width - c)) & 1 ? RFLAGS_CF : 0;
-		if (((res >> (s - 1)) & 1) ^ (f ? 1 : 0))
-			f |= RFLAGS_OF;
+		f |= emu_flag_if(((res >> (s - 1)) & 1) ^ (f != 0), RFLAGS_OF);
 	} else {
 		v = ((unsigned __int128)src << s) | dest;
 		if (s != 64)
