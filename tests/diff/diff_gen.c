@@ -1,6 +1,8 @@
 /* The case generator of the differential harness: a random initial state, then one instruction
  * encoded from a template (diff_tmpl.c) with random prefixes, operand size, registers, ModRM/SIB
- * addressing form and immediates; or, for x87, a short load-operate-store sequence.
+ * addressing form and immediates; or, for x87, a short load-operate-store sequence; or, for the
+ * class pair, an ALU instruction so generated and a Jcc after it (the interpreter fuses such
+ * pairs).
  *
  * Every memory operand lands in the data buffer: the generator picks the target offset first,
  * then an addressing form (base, base+index*scale, disp8/disp32, RIP-relative, absolute disp32,
