@@ -1,6 +1,8 @@
 /* The case generator of the differential harness: a random initial state, then one instruction
  * encoded from a template (diff_tmpl.c) with random prefixes, operand size, registers, ModRM/SIB
- * addressing form and immediates; or, for x87, a short load-operate-store sequence.
+ * addressing form and immediates; or, for x87, a short load-operate-store sequence; or, for the
+ * class pair, an ALU instruction so generated and a Jcc after it (the interpreter fuses such
+ * pairs).
  *
  * Every memory operand lands in the data buffer: the generator picks the target offset first,
  * then an addressing form (base, base+index*scale, disp8/disp32, RIP-relative, absolute disp32,
@@ -576,6 +578,36 @@ static void gen_template(struct gen *g, const struct tmpl *t)
 	gen_emit(g, &e);
 }
 
+/* ---- an ALU instruction and a Jcc ------------------------------------------------------------ */
+
+static const unsigned *class_templates(unsigned cls, unsigned *n);
+
+/* An ALU template's instruction, a Jcc (any condition, rel8 or rel32) over `not rdx`, which
+ * leaves the flags alone: whether it is skipped shows the branch, the flags the ALU's. */
+static void gen_pair(struct gen *g)
+{
+	unsigned n, total;
+	const unsigned *idx = class_templates(CLS_ALU, &n);
+	const struct tmpl *t = &diff_templates(&total)[idx[diff_below(g->r, n)]];
+	g->c->name = t->name;
+	gen_template(g, t);
+	static const uint8_t not_rdx[] = {0x48, 0xf7, 0xd2};
+	unsigned cc = (unsigned)diff_below(g->r, 16);
+	struct enc jcc = {.op = (uint8_t)(0x70 + cc), .imm_size = 1, .imm = sizeof(not_rdx)};
+	if (diff_chance(g->r, 30)) {
+		jcc.map = 1;
+		jcc.op = (uint8_t)(0x80 + cc);
+		jcc.imm_size = 4;
+	}
+	gen_emit(g, &jcc);
+	if (g->off + sizeof(not_rdx) <= DIFF_CODE_MAX) {
+		memcpy(g->c->code + g->off, not_rdx, sizeof(not_rdx));
+		g->off += sizeof(not_rdx);
+		g->c->len = (uint8_t)g->off;
+		g->c->ninsn++;
+	}
+}
+
 /* ---- the public face ----------------------------------------------------------------------- */
 
 static const unsigned *class_templates(unsigned cls, unsigned *n)
@@ -622,6 +654,10 @@ void diff_generate(struct diff_case *c, unsigned cls, uint64_t seed, uint64_t in
 	struct gen g = {.r = &r, .c = c};
 	if (cls == CLS_X87) {
 		gen_x87(&g);
+		return;
+	}
+	if (cls == CLS_PAIR) {
+		gen_pair(&g);
 		return;
 	}
 	unsigned n, total;

@@ -24,6 +24,8 @@ enum diff_class {
 	CLS_SSE_FLOAT,
 	CLS_SSE_CVT,
 	CLS_X87,
+	CLS_PAIR, /* an ALU instruction, then a Jcc over one more (the interpreter fuses such pairs)
+		   */
 	CLS_COUNT,
 };
 

@@ -25,7 +25,7 @@ static const char *const class_names[CLS_COUNT] = {
     [CLS_BITS] = "bits",	 [CLS_COND] = "cond",	    [CLS_MOVE] = "move",
     [CLS_ATOMIC] = "atomic",	 [CLS_STACK] = "stack",	    [CLS_STRING] = "string",
     [CLS_SSE_MOVE] = "sse_move", [CLS_SSE_INT] = "sse_int", [CLS_SSE_FLOAT] = "sse_float",
-    [CLS_SSE_CVT] = "sse_cvt",	 [CLS_X87] = "x87",
+    [CLS_SSE_CVT] = "sse_cvt",	 [CLS_X87] = "x87",	    [CLS_PAIR] = "pair",
 };
 
 const char *diff_class_names(unsigned cls)

@@ -130,3 +130,8 @@ Test(emu_diff, x87)
 {
 	check_class("x87");
 }
+
+Test(emu_diff, pair)
+{
+	check_class("pair");
+}

@@ -241,6 +241,12 @@ struct emu_insn {
 	uint8_t modrm_reg;  /* ModRM.reg (group opcodes), if the encoding has ModRM */
 	uint8_t mode;	    /* enum emu_mode it was decoded for */
 	uint8_t flags;	    /* EMU_INSN_* */
+	/* A flag-setting instruction fused with the relative Jcc after it (emu_alu_pair_bind): one
+	 * entry of its block for both, len is both lengths, op[2] the Jcc's displacement (an
+	 * immediate), jcc_len its length and jcc_conds its condition as a truth table indexed by
+	 * emu_jcc_index() of the flags. */
+	uint8_t jcc_len;
+	uint16_t jcc_conds;
 	struct emu_opnd op[4];
 };
 
@@ -467,5 +473,7 @@ emu_handler_fn emu_alu_bind(const struct emu_insn *i);
 emu_handler_fn emu_move_bind(const struct emu_insn *i);
 emu_handler_fn emu_muldiv_bind(const struct emu_insn *i);
 emu_handler_fn emu_flow_bind(const struct emu_insn *i);
+/* A handler that runs `alu` and then the Jcc after it, or NULL: see struct emu_insn. */
+emu_handler_fn emu_alu_pair_bind(const struct emu_insn *alu, const struct emu_insn *jcc);
 
 #endif

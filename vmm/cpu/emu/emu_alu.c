@@ -13,7 +13,10 @@
  * (emu_alu_bind): they cannot fault and need none of the machinery above. The host executes
  * the same operation at the same width and its flags are taken (LAHF and SETO: the interpreter runs
  * on x86-64 hosts only); the flags the SDM defines are the same on every x86 CPU, and AF after
- * a logic operation, the one it leaves undefined here, is cleared as emu_flags.h does. */
+ * a logic operation, the one it leaves undefined here, is cleared as emu_flags.h does. SHL, SHR
+ * and SAR too: emu_shift() computes their flags with branches on the data, which a random
+ * value mispredicts (the bench cpu int kernel's xorshift took 60% longer so); the flags they
+ * leave undefined are then the host's. */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -183,8 +186,13 @@ shape_src(const struct emu_cpu *c, const struct emu_insn *i, enum reg_shape shap
 	return imm ? (uint64_t)s->disp : c->gpr[s->reg & 15];
 }
 
-/* The host's arithmetic flags after `text` (operands a, b, cf; T sets their width) as RFLAGS
- * bits: LAHF gives SF ZF AF PF CF at their RFLAGS positions in AH, SETO gives OF in AL. */
+/* The host's arithmetic flags as RFLAGS bits from AX after LAHF (SF ZF AF PF CF at their
+ * RFLAGS positions in AH) and SETO (OF in AL). */
+#define HOST_FLAGS(ax)                                                                             \
+	((((ax) >> 8) & (RFLAGS_SF | RFLAGS_ZF | RFLAGS_AF | RFLAGS_PF | RFLAGS_CF)) |             \
+	 (((ax)&1) ? RFLAGS_OF : 0))
+
+/* res and f (the host's flags) after `text` on operands a, b, cf; T sets their width. */
 #define HOST_ALU(text, T)                                                                          \
 	({                                                                                         \
 		T a_ = (T)a;                                                                       \
@@ -194,8 +202,20 @@ shape_src(const struct emu_cpu *c, const struct emu_insn *i, enum reg_shape shap
 			: [b] "r"((T)b), [cf] "r"((uint32_t)cf)                                    \
 			: "cc");                                                                   \
 		res = a_;                                                                          \
-		f = ((ax_ >> 8) & (RFLAGS_SF | RFLAGS_ZF | RFLAGS_AF | RFLAGS_PF | RFLAGS_CF)) |   \
-		    ((ax_ & 1) ? RFLAGS_OF : 0);                                                   \
+		f = HOST_FLAGS(ax_);                                                               \
+	})
+
+/* res and f after the shift `text` of a by CL = n (T sets the width). */
+#define HOST_SHIFT(text, T)                                                                        \
+	({                                                                                         \
+		T a_ = (T)a;                                                                       \
+		uint32_t ax_;                                                                      \
+		__asm__(text " %%cl, %[a]\n\tlahf\n\tseto %%al"                                    \
+			: [a] "+r"(a_), "=&a"(ax_)                                                 \
+			: "c"((uint8_t)n)                                                          \
+			: "cc");                                                                   \
+		res = a_;                                                                          \
+		f = HOST_FLAGS(ax_);                                                               \
 	})
 
 /* emu_alu(), computed by the host at the operand's size. */
@@ -276,13 +296,59 @@ alu_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum re
 		emu_gpr_write(c, dst, size, res);
 }
 
+/* emu_shift() of SHL, SHR and SAR computed by the host at the operand's size: the flags the
+ * SDM leaves undefined (AF; OF unless the count is 1; CF of a count at or above the width) are
+ * then this host's, as the differential tests compare them anyway. A masked count of 0 leaves
+ * the flags alone here as there (and the host's would be stale). Rotates change only CF and OF:
+ * emu_shift() computes them. */
+static inline __attribute__((always_inline)) uint64_t
+host_shift(enum emu_shift_op op, uint64_t a, uint64_t count, unsigned size, uint64_t *rflags)
+{
+	unsigned n = emu_shift_count(count, size);
+	uint64_t res, f;
+	if (op != EMU_SHIFT_SHL && op != EMU_SHIFT_SHR && op != EMU_SHIFT_SAR)
+		return emu_shift(op, a, count, size, rflags);
+	if (n == 0)
+		return a & emu_mask(size);
+#define HOST_SHIFT_SIZED(text)                                                                     \
+	do {                                                                                       \
+		if (size == 8)                                                                     \
+			HOST_SHIFT(text "q", uint64_t);                                            \
+		else if (size == 4)                                                                \
+			HOST_SHIFT(text "l", uint32_t);                                            \
+		else if (size == 2)                                                                \
+			HOST_SHIFT(text "w", uint16_t);                                            \
+		else                                                                               \
+			HOST_SHIFT(text "b", uint8_t);                                             \
+	} while (0)
+	if (op == EMU_SHIFT_SHL)
+		HOST_SHIFT_SIZED("shl");
+	else if (op == EMU_SHIFT_SHR)
+		HOST_SHIFT_SIZED("shr");
+	else
+		HOST_SHIFT_SIZED("sar");
+#undef HOST_SHIFT_SIZED
+	*rflags = emu_flags_merge(*rflags, f, RFLAGS_ARITH);
+	return res;
+}
+
 /* op0 shifted by op1 (an immediate or CL) for a register op0. */
 static inline __attribute__((always_inline)) void
 shift_reg(struct emu_cpu *c, const struct emu_insn *i, enum emu_shift_op op, enum reg_shape shape)
 {
 	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
 	uint64_t count = shape_src(c, i, shape); /* CL is register 1 at size 1 */
-	emu_gpr_write(c, dst, size, emu_shift(op, c->gpr[dst], count, size, &c->rflags));
+	emu_gpr_write(c, dst, size, host_shift(op, c->gpr[dst], count, size, &c->rflags));
+}
+
+static enum reg_shape shape_of(const struct emu_insn *i)
+{
+	bool imm = i->nopnd == 2 && i->op[1].kind == EMU_OPND_IMM;
+	if (i->op[0].size == 8)
+		return imm ? SHAPE_I64 : SHAPE_R64;
+	if (i->op[0].size == 4)
+		return imm ? SHAPE_I32 : SHAPE_R32;
+	return SHAPE_ANY;
 }
 
 /* One handler per operation and shape, and the table of them by shape. */
@@ -321,27 +387,75 @@ REG_HANDLERS(shift_reg, h_sar, EMU_SHIFT_SAR)
 REG_HANDLERS(shift_reg, h_rol, EMU_SHIFT_ROL)
 REG_HANDLERS(shift_reg, h_ror, EMU_SHIFT_ROR)
 
-static enum reg_shape shape_of(const struct emu_insn *i)
+static const emu_handler_fn by_alu_op[][SHAPE_COUNT] = {
+    [EMU_ALU_ADD] = SHAPES_OF(h_add),	[EMU_ALU_OR] = SHAPES_OF(h_or),
+    [EMU_ALU_ADC] = SHAPES_OF(h_adc),	[EMU_ALU_SBB] = SHAPES_OF(h_sbb),
+    [EMU_ALU_AND] = SHAPES_OF(h_and),	[EMU_ALU_SUB] = SHAPES_OF(h_sub),
+    [EMU_ALU_XOR] = SHAPES_OF(h_xor),	[EMU_ALU_CMP] = SHAPES_OF(h_cmp),
+    [EMU_ALU_TEST] = SHAPES_OF(h_test), [EMU_ALU_INC] = SHAPES_OF(h_inc),
+    [EMU_ALU_DEC] = SHAPES_OF(h_dec),	[EMU_ALU_NEG] = SHAPES_OF(h_neg),
+    [EMU_ALU_NOT] = SHAPES_OF(h_not),
+};
+
+/* ---- a register form fused with the Jcc after it ------------------------------------------ */
+
+/* The register form, then the relative Jcc that follows it, as one entry of the block (struct
+ * emu_insn, emu_alu_pair_bind): one dispatch of the block loop for two instructions. The flags
+ * are written exactly as by the instruction alone, so whatever looks at them next, an
+ * interrupt or exception handler included, sees them as after the pair; no event can come
+ * between the two, which run as one entry. The condition is read back from the flags through
+ * the Jcc's truth table. A taken Jcc whose target is not canonical faults at the Jcc. */
+static inline __attribute__((always_inline)) void
+alu_jcc(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum reg_shape shape)
 {
-	bool imm = i->nopnd == 2 && i->op[1].kind == EMU_OPND_IMM;
-	if (i->op[0].size == 8)
-		return imm ? SHAPE_I64 : SHAPE_R64;
-	if (i->op[0].size == 4)
-		return imm ? SHAPE_I32 : SHAPE_R32;
-	return SHAPE_ANY;
+	alu_reg(c, i, op, shape);
+	c->instructions++; /* the block loop counts the entry as one instruction */
+	if ((i->jcc_conds >> emu_jcc_index(c->rflags)) & 1) {
+		c->insn_rip = c->rip - i->jcc_len;
+		emu_jump(c, c->rip + (uint64_t)i->op[2].disp, 8);
+	}
+}
+
+REG_HANDLERS(alu_jcc, h_add_jcc, EMU_ALU_ADD)
+REG_HANDLERS(alu_jcc, h_and_jcc, EMU_ALU_AND)
+REG_HANDLERS(alu_jcc, h_sub_jcc, EMU_ALU_SUB)
+REG_HANDLERS(alu_jcc, h_cmp_jcc, EMU_ALU_CMP)
+REG_HANDLERS(alu_jcc, h_test_jcc, EMU_ALU_TEST)
+REG_HANDLERS(alu_jcc, h_inc_jcc, EMU_ALU_INC)
+REG_HANDLERS(alu_jcc, h_dec_jcc, EMU_ALU_DEC)
+
+static bool is_jcc_rel(const struct emu_insn *i)
+{
+	return i->op[0].kind == EMU_OPND_IMM &&
+	       ((i->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (i->opcode & 0xf0) == 0x70) ||
+		(i->opcode_map == ZYDIS_OPCODE_MAP_0F && (i->opcode & 0xf0) == 0x80));
+}
+
+/* The operations that commonly decide a branch, in the register forms alu_reg handles (the
+ * instruction is bound to one of them), and a Jcc of 64-bit code whose condition is not P/NP
+ * (emu_jcc_index leaves PF out): in 64-bit mode RIP does not wrap within a segment, so the
+ * block loop's step over both and the Jcc's RIP below it need no mask. The entry becomes the
+ * pair's; the caller drops the Jcc's. */
+emu_handler_fn emu_alu_pair_bind(const struct emu_insn *alu, const struct emu_insn *jcc)
+{
+	static const emu_handler_fn by_pair_op[][SHAPE_COUNT] = {
+	    [EMU_ALU_ADD] = SHAPES_OF(h_add_jcc),   [EMU_ALU_AND] = SHAPES_OF(h_and_jcc),
+	    [EMU_ALU_SUB] = SHAPES_OF(h_sub_jcc),   [EMU_ALU_CMP] = SHAPES_OF(h_cmp_jcc),
+	    [EMU_ALU_TEST] = SHAPES_OF(h_test_jcc), [EMU_ALU_INC] = SHAPES_OF(h_inc_jcc),
+	    [EMU_ALU_DEC] = SHAPES_OF(h_dec_jcc),
+	};
+	enum emu_alu_op op = alu_op_of(alu->mnemonic);
+	enum reg_shape shape = shape_of(alu);
+	unsigned cc = jcc->opcode & 0xf;
+	if (alu->mode != EMU_MODE_64 || !is_jcc_rel(jcc) || jcc->opsize != 8 || cc == 0xa ||
+	    cc == 0xb || op > EMU_ALU_DEC || !by_pair_op[op][shape] ||
+	    alu->fn != by_alu_op[op][shape])
+		return NULL;
+	return by_pair_op[op][shape];
 }
 
 emu_handler_fn emu_alu_bind(const struct emu_insn *i)
 {
-	static const emu_handler_fn by_alu_op[][SHAPE_COUNT] = {
-	    [EMU_ALU_ADD] = SHAPES_OF(h_add),	[EMU_ALU_OR] = SHAPES_OF(h_or),
-	    [EMU_ALU_ADC] = SHAPES_OF(h_adc),	[EMU_ALU_SBB] = SHAPES_OF(h_sbb),
-	    [EMU_ALU_AND] = SHAPES_OF(h_and),	[EMU_ALU_SUB] = SHAPES_OF(h_sub),
-	    [EMU_ALU_XOR] = SHAPES_OF(h_xor),	[EMU_ALU_CMP] = SHAPES_OF(h_cmp),
-	    [EMU_ALU_TEST] = SHAPES_OF(h_test), [EMU_ALU_INC] = SHAPES_OF(h_inc),
-	    [EMU_ALU_DEC] = SHAPES_OF(h_dec),	[EMU_ALU_NEG] = SHAPES_OF(h_neg),
-	    [EMU_ALU_NOT] = SHAPES_OF(h_not),
-	};
 	static const emu_handler_fn by_shift_op[][SHAPE_COUNT] = {
 	    [EMU_SHIFT_SHL] = SHAPES_OF(h_shl), [EMU_SHIFT_SHR] = SHAPES_OF(h_shr),
 	    [EMU_SHIFT_SAR] = SHAPES_OF(h_sar), [EMU_SHIFT_ROL] = SHAPES_OF(h_rol),

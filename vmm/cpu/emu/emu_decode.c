@@ -16,12 +16,16 @@
  * code that modifies itself runs its new bytes. The mark is set before the bytes are read, so a
  * store that the reader might have missed finds the mark and bumps the generation.
  *
+ * In 64-bit code a flag-setting register instruction and the relative Jcc after it become one
+ * entry of the block (pair_fuse, emu_alu_pair_bind): one dispatch for the two.
+ *
  * An instruction that crosses a page boundary is decoded every time it runs (its bytes live in
  * two pages); they are rare. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmm/cpu/emu/emu.h"
+#include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_internal.h"
 
 struct emu_decode_cache *emu_dcache_create(void)
@@ -309,13 +313,36 @@ static struct emu_insn *arena_room(struct emu_decode_cache *d)
 	return &d->arena[d->used];
 }
 
-/* Decodes the block at `host` (avail bytes left in its page) into out[]: its length, 0 when
- * its first instruction is not all in the page. */
+/* Makes `alu` the entry of it and the Jcc decoded after it when emu_alu_pair_bind has a
+ * handler for the two (struct emu_insn); the Jcc's condition becomes a truth table over
+ * emu_jcc_index, built from emu_cond itself. */
+static bool pair_fuse(struct emu_insn *alu, const struct emu_insn *jcc)
+{
+	emu_handler_fn fn = emu_alu_pair_bind(alu, jcc);
+	if (!fn)
+		return false;
+	uint16_t conds = 0;
+	for (unsigned k = 0; k < 16; k++) {
+		uint64_t f = (k & 1 ? RFLAGS_CF : 0) | (k & 2 ? RFLAGS_ZF : 0) |
+			     (k & 4 ? RFLAGS_SF : 0) | (k & 8 ? RFLAGS_OF : 0);
+		if (emu_cond(f, jcc->opcode & 0xf))
+			conds |= (uint16_t)(1u << emu_jcc_index(f));
+	}
+	alu->fn = fn;
+	alu->len = (uint8_t)(alu->len + jcc->len);
+	alu->jcc_len = jcc->len;
+	alu->jcc_conds = conds;
+	alu->op[2] = jcc->op[0];
+	return true;
+}
+
+/* Decodes the block at `host` (avail bytes left in its page) into out[]: its number of
+ * entries (a fused pair is one), 0 when its first instruction is not all in the page. */
 static unsigned block_decode(struct emu_cpu *c, const uint8_t *host, unsigned avail,
 			     struct emu_insn *out)
 {
-	unsigned count = 0, off = 0;
-	while (count < EMU_BLOCK_MAX_INSNS && off < avail) {
+	unsigned count = 0, off = 0, insns = 0;
+	while (insns < EMU_BLOCK_MAX_INSNS && off < avail) {
 		uint8_t bytes[15];
 		unsigned have = avail - off < 15 ? avail - off : 15;
 		memcpy(bytes, host + off, have);
@@ -329,6 +356,9 @@ static unsigned block_decode(struct emu_cpu *c, const uint8_t *host, unsigned av
 		if (rc < 0) /* raised later, when it is reached; or it crosses the page */
 			break;
 		off += out[count].len;
+		insns++;
+		if (count > 0 && pair_fuse(&out[count - 1], &out[count]))
+			continue;
 		if (out[count++].flags & EMU_INSN_ENDS_BLOCK)
 			break;
 	}

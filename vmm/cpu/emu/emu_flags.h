@@ -47,18 +47,20 @@ static inline uint64_t emu_flags_merge(uint64_t rflags, uint64_t bits, uint64_t 
 
 /* ---- flags of a result -------------------------------------------------------------------- */
 
+/* `flag` if cond, else 0, as arithmetic (SETcc and a shift) rather than a branch: a flag of
+ * computed data is as good as random to the host's branch predictor (IMUL's PF mispredicted
+ * every other time in bench cpu's int kernel). */
+static inline uint64_t emu_flag_if(bool cond, uint64_t flag)
+{
+	return (uint64_t)cond * flag;
+}
+
 /* SF, ZF and PF (even parity of the low byte) of a result. */
 static inline uint64_t emu_flags_szp(uint64_t res, unsigned size)
 {
-	uint64_t f = 0;
 	res &= emu_mask(size);
-	if (res == 0)
-		f |= RFLAGS_ZF;
-	if (res & emu_msb(size))
-		f |= RFLAGS_SF;
-	if (!__builtin_parity((unsigned)(res & 0xff)))
-		f |= RFLAGS_PF;
-	return f;
+	return emu_flag_if(res == 0, RFLAGS_ZF) | emu_flag_if(res & emu_msb(size), RFLAGS_SF) |
+	       emu_flag_if(!__builtin_parity((unsigned)(res & 0xff)), RFLAGS_PF);
 }
 
 /* All six flags of res = a + b + carry_in. The carry out of the top bit is the majority of
@@ -66,28 +68,20 @@ static inline uint64_t emu_flags_szp(uint64_t res, unsigned size)
 static inline uint64_t emu_flags_add(uint64_t a, uint64_t b, uint64_t res, unsigned size)
 {
 	uint64_t msb = emu_msb(size);
-	uint64_t f = emu_flags_szp(res, size);
-	if (((a & b) | ((a | b) & ~res)) & msb)
-		f |= RFLAGS_CF;
-	if ((a ^ b ^ res) & 0x10)
-		f |= RFLAGS_AF;
-	if ((a ^ res) & (b ^ res) & msb)
-		f |= RFLAGS_OF;
-	return f;
+	return emu_flags_szp(res, size) |
+	       emu_flag_if(((a & b) | ((a | b) & ~res)) & msb, RFLAGS_CF) |
+	       emu_flag_if((a ^ b ^ res) & 0x10, RFLAGS_AF) |
+	       emu_flag_if((a ^ res) & (b ^ res) & msb, RFLAGS_OF);
 }
 
 /* All six flags of res = a - b - borrow_in (the borrow out mirrors the carry above). */
 static inline uint64_t emu_flags_sub(uint64_t a, uint64_t b, uint64_t res, unsigned size)
 {
 	uint64_t msb = emu_msb(size);
-	uint64_t f = emu_flags_szp(res, size);
-	if (((~a & b) | ((~a | b) & res)) & msb)
-		f |= RFLAGS_CF;
-	if ((a ^ b ^ res) & 0x10)
-		f |= RFLAGS_AF;
-	if ((a ^ b) & (a ^ res) & msb)
-		f |= RFLAGS_OF;
-	return f;
+	return emu_flags_szp(res, size) |
+	       emu_flag_if(((~a & b) | ((~a | b) & res)) & msb, RFLAGS_CF) |
+	       emu_flag_if((a ^ b ^ res) & 0x10, RFLAGS_AF) |
+	       emu_flag_if((a ^ b) & (a ^ res) & msb, RFLAGS_OF);
 }
 
 /* AND/OR/XOR/TEST: CF = OF = 0, AF undefined (0 on Intel). */
@@ -188,14 +182,14 @@ static inline unsigned emu_shift_count(uint64_t count, unsigned size)
 
 static inline uint64_t emu_bit_flag(uint64_t v, unsigned bit, uint64_t flag)
 {
-	return (v >> bit) & 1 ? flag : 0;
+	return emu_flag_if((v >> bit) & 1, flag);
 }
 
 /* OF of the right shifts and rotates: the two top bits of the result differ (for a 1-bit
  * shift this is the sign change the SDM defines). */
 static inline uint64_t emu_flags_of_top2(uint64_t res, unsigned bits)
 {
-	return ((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1 ? RFLAGS_OF : 0;
+	return emu_flag_if(((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1, RFLAGS_OF);
 }
 
 /* Rotates through CF: a (bits + 1)-bit rotate of CF:a left by t (0 < t <= bits). */
@@ -222,7 +216,7 @@ static inline uint64_t emu_rotate(enum emu_shift_op op, uint64_t a, unsigned c, 
 		res = t ? ((a << t) | (a >> (bits - t))) & emu_mask(size) : a;
 		if (op == EMU_SHIFT_ROL) {
 			cf = res & 1;
-			of = ((res >> (bits - 1)) ^ cf) & 1 ? RFLAGS_OF : 0;
+			of = emu_flag_if(((res >> (bits - 1)) ^ cf) & 1, RFLAGS_OF);
 		} else {
 			cf = (res >> (bits - 1)) & 1;
 			of = emu_flags_of_top2(res, bits);
@@ -237,7 +231,7 @@ static inline uint64_t emu_rotate(enum emu_shift_op op, uint64_t a, unsigned c, 
 			t = bits + 1 - t;
 		res = emu_rcl(a, t, bits, &cf);
 		if (op == EMU_SHIFT_RCL)
-			of = ((res >> (bits - 1)) ^ cf) & 1 ? RFLAGS_OF : 0;
+			of = emu_flag_if(((res >> (bits - 1)) ^ cf) & 1, RFLAGS_OF);
 		else
 			of = emu_flags_of_top2(res, bits);
 	}
@@ -261,8 +255,7 @@ static inline uint64_t emu_shift(enum emu_shift_op op, uint64_t a, uint64_t coun
 		/* c < 64, and a << c loses nothing the result needs for sizes below 8. */
 		res = (a << c) & emu_mask(size);
 		f = c <= bits ? emu_bit_flag(a, bits - c, RFLAGS_CF) : 0;
-		if (((res >> (bits - 1)) & 1) ^ (f ? 1 : 0))
-			f |= RFLAGS_OF;
+		f |= emu_flag_if(((res >> (bits - 1)) & 1) ^ (f != 0), RFLAGS_OF);
 		break;
 	case EMU_SHIFT_SHR:
 		res = a >> c;
@@ -303,8 +296,7 @@ static inline uint64_t emu_shift_double(bool left, uint64_t dest, uint64_t src, 
 			v |= dest;
 		res = (uint64_t)(v >> (width - s - c)) & emu_mask(size);
 		f = (uint64_t)(v >> (width - c)) & 1 ? RFLAGS_CF : 0;
-		if (((res >> (s - 1)) & 1) ^ (f ? 1 : 0))
-			f |= RFLAGS_OF;
+		f |= emu_flag_if(((res >> (s - 1)) & 1) ^ (f != 0), RFLAGS_OF);
 	} else {
 		v = ((unsigned __int128)src << s) | dest;
 		if (s != 64)
@@ -352,6 +344,14 @@ static inline bool emu_cond(uint64_t rflags, unsigned cc)
 		break;
 	}
 	return r ^ (cc & 1);
+}
+
+/* The flags every condition but P/NP reads, CF ZF SF OF, as bits 0-3 of an index into a truth
+ * table of 16 bits (a fused flag-setter and Jcc, emu_alu.c): a few shifts and masks in place of
+ * emu_cond's branches on a condition known only at run time. */
+static inline unsigned emu_jcc_index(uint64_t rflags)
+{
+	return (unsigned)((rflags & RFLAGS_CF) | ((rflags >> 5) & 6) | ((rflags >> 8) & 8));
 }
 
 #endif

@@ -44,16 +44,36 @@ static void h_mov(struct emu_cpu *c, const struct emu_insn *i)
 	emu_opnd_write(c, i, 0, emu_src(c, i, 1, i->op[0].size));
 }
 
-/* MOV shapes bound at decode time: general register (not AH-BH) or memory destination. */
-static void h_mov_reg_reg(struct emu_cpu *c, const struct emu_insn *i)
+/* MOV shapes bound at decode time: general register (not AH-BH) or memory destination; a
+ * register destination of 64 or 32 bits, the commonest, with the size known, which makes the
+ * write one store (the 8- and 16-bit ones merge). */
+static inline __attribute__((always_inline)) void
+mov_reg_reg(struct emu_cpu *c, const struct emu_insn *i, unsigned size)
 {
-	emu_gpr_write(c, i->op[0].reg, i->op[0].size, c->gpr[i->op[1].reg & 15]);
+	emu_gpr_write(c, i->op[0].reg, size, c->gpr[i->op[1].reg & 15]);
 }
 
-static void h_mov_reg_imm(struct emu_cpu *c, const struct emu_insn *i)
+static inline __attribute__((always_inline)) void
+mov_reg_imm(struct emu_cpu *c, const struct emu_insn *i, unsigned size)
 {
-	emu_gpr_write(c, i->op[0].reg, i->op[0].size, (uint64_t)i->op[1].disp);
+	emu_gpr_write(c, i->op[0].reg, size, (uint64_t)i->op[1].disp);
 }
+
+#define MOV_SIZED(name, body)                                                                      \
+	static void name##_64(struct emu_cpu *c, const struct emu_insn *i)                         \
+	{                                                                                          \
+		body(c, i, 8);                                                                     \
+	}                                                                                          \
+	static void name##_32(struct emu_cpu *c, const struct emu_insn *i)                         \
+	{                                                                                          \
+		body(c, i, 4);                                                                     \
+	}                                                                                          \
+	static void name(struct emu_cpu *c, const struct emu_insn *i)                              \
+	{                                                                                          \
+		body(c, i, i->op[0].size);                                                         \
+	}
+MOV_SIZED(h_mov_reg_reg, mov_reg_reg)
+MOV_SIZED(h_mov_reg_imm, mov_reg_imm)
 
 static void h_mov_reg_mem(struct emu_cpu *c, const struct emu_insn *i)
 {
@@ -76,9 +96,13 @@ emu_handler_fn emu_move_bind(const struct emu_insn *i)
 		return NULL;
 	bool d_gpr = is_reg_of_class(d, EMU_RC_GPR), s_gpr = is_reg_of_class(s, EMU_RC_GPR);
 	if (d_gpr && s_gpr)
-		return h_mov_reg_reg;
+		return d->size == 8   ? h_mov_reg_reg_64
+		       : d->size == 4 ? h_mov_reg_reg_32
+				      : h_mov_reg_reg;
 	if (d_gpr && s->kind == EMU_OPND_IMM)
-		return h_mov_reg_imm;
+		return d->size == 8   ? h_mov_reg_imm_64
+		       : d->size == 4 ? h_mov_reg_imm_32
+				      : h_mov_reg_imm;
 	if (d_gpr && s->kind == EMU_OPND_MEM && s->size == d->size)
 		return h_mov_reg_mem;
 	if (d->kind == EMU_OPND_MEM && s_gpr && s->size == d->size)

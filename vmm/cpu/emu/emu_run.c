@@ -168,7 +168,8 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 				break;
 			c->insn_rip = next;
 		}
-		/* Retired, for statistics: an instruction that faulted is counted too. */
+		/* Retired, for statistics: an instruction that faulted is counted too. (An entry is
+		 * one instruction; a fused pair's handler counts its second.) */
 		c->instructions += (uint64_t)(i - b.insn);
 		if (c->rip != start || (i[-1].flags & EMU_INSN_ENDS_BLOCK) ||
 		    b.insn == &c->scratch ||
