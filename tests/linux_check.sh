@@ -3,7 +3,9 @@
 # are the short ones). Debian's stock kernel on 1 node x 1 vCPU, then on 3 local nodes x 1 vCPU
 # (127.0.0.1:7320-7322) running every program of tests/linux/ with larger inputs, then in memory
 # mode (configs/linux-memory.toml with 2 vCPUs on n0 and the flat view, 127.0.0.1:7330-7332)
-# running every program, bigalloc over 192 MiB, then on 3 nodes each in a network namespace of its
+# running every program, bigalloc over 192 MiB, then memory mode with replicas = 2 and n1
+# SIGKILLed while bigalloc runs (127.0.0.1:7340-7342: the guest goes on from n2's copies and
+# bigalloc's every word is right), then on 3 nodes each in a network namespace of its
 # own (--netns, UCX over TCP): each program must print in the guest exactly what it prints
 # natively, the machine must look as configured (nproc, MemTotal, one NUMA node per node, or one
 # in all for the flat view) and the console must show no clock or interrupt warning.
@@ -50,6 +52,26 @@ linux_expect_native memory pthreads 2000
 linux_expect_native memory openmp 200000
 linux_expect_native memory bigalloc 192
 linux_expect_healthy memory
+
+echo "== memory mode with replicas = 2: n1 killed while bigalloc runs"
+linux_initramfs "$WORK/replicas.cpio" --add "$LINUX_PROGRAMS"/bigalloc --run "bigalloc 192"
+linux_memory_config "$WORK/replicas.toml" "$WORK/replicas.cpio" 734
+sed -i 's/^replicas = 1$/replicas = 2/' "$WORK/replicas.toml"
+grep -q '^replicas = 2$' "$WORK/replicas.toml" || fail "configs/linux-memory.toml has no 'replicas = 1' line"
+start=$(date +%s)
+timeout --kill-after=5 "$limit" "$VMM" "${ACCEL_ARGS[@]}" --config "$WORK/replicas.toml" --stats 2 \
+	>"$WORK/replicas.raw" 2>"$WORK/replicas.err" </dev/null &
+launcher=$!
+written_back() { grep -qE 'evictions_dirty=[0-9]{4}' "$WORK/replicas.err"; }
+until_true "$limit" "$launcher" written_back || fail "no write-backs before the guest ended: $(cat "$WORK/replicas.err")"
+pkill -9 -f -- "--config $WORK/replicas.toml .*--node n1" || fail "no node n1 to kill"
+status=0
+wait "$launcher" || status=$?
+tr -d '\r' <"$WORK/replicas.raw" >"$WORK/replicas.out"
+echo "replicas: ended after $(($(date +%s) - start)) s wall (status $status)"
+expect_status 0 replicas
+grep -q "node n1 lost" "$WORK/replicas.err" || fail "n1's loss was not reported: $(cat "$WORK/replicas.err")"
+linux_expect_native replicas bigalloc 192
 
 echo "== 3 nodes x 1 vCPU, one network namespace each"
 ip netns add "vsmp-probe-$$" 2>/dev/null || skip "cannot create network namespaces here (ip netns add)"
