@@ -3,10 +3,10 @@
  *
  * Every instruction here is "destination = f(destination, source)" with f one of the pure
  * functions of emu_flags.h (emu_alu, emu_shift, emu_shift_double), which also compute the
- * flags. The destination is updated through emu_rmw() (emu_int.h): plainly, or under LOCK as
- * one host compare-exchange loop on the guest page, retrying f with the value found, so the
- * locked forms are atomic against the other vCPUs. Sources are read first and the flags are
- * committed last, after the only write that can fault.
+ * flags. The destination is updated through emu_rmw() (emu_int.h): in guest RAM as one host
+ * compare-exchange loop on the guest page, retrying f with the value found, so the locked
+ * forms are atomic against the other vCPUs (and the unlocked ones too, which is allowed). Sources
+ * are read first and the flags are committed last, after the only write that can fault.
  *
  * The commonest shapes, a general register destination with a register or immediate source and
  * no LOCK, get handlers of their own, one per operation, chosen when the instruction is decoded
@@ -64,7 +64,7 @@ static void alu_run(struct emu_cpu *c, const struct emu_insn *i, struct alu_upda
 	u->size = d.size;
 	u->flags_in = c->rflags;
 	if (writes)
-		emu_rmw(c, &d, i->prefixes & EMU_PFX_LOCK, alu_apply, u);
+		emu_rmw(c, &d, alu_apply, u);
 	else
 		alu_apply(u, emu_loc_read(c, &d));
 	c->rflags = u->flags;

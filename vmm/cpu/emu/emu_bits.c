@@ -5,7 +5,8 @@
  *
  * BT* with a register bit offset and a memory operand address the bit string beyond the
  * operand: the signed offset selects the operand-sized word at ea + (offset >> log2(bits)) *
- * size. BTS/BTR/BTC update it through emu_rmw() (emu_int.h), atomic under LOCK.
+ * size. BTS/BTR/BTC update it through emu_rmw() (emu_int.h), atomic in guest RAM (as LOCK
+ * requires).
  *
  * Flags the SDM leaves undefined are left unchanged here (BT*: OF SF AF PF; BSF/BSR: all but
  * ZF), except where noted. */
@@ -71,8 +72,7 @@ static void h_bt(struct emu_cpu *c, const struct emu_insn *i)
 		d.ea = (d.ea + (uint64_t)words * d.size) & emu_mask(i->addrsize);
 	}
 	u.bit = 1ull << (offset & (bits - 1));
-	uint64_t old = u.op == BT_TEST ? emu_loc_read(c, &d)
-				       : emu_rmw(c, &d, i->prefixes & EMU_PFX_LOCK, bt_apply, &u);
+	uint64_t old = u.op == BT_TEST ? emu_loc_read(c, &d) : emu_rmw(c, &d, bt_apply, &u);
 	c->rflags = emu_flags_merge(c->rflags, (old & u.bit) ? RFLAGS_CF : 0, RFLAGS_CF);
 }
 

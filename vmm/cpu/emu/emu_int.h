@@ -3,10 +3,10 @@
  *
  * - source operands read at the destination's size (immediates arrive sign-extended as their
  *   encoding says, at their own encoded size, so they are masked here rather than read);
- * - operand locations and the read-modify-write of a destination: a register, a memory
- *   operand read and written plainly, or, under LOCK (and always for XCHG), one host
- *   compare-exchange loop of the operand's width on the guest page emu_lock_ptr() returns,
- *   so the update is atomic against the other vCPUs as on the hardware;
+ * - operand locations and the read-modify-write of a destination: a register, MMIO or a split
+ *   operand read and written plainly, else one host compare-exchange loop of the operand's
+ *   width on the guest page emu_lock_ptr() returns, so the update is atomic against the other
+ *   vCPUs as on the hardware under LOCK (and always for XCHG), and its first access a write;
  * - the LOCK prefix check (#UD where it is not allowed);
  * - reading the stack without popping (for the instructions that must fault before they
  *   change RSP) and writing RSP at the stack-address width;
@@ -111,35 +111,24 @@ static inline bool emu_host_cas(void *p, unsigned size, uint64_t *expected, uint
 #undef EMU_CAS_AS
 }
 
-static inline uint64_t emu_host_load(const void *p, unsigned size)
+/* Replaces the destination by fn(ctx, old) and returns old. A destination in guest RAM is
+ * updated by a host compare-exchange loop, under LOCK or not (atomic where the hardware need not
+ * be is allowed), on the page emu_lock_ptr() returns (NULL for MMIO or a split operand: those
+ * take the plain path, as a bus lock would be invisible to them anyway).
+ * The loop starts from a guess, not a load: its first host access must be a write, as the
+ * hardware's is, because a page held by another node would otherwise cost two coherence faults
+ * (a read, then an upgrade: docs/benchmarks.md). A compare-exchange writes even when it fails.
+ * The memory is written even when the value is unchanged, as the hardware does. */
+static inline uint64_t emu_rmw(struct emu_cpu *c, const struct emu_loc *l, emu_rmw_fn fn, void *ctx)
 {
-	switch (size) {
-	case 1:
-		return __atomic_load_n((const uint8_t *)p, __ATOMIC_RELAXED);
-	case 2:
-		return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
-	case 4:
-		return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
-	default:
-		return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
-	}
-}
-
-/* Replaces the destination by fn(ctx, old) and returns old. `atomic`: one locked host
- * operation when the guest page allows it (emu_lock_ptr() is NULL for MMIO or a split
- * operand: those take the plain path, as a bus lock would be invisible to them anyway). The
- * memory is written even when the value is unchanged, as the hardware does. */
-static inline uint64_t emu_rmw(struct emu_cpu *c, const struct emu_loc *l, bool atomic,
-			       emu_rmw_fn fn, void *ctx)
-{
-	void *p = atomic && l->mem ? emu_lock_ptr(c, l->seg, l->ea, l->size) : NULL;
+	void *p = l->mem ? emu_lock_ptr(c, l->seg, l->ea, l->size) : NULL;
 	uint64_t old;
 	if (!p) {
 		old = emu_loc_read(c, l);
 		emu_loc_write(c, l, fn(ctx, old));
 		return old;
 	}
-	old = emu_host_load(p, l->size);
+	old = 0;
 	while (!emu_host_cas(p, l->size, &old, fn(ctx, old)))
 		;
 	return old;

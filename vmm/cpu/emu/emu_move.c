@@ -9,8 +9,8 @@
  * Every handler performs all its accesses that can fault before it changes a register, so
  * the run loop can restart the instruction after a fault: where the hardware pops and then
  * stores (POP to memory, POPA, LEAVE, ENTER) the stack is read with emu_peek_stack() and rSP
- * written last. Exchanges with memory go through emu_rmw() (emu_int.h), atomic under LOCK and
- * always for XCHG.
+ * written last. Exchanges with memory go through emu_rmw() (emu_int.h), atomic in guest RAM
+ * (as LOCK, and XCHG always, require).
  *
  * MOV between general registers, immediates and memory has handlers per shape, chosen when the
  * instruction is decoded (emu_move_bind), that skip the operand-kind dispatch. */
@@ -235,7 +235,7 @@ static void h_xchg(struct emu_cpu *c, const struct emu_insn *i)
 		return;
 	}
 	struct emu_loc d = emu_loc_of(c, i, m);
-	old = emu_rmw(c, &d, true, xchg_apply, &v);
+	old = emu_rmw(c, &d, xchg_apply, &v);
 	emu_opnd_write(c, i, r, old);
 }
 
@@ -250,7 +250,7 @@ static void h_cmpxchg(struct emu_cpu *c, const struct emu_insn *i)
 	struct cx_update u = {c->gpr[EMU_RAX] & emu_mask(size), emu_src(c, i, 1, size)};
 	uint64_t old;
 	if (d.mem) {
-		old = emu_rmw(c, &d, i->prefixes & EMU_PFX_LOCK, cx_apply, &u);
+		old = emu_rmw(c, &d, cx_apply, &u);
 	} else {
 		old = emu_loc_read(c, &d);
 		if (old == u.expected)
@@ -315,7 +315,7 @@ static void h_cmpxchg_wide(struct emu_cpu *c, const struct emu_insn *i)
 		d.size = 8;
 		struct cx_update u = {(hi << 32) | (uint32_t)lo,
 				      (c->gpr[EMU_RCX] << 32) | (uint32_t)c->gpr[EMU_RBX]};
-		uint64_t old = emu_rmw(c, &d, i->prefixes & EMU_PFX_LOCK, cx_apply, &u);
+		uint64_t old = emu_rmw(c, &d, cx_apply, &u);
 		equal = old == u.expected;
 		lo = old;
 		hi = old >> 32;
@@ -340,7 +340,7 @@ static void h_xadd(struct emu_cpu *c, const struct emu_insn *i)
 	struct emu_loc d = emu_loc_of(c, i, 0);
 	uint64_t src = emu_src(c, i, 1, d.size), old, flags = c->rflags;
 	if (d.mem) {
-		old = emu_rmw(c, &d, i->prefixes & EMU_PFX_LOCK, xadd_apply, &src);
+		old = emu_rmw(c, &d, xadd_apply, &src);
 		emu_opnd_write(c, i, 1, old);
 	} else {
 		old = emu_loc_read(c, &d);
