@@ -65,7 +65,8 @@ static const char usage_text[] =
     "                      against the transport round trip + a local fault\n"
     "  bench memory        memory mode on 3 local nodes: sequential read/write and random\n"
     "                      access over 4x the cache in lent memory, against the transport's\n"
-    "                      4 KiB round trip and all-local memory\n"
+    "                      4 KiB round trip and all-local memory; then the write pass\n"
+    "                      again with replicas = 2 (the cost of the second copy)\n"
     "  bench guest         compute, STREAM and a shared counter inside the test guest on\n"
     "                      1 node x N vCPUs and N nodes x 1 vCPU, as ratios\n"
     "  bench cpu           integer, memory and SSE kernels in the test guest on the\n"
@@ -87,7 +88,8 @@ static const char usage_text[] =
     "    does not implement, named with its bytes),\n"
     "  4 the guest reset (triple fault) or halted every vCPU with interrupts disabled\n"
     "    (or never started it),\n"
-    "  5 a host/KVM error while running, 6 another node of the guest was lost,\n"
+    "  5 a host/KVM error while running, 6 another node of the guest was lost (in\n"
+    "    memory mode with replicas = 2 a lending node's loss is not: the guest goes on),\n"
     "  130 interrupted by SIGINT/SIGTERM.\n";
 
 struct cli_options {
