@@ -416,18 +416,18 @@ int boot_load_image(const struct guest_ram *ram, const uint8_t *image, size_t im
 int boot_load(const struct guest_ram *ram, const struct boot_params_in *in,
 	      struct boot_cpu_state *cpu, char *err, size_t errlen)
 {
-	uint8_t *kernel = NULL, *initrd = NULL;
+	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t kernel_len = 0, initrd_len = 0;
 	int rc = -1;
 
 	if (!in->kernel_path)
 		return image_fail(err, errlen, "no kernel to boot");
-	if (image_read_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
+	if (image_map_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
 	    (!in->initrd_path ||
-	     image_read_file(in->initrd_path, &initrd, &initrd_len, err, errlen) == 0))
+	     image_map_file(in->initrd_path, &initrd, &initrd_len, err, errlen) == 0))
 		rc = boot_load_image(ram, kernel, kernel_len, initrd, initrd_len, in, cpu, err,
 				     errlen);
-	free(kernel);
-	free(initrd);
+	image_unmap_file(kernel, kernel_len);
+	image_unmap_file(initrd, initrd_len);
 	return rc;
 }
