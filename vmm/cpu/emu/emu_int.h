@@ -111,20 +111,6 @@ static inline bool emu_host_cas(void *p, unsigned size, uint64_t *expected, uint
 #undef EMU_CAS_AS
 }
 
-static inline uint64_t emu_host_load(const void *p, unsigned size)
-{
-	switch (size) {
-	case 1:
-		return __atomic_load_n((const uint8_t *)p, __ATOMIC_RELAXED);
-	case 2:
-		return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
-	case 4:
-		return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
-	default:
-		return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
-	}
-}
-
 /* Replaces the destination by fn(ctx, old) and returns old. `atomic`: one locked host
  * operation when the guest page allows it (emu_lock_ptr() is NULL for MMIO or a split
  * operand: those take the plain path, as a bus lock would be invisible to them anyway). The
