@@ -237,7 +237,7 @@ static int load_bzimage(const struct guest_ram *ram, const uint8_t *image, size_
 	memcpy(zp + ZP_SETUP_SECTS, image + ZP_SETUP_SECTS, header_end - ZP_SETUP_SECTS);
 	put32(zp, ZP_CODE32_START, (uint32_t)load);
 
-	memcpy(guest_ram_ptr(ram, load, kernel_len), image + setup_size, kernel_len);
+	image_copy_to_guest(ram, load, image + setup_size, kernel_len, 0);
 	k->entry = load + BZIMAGE_ENTRY_64;
 	k->ranges[0] = (struct mem_range){load, load + mem_len};
 	k->range_count = 1;
@@ -308,7 +308,7 @@ static int place_initrd(const struct guest_ram *ram, uint8_t *zp, const struct l
 		    "%s: initrd of %zu bytes does not fit in guest RAM below %#" PRIx64
 		    " beside the kernel",
 		    name, len, top);
-	memcpy(guest_ram_ptr(ram, addr, len), initrd, len);
+	image_copy_to_guest(ram, addr, initrd, len, 0);
 	put32(zp, ZP_RAMDISK_IMAGE, (uint32_t)addr);
 	put32(zp, ZP_RAMDISK_SIZE, (uint32_t)len);
 	return 0;

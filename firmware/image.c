@@ -151,13 +151,23 @@ int elf_entry_gpa(uint64_t e_entry, const struct elf_segment *s, unsigned n, uin
 	return -1;
 }
 
+void image_copy_to_guest(const struct guest_ram *ram, uint64_t gpa, const uint8_t *src, size_t len,
+			 size_t zero_len)
+{
+	uint8_t *dst = guest_ram_ptr(ram, gpa, len + zero_len);
+	uintptr_t first = (uintptr_t)dst & ~(uintptr_t)4095;
+	uintptr_t end = ((uintptr_t)dst + len + zero_len + 4095) & ~(uintptr_t)4095;
+
+	/* Only a hint: without it (an older host kernel) the copy faults the pages in itself. */
+	madvise((void *)first, end - first, MADV_POPULATE_WRITE);
+	memcpy(dst, src, len);
+	memset(dst + len, 0, zero_len);
+}
+
 void elf_copy_segments(const struct guest_ram *ram, const uint8_t *image,
 		       const struct elf_segment *s, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *dst = guest_ram_ptr(ram, s[i].paddr, s[i].memsz);
-
-		memcpy(dst, image + s[i].offset, s[i].filesz);
-		memset(dst + s[i].filesz, 0, s[i].memsz - s[i].filesz);
-	}
+	for (unsigned i = 0; i < n; i++)
+		image_copy_to_guest(ram, s[i].paddr, image + s[i].offset, s[i].filesz,
+				    s[i].memsz - s[i].filesz);
 }

@@ -43,6 +43,13 @@ int elf_segments(const uint8_t *image, size_t len, bool is64, uint64_t phoff, un
  * inside a segment's virtual range is translated through it, otherwise it must be a loaded
  * physical address. -1 if it is neither. */
 int elf_entry_gpa(uint64_t e_entry, const struct elf_segment *s, unsigned n, uint64_t *gpa);
+/* Copies len bytes from src to guest-physical gpa and zeroes the zero_len bytes after them, which
+ * the caller has checked are RAM (len + zero_len > 0). The pages are populated first with one
+ * madvise(MADV_POPULATE_WRITE): a copy that faults them in one by one took about twice as long
+ * on this host (32 MiB: 0.43-0.47 s against 0.23-0.34 s), where the kernel's 30 MB and its
+ * 17 MB bss are the bulk of the time before the first guest instruction. */
+void image_copy_to_guest(const struct guest_ram *ram, uint64_t gpa, const uint8_t *src, size_t len,
+			 size_t zero_len);
 /* Copies the segments to their physical addresses, which the caller has checked are RAM. */
 void elf_copy_segments(const struct guest_ram *ram, const uint8_t *image,
 		       const struct elf_segment *s, unsigned n);

@@ -384,7 +384,7 @@ static int place_module(const struct guest_ram *ram, uint8_t *info, const struct
 		       errlen) < 0)
 		return -1;
 	if (len)
-		memcpy(guest_ram_ptr(ram, start, len), module, len);
+		image_copy_to_guest(ram, start, module, len, 0);
 	put32(info, MBI_MODS_COUNT, 1);
 	put32(mod, MOD_START, (uint32_t)start);
 	put32(mod, MOD_END, (uint32_t)(start + len));
