@@ -475,7 +475,7 @@ static inline uint8_t *emu_tlb_hit(const struct emu_cpu *c, unsigned seg, uint64
 	if (seg == EMU_FS || seg == EMU_GS)
 		lin += c->seg[seg].base;
 	/* Inside one page, whose canonical bits the access's last byte shares. */
-	if ((lin & 0xfff) + size > 4096 || (uint64_t)(((int64_t)lin << 16) >> 16) != lin)
+	if ((lin & 0xfff) + size > 4096 || (uint64_t)((int64_t)(lin << 16) >> 16) != lin)
 		return NULL;
 	const struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
 	if (e->vpn != lin >> 12 || !(e->perm[c->cpl == 3] & perm) || !e->host)
