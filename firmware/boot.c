@@ -237,7 +237,7 @@ static int load_bzimage(const struct guest_ram *ram, const uint8_t *image, size_
 	memcpy(zp + ZP_SETUP_SECTS, image + ZP_SETUP_SECTS, header_end - ZP_SETUP_SECTS);
 	put32(zp, ZP_CODE32_START, (uint32_t)load);
 
-	memcpy(guest_ram_ptr(ram, load, kernel_len), image + setup_size, kernel_len);
+	image_copy_to_guest(ram, load, image + setup_size, kernel_len, 0);
 	k->entry = load + BZIMAGE_ENTRY_64;
 	k->ranges[0] = (struct mem_range){load, load + mem_len};
 	k->range_count = 1;
@@ -308,7 +308,7 @@ static int place_initrd(const struct guest_ram *ram, uint8_t *zp, const struct l
 		    "%s: initrd of %zu bytes does not fit in guest RAM below %#" PRIx64
 		    " beside the kernel",
 		    name, len, top);
-	memcpy(guest_ram_ptr(ram, addr, len), initrd, len);
+	image_copy_to_guest(ram, addr, initrd, len, 0);
 	put32(zp, ZP_RAMDISK_IMAGE, (uint32_t)addr);
 	put32(zp, ZP_RAMDISK_SIZE, (uint32_t)len);
 	return 0;
@@ -416,18 +416,18 @@ int boot_load_image(const struct guest_ram *ram, const uint8_t *image, size_t im
 int boot_load(const struct guest_ram *ram, const struct boot_params_in *in,
 	      struct boot_cpu_state *cpu, char *err, size_t errlen)
 {
-	uint8_t *kernel = NULL, *initrd = NULL;
+	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t kernel_len = 0, initrd_len = 0;
 	int rc = -1;
 
 	if (!in->kernel_path)
 		return image_fail(err, errlen, "no kernel to boot");
-	if (image_read_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
+	if (image_map_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
 	    (!in->initrd_path ||
-	     image_read_file(in->initrd_path, &initrd, &initrd_len, err, errlen) == 0))
+	     image_map_file(in->initrd_path, &initrd, &initrd_len, err, errlen) == 0))
 		rc = boot_load_image(ram, kernel, kernel_len, initrd, initrd_len, in, cpu, err,
 				     errlen);
-	free(kernel);
-	free(initrd);
+	image_unmap_file(kernel, kernel_len);
+	image_unmap_file(initrd, initrd_len);
 	return rc;
 }

@@ -6,8 +6,8 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,8 +41,11 @@ ssize_t image_read_up_to(int fd, uint8_t *buf, size_t max)
 	return (ssize_t)done;
 }
 
-static int read_open_file(int fd, const char *path, uint8_t **data, size_t *len, char *err,
-			  size_t errlen)
+/* An empty file maps to this: mmap refuses a length of 0. */
+static const uint8_t empty_file[1];
+
+static int map_open_file(int fd, const char *path, const uint8_t **data, size_t *len, char *err,
+			 size_t errlen)
 {
 	struct stat st;
 
@@ -54,29 +57,33 @@ static int read_open_file(int fd, const char *path, uint8_t **data, size_t *len,
 		return image_fail(err, errlen, "%s: %lld bytes is over the %llu MiB limit", path,
 				  (long long)st.st_size, BOOT_MAX_FILE_SIZE >> 20);
 	*len = (size_t)st.st_size;
-	*data = malloc(*len ? *len : 1);
-	if (!*data)
-		return image_fail(err, errlen, "%s: out of memory", path);
-	ssize_t got = image_read_up_to(fd, *data, *len);
-	if (got == (ssize_t)*len)
+	if (*len == 0) {
+		*data = empty_file;
 		return 0;
-	image_fail(err, errlen, "%s: %s", path,
-		   got < 0 ? strerror(errno) : "file shrank while being read");
-	free(*data);
-	*data = NULL;
-	return -1;
+	}
+	void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		return image_fail(err, errlen, "%s: mmap: %s", path, strerror(errno));
+	*data = p;
+	return 0;
 }
 
-int image_read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen)
+int image_map_file(const char *path, const uint8_t **data, size_t *len, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int rc;
 
 	if (fd < 0)
 		return image_fail(err, errlen, "%s: %s", path, strerror(errno));
-	rc = read_open_file(fd, path, data, len, err, errlen);
+	rc = map_open_file(fd, path, data, len, err, errlen);
 	close(fd);
 	return rc;
+}
+
+void image_unmap_file(const uint8_t *data, size_t len)
+{
+	if (data && len)
+		munmap((void *)data, len);
 }
 
 /* Program header i as a segment; false if it is not a non-empty PT_LOAD. */
@@ -144,13 +151,23 @@ int elf_entry_gpa(uint64_t e_entry, const struct elf_segment *s, unsigned n, uin
 	return -1;
 }
 
+void image_copy_to_guest(const struct guest_ram *ram, uint64_t gpa, const uint8_t *src, size_t len,
+			 size_t zero_len)
+{
+	uint8_t *dst = guest_ram_ptr(ram, gpa, len + zero_len);
+	uintptr_t first = (uintptr_t)dst & ~(uintptr_t)4095;
+	uintptr_t end = ((uintptr_t)dst + len + zero_len + 4095) & ~(uintptr_t)4095;
+
+	/* Only a hint: without it (an older host kernel) the copy faults the pages in itself. */
+	madvise((void *)first, end - first, MADV_POPULATE_WRITE);
+	memcpy(dst, src, len);
+	memset(dst + len, 0, zero_len);
+}
+
 void elf_copy_segments(const struct guest_ram *ram, const uint8_t *image,
 		       const struct elf_segment *s, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *dst = guest_ram_ptr(ram, s[i].paddr, s[i].memsz);
-
-		memcpy(dst, image + s[i].offset, s[i].filesz);
-		memset(dst + s[i].filesz, 0, s[i].memsz - s[i].filesz);
-	}
+	for (unsigned i = 0; i < n; i++)
+		image_copy_to_guest(ram, s[i].paddr, image + s[i].offset, s[i].filesz,
+				    s[i].memsz - s[i].filesz);
 }

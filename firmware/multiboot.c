@@ -384,7 +384,7 @@ static int place_module(const struct guest_ram *ram, uint8_t *info, const struct
 		       errlen) < 0)
 		return -1;
 	if (len)
-		memcpy(guest_ram_ptr(ram, start, len), module, len);
+		image_copy_to_guest(ram, start, module, len, 0);
 	put32(info, MBI_MODS_COUNT, 1);
 	put32(mod, MOD_START, (uint32_t)start);
 	put32(mod, MOD_END, (uint32_t)(start + len));
@@ -555,18 +555,18 @@ int multiboot_probe(const char *path, char *err, size_t errlen)
 int multiboot_load(const struct guest_ram *ram, const struct multiboot_params_in *in,
 		   struct boot_cpu_state *cpu, char *err, size_t errlen)
 {
-	uint8_t *kernel = NULL, *module = NULL;
+	const uint8_t *kernel = NULL, *module = NULL;
 	size_t kernel_len = 0, module_len = 0;
 	int rc = -1;
 
 	if (!in->kernel_path)
 		return image_fail(err, errlen, "no kernel to boot");
-	if (image_read_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
+	if (image_map_file(in->kernel_path, &kernel, &kernel_len, err, errlen) == 0 &&
 	    (!in->initrd_path ||
-	     image_read_file(in->initrd_path, &module, &module_len, err, errlen) == 0))
+	     image_map_file(in->initrd_path, &module, &module_len, err, errlen) == 0))
 		rc = multiboot_load_image(ram, kernel, kernel_len, module, module_len, in, cpu, err,
 					  errlen);
-	free(kernel);
-	free(module);
+	image_unmap_file(kernel, kernel_len);
+	image_unmap_file(module, module_len);
 	return rc;
 }

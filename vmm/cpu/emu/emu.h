@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vmm/cpu/cpu.h"
 
@@ -393,13 +394,124 @@ static inline void emu_opnd_write(struct emu_cpu *c, const struct emu_insn *i, u
 	}
 	emu_opnd_write_any(c, i, n, value);
 }
-/* A memory operand's effective address (offset within its segment, address-size wrapped). */
-uint64_t emu_opnd_ea(const struct emu_cpu *c, const struct emu_insn *i, unsigned n);
+static inline uint64_t emu_addr_reg_value(const struct emu_cpu *c, uint8_t reg)
+{
+	if (reg == EMU_REG_NONE)
+		return 0;
+	if (reg == EMU_REG_RIP)
+		return c->rip; /* the next instruction: what RIP-relative addressing adds */
+	return c->gpr[reg & 15];
+}
+
+/* A memory operand's effective address (offset within its segment, address-size wrapped);
+ * inline, as it comes before every memory access of a handler. */
+static inline uint64_t emu_opnd_ea(const struct emu_cpu *c, const struct emu_insn *i, unsigned n)
+{
+	const struct emu_opnd *o = &i->op[n];
+	uint64_t ea = emu_addr_reg_value(c, o->base) + (uint64_t)o->disp;
+	if (o->index != EMU_REG_NONE)
+		ea += emu_addr_reg_value(c, o->index) * o->scale;
+	return ea & emu_size_mask(i->addrsize);
+}
 
 /* Data accesses at seg:offset (offset wrapped by the caller to the address size). CPL decides
- * user/supervisor. size 1, 2, 4, 8 for read/write; any size up to 4096 for the _bytes forms. */
-uint64_t emu_read(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size);
-void emu_write(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size, uint64_t value);
+ * user/supervisor. size 1, 2, 4, 8 for read/write; any size up to 4096 for the _bytes forms.
+ *
+ * emu_read and emu_write are inline, so that a handler's access that hits the TLB costs no call:
+ * in 64-bit mode, inside one page whose TLB entry allows the access, in RAM, and for a store to a
+ * page holding no decoded code, it is one host access (emu_host_load/emu_host_store). Anything
+ * else (other modes, a TLB miss, a fault, a page boundary, MMIO, a store into code) is
+ * emu_mem.c's emu_read_slow/emu_write_slow. A TLB entry is never filled for a non-canonical
+ * address, but the canonical check stays here: it is what raises #GP/#SS, on the slow path. */
+uint64_t emu_read_slow(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size);
+void emu_write_slow(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size,
+		    uint64_t value);
+
+/* An access inside one page is one host access: naturally aligned ones of 1, 2, 4 or 8 bytes with
+ * __atomic loads and stores of that width (relaxed: the host is x86, whose plain moves give the
+ * guest the same TSO ordering), others with memcpy. */
+static inline uint64_t emu_host_load(const void *p, unsigned size)
+{
+	if (((uintptr_t)p & (size - 1)) == 0) {
+		switch (size) {
+		case 1:
+			return __atomic_load_n((const uint8_t *)p, __ATOMIC_RELAXED);
+		case 2:
+			return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+		case 4:
+			return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+		case 8:
+			return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+		}
+	}
+	uint64_t v = 0;
+	memcpy(&v, p, size);
+	return v;
+}
+
+static inline void emu_host_store(void *p, unsigned size, uint64_t v)
+{
+	if (((uintptr_t)p & (size - 1)) == 0) {
+		switch (size) {
+		case 1:
+			__atomic_store_n((uint8_t *)p, (uint8_t)v, __ATOMIC_RELAXED);
+			return;
+		case 2:
+			__atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED);
+			return;
+		case 4:
+			__atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED);
+			return;
+		case 8:
+			__atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	memcpy(p, &v, size);
+}
+
+/* The host address of this access if the TLB allows it as it is (perm: EMU_PERM_READ or
+ * EMU_PERM_WRITE), with *gpa its page's guest-physical address; else NULL. */
+static inline uint8_t *emu_tlb_hit(const struct emu_cpu *c, unsigned seg, uint64_t offset,
+				   unsigned size, unsigned perm, uint64_t *gpa)
+{
+	if (__builtin_expect(c->mode != EMU_MODE_64, 0))
+		return NULL;
+	uint64_t lin = offset;
+	if (seg == EMU_FS || seg == EMU_GS)
+		lin += c->seg[seg].base;
+	/* Inside one page, whose canonical bits the access's last byte shares. */
+	if ((lin & 0xfff) + size > 4096 || (uint64_t)((int64_t)(lin << 16) >> 16) != lin)
+		return NULL;
+	const struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
+	if (e->vpn != lin >> 12 || !(e->perm[c->cpl == 3] & perm) || !e->host)
+		return NULL;
+	*gpa = e->gpa;
+	return e->host + (lin & 0xfff);
+}
+
+static inline uint64_t emu_read(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size)
+{
+	uint64_t gpa;
+	const uint8_t *p = emu_tlb_hit(c, seg, offset, size, EMU_PERM_READ, &gpa);
+	if (__builtin_expect(p != NULL, 1))
+		return emu_host_load(p, size);
+	return emu_read_slow(c, seg, offset, size);
+}
+
+static inline void emu_write(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size,
+			     uint64_t value)
+{
+	uint64_t gpa;
+	uint8_t *p = emu_tlb_hit(c, seg, offset, size, EMU_PERM_WRITE, &gpa);
+	if (__builtin_expect(p != NULL && !atomic_load_explicit(&c->accel->code_page[gpa >> 12],
+								memory_order_relaxed),
+			     1)) {
+		emu_host_store(p, size, value);
+		return;
+	}
+	emu_write_slow(c, seg, offset, size, value);
+}
 void emu_read_bytes(struct emu_cpu *c, unsigned seg, uint64_t offset, void *out, unsigned size);
 void emu_write_bytes(struct emu_cpu *c, unsigned seg, uint64_t offset, const void *in,
 		     unsigned size);

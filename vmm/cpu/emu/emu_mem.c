@@ -1,12 +1,11 @@
 /* Guest memory accesses of the software vCPU: segment base -> linear address -> (TLB) ->
- * guest-physical -> guest RAM or the machine's MMIO dispatch.
+ * guest-physical -> guest RAM or the machine's MMIO dispatch. The TLB hits of emu_read/emu_write
+ * are inline in emu.h; this is the rest.
  *
- * An access inside one page is one host access: naturally aligned ones of 1, 2, 4 or 8 bytes
- * with __atomic loads and stores of that width (relaxed: the host is x86, whose plain moves give
- * the guest the same TSO ordering), others with memcpy. An access that crosses a page boundary
- * is split at the boundary, after both pages translated (so a fault on the second page leaves
- * the first untouched). A store to a page holding decoded instructions drops them
- * (emu_code_page_written). Segment limits are not checked: the boot paths and 64-bit code do
+ * An access inside one page is one host access (emu_host_load/emu_host_store). An access that
+ * crosses a page boundary is split at the boundary, after both pages translated (so a fault on
+ * the second page leaves the first untouched). A store to a page holding decoded instructions drops
+ * them (emu_code_page_written). Segment limits are not checked: the boot paths and 64-bit code do
  * not rely on them. */
 #include <string.h>
 
@@ -63,46 +62,6 @@ static void note_store(struct emu_cpu *c, uint64_t gpa)
 		emu_code_page_written(a, page);
 }
 
-static uint64_t host_load(const uint8_t *p, unsigned size)
-{
-	if (((uintptr_t)p & (size - 1)) == 0) {
-		switch (size) {
-		case 1:
-			return __atomic_load_n(p, __ATOMIC_RELAXED);
-		case 2:
-			return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
-		case 4:
-			return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
-		case 8:
-			return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
-		}
-	}
-	uint64_t v = 0;
-	memcpy(&v, p, size);
-	return v;
-}
-
-static void host_store(uint8_t *p, unsigned size, uint64_t v)
-{
-	if (((uintptr_t)p & (size - 1)) == 0) {
-		switch (size) {
-		case 1:
-			__atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED);
-			return;
-		case 2:
-			__atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED);
-			return;
-		case 4:
-			__atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED);
-			return;
-		case 8:
-			__atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED);
-			return;
-		}
-	}
-	memcpy(p, &v, size);
-}
-
 static void mmio(struct emu_cpu *c, uint64_t gpa, void *data, unsigned size, bool is_write)
 {
 	c->io->access(c->io->ctx, CPU_IO_MMIO, gpa, data, size, is_write);
@@ -114,7 +73,7 @@ static uint64_t page_read(struct emu_cpu *c, uint64_t lin, unsigned size, bool u
 	const struct emu_tlb_entry *e = emu_translate(c, lin, EMU_ACC_READ, user);
 	unsigned off = lin & 0xfff;
 	if (e->host)
-		return host_load(e->host + off, size);
+		return emu_host_load(e->host + off, size);
 	uint64_t v = 0;
 	mmio(c, e->gpa + off, &v, size, false);
 	return v;
@@ -126,7 +85,7 @@ static void page_write(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t 
 	unsigned off = lin & 0xfff;
 	if (e->host) {
 		note_store(c, e->gpa);
-		host_store(e->host + off, size, v);
+		emu_host_store(e->host + off, size, v);
 		return;
 	}
 	mmio(c, e->gpa + off, &v, size, true);
@@ -156,37 +115,15 @@ static void linear_write(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_
 	page_write(c, lin + first, size - first, v >> (first * 8), user);
 }
 
-/* The hot path: inside one page that the TLB already allows, in RAM. */
-static inline uint8_t *fast_ptr(struct emu_cpu *c, uint64_t lin, unsigned size,
-				enum emu_access access)
+/* Whatever emu_read/emu_write (emu.h) do not do inline. */
+uint64_t emu_read_slow(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size)
 {
-	const struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
-	if ((lin & 0xfff) + size <= 4096 && e->vpn == lin >> 12 &&
-	    (e->perm[user_access(c)] & (1u << access)) && e->host)
-		return e->host + (lin & 0xfff);
-	return NULL;
+	return linear_read(c, linear_of(c, seg, offset, size), size, user_access(c));
 }
 
-uint64_t emu_read(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size)
+void emu_write_slow(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size, uint64_t value)
 {
-	uint64_t lin = linear_of(c, seg, offset, size);
-	uint8_t *p = fast_ptr(c, lin, size, EMU_ACC_READ);
-	if (__builtin_expect(p != NULL, 1))
-		return host_load(p, size);
-	return linear_read(c, lin, size, user_access(c));
-}
-
-void emu_write(struct emu_cpu *c, unsigned seg, uint64_t offset, unsigned size, uint64_t value)
-{
-	uint64_t lin = linear_of(c, seg, offset, size);
-	uint8_t *p = fast_ptr(c, lin, size, EMU_ACC_WRITE);
-	if (__builtin_expect(p != NULL, 1)) {
-		const struct emu_tlb_entry *e = &c->tlb[(lin >> 12) & (EMU_TLB_SIZE - 1)];
-		note_store(c, e->gpa);
-		host_store(p, size, value);
-		return;
-	}
-	linear_write(c, lin, size, value, user_access(c));
+	linear_write(c, linear_of(c, seg, offset, size), size, value, user_access(c));
 }
 
 /* System structures are at 64-bit linear addresses whenever long mode is active, also in

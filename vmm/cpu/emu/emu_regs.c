@@ -37,24 +37,6 @@ void emu_reg_write(struct emu_cpu *c, unsigned reg_class, unsigned reg, unsigned
 	}
 }
 
-static uint64_t addr_reg_value(const struct emu_cpu *c, uint8_t reg)
-{
-	if (reg == EMU_REG_NONE)
-		return 0;
-	if (reg == EMU_REG_RIP)
-		return c->rip; /* the next instruction: what RIP-relative addressing adds */
-	return c->gpr[reg & 15];
-}
-
-uint64_t emu_opnd_ea(const struct emu_cpu *c, const struct emu_insn *i, unsigned n)
-{
-	const struct emu_opnd *o = &i->op[n];
-	uint64_t ea = addr_reg_value(c, o->base) + (uint64_t)o->disp;
-	if (o->index != EMU_REG_NONE)
-		ea += addr_reg_value(c, o->index) * o->scale;
-	return ea & emu_size_mask(i->addrsize);
-}
-
 uint64_t emu_opnd_read_any(struct emu_cpu *c, const struct emu_insn *i, unsigned n)
 {
 	const struct emu_opnd *o = &i->op[n];
