@@ -217,8 +217,9 @@ static void start_copying(struct replicas *r, uint32_t i, uint32_t mirror)
 	range->next_page = first;
 	range->end_page = end;
 	range->marks_sent = range->marks_answered = 0;
-	cluster_log(r->p.cluster, "replicas: copying %s's memory (%llu pages) onto %s",
-		    name_of(r, i), (unsigned long long)(end - first), name_of(r, mirror));
+	cluster_log(r->p.cluster, "replicas on %s: copying %s's memory (%llu pages) onto %s",
+		    name_of(r, r->p.self), name_of(r, i), (unsigned long long)(end - first),
+		    name_of(r, mirror));
 }
 
 /* Brings the protocol's assignment of every range as far as the nodes' readiness allows. */
@@ -252,8 +253,8 @@ static void take_part(struct replicas *r, uint32_t node)
 	struct replicas_status st;
 	replicas_status(r, &st);
 	cluster_log(
-	    r->p.cluster, "replicas: %s lost; the guest goes on from the copies left (%s)",
-	    name_of(r, node),
+	    r->p.cluster, "replicas on %s: %s lost; the guest goes on from the copies left (%s)",
+	    name_of(r, r->p.self), name_of(r, node),
 	    st.state == REPLICAS_PROTECTED ? "every lent page still on two nodes"
 	    : st.state == REPLICAS_REBUILDING
 		? "degraded: some lent memory on one node until a spare has a copy"
@@ -316,8 +317,8 @@ static void mark_answered(struct replicas *r, unsigned src, uint32_t i, uint32_t
 	pthread_mutex_lock(&r->lock);
 	range->in_sync = true;
 	pthread_mutex_unlock(&r->lock);
-	cluster_log(r->p.cluster, "replicas: %s's memory is on two nodes again (%s and %s)",
-		    name_of(r, i), name_of(r, r->p.self), name_of(r, src));
+	cluster_log(r->p.cluster, "replicas on %s: %s's memory is on two nodes again (%s and %s)",
+		    name_of(r, r->p.self), name_of(r, i), name_of(r, r->p.self), name_of(r, src));
 	broadcast(r, REPLICAS_MSG_PROTECTED, i);
 }
 
@@ -357,8 +358,9 @@ void replicas_receive(struct replicas *r, unsigned src, uint16_t type, const voi
 		r->ranges[a].in_sync |= from_home;
 		pthread_mutex_unlock(&r->lock);
 		if (from_home)
-			cluster_log(r->p.cluster, "replicas: %s's memory is on two nodes again",
-				    name_of(r, a));
+			cluster_log(r->p.cluster,
+				    "replicas on %s: %s's memory is on two nodes again",
+				    name_of(r, r->p.self), name_of(r, a));
 		break;
 	}
 }
