@@ -4,7 +4,8 @@
  * that access pages. Every message goes through the payload codec. After every step the
  * single-writer/multiple-readers invariant is checked: at most one writable copy, no other copy
  * beside it, and every mapped copy holds the page's last written version (a counter kept in the
- * page). Shared by test_protocol.c (scenarios) and test_protocol_random.c (exploration). */
+ * page). Shared by test_protocol.c (scenarios), test_protocol_random.c (exploration) and
+ * test_protocol_replicas.c (a node lost). */
 #ifndef TESTS_UNIT_COHERENCE_SIM_H
 #define TESTS_UNIT_COHERENCE_SIM_H
 
@@ -430,6 +431,28 @@ static void check_untouched(struct sim *sim, uint64_t page)
 		if (state_at(sim, n, page) != COH_I || sim->nodes[n].pages[page].prot != PROT_NONE)
 			sim_fail(sim, "page %llu has no home but node %u holds it",
 				 (unsigned long long)page, n);
+	}
+}
+
+/* Delivers everything in a fixed order (links round robin, retries in between) until idle. */
+__attribute__((unused)) static void sim_run(struct sim *sim)
+{
+	for (int rounds = 0;; rounds++) {
+		bool progress = false;
+		if (rounds > 100000)
+			sim_fail(sim, "no quiescence");
+		for (uint32_t from = 0; from < sim->node_count; from++) {
+			for (uint32_t to = 0; to < sim->node_count; to++) {
+				if (link_len(sim, from, to)) {
+					deliver(sim, from, to);
+					progress = true;
+				}
+			}
+		}
+		for (size_t i = 0; i < sim->access_count; i++)
+			progress |= retry_one(sim, i);
+		if (!progress)
+			return;
 	}
 }
 

@@ -9,45 +9,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#include "vmm/cpu/cpu.h"
-#include "vmm/cpu/emu/emu.h"
 
 #define RAM_SIZE  (1u << 20)
 #define CODE_ADDR 0x1000u
 
-static uint8_t *ram;
-static struct accel *accel;
-static struct cpu *cpu;
-
-static void no_io(void *ctx, enum cpu_io_space space, uint64_t addr, uint8_t *data, unsigned len,
-		  bool is_write)
-{
-	(void)ctx, (void)space, (void)addr, (void)data, (void)len, (void)is_write;
-	cr_assert_fail("unexpected I/O");
-}
-
-static const struct cpu_io test_io = {no_io, NULL};
-
-static void setup(void)
-{
-	char err[256];
-	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(ram, MAP_FAILED);
-	struct accel_params p = {.ram_host = ram, .ram_size = RAM_SIZE, .vcpu_count = 1};
-	accel = emu_accel_ops.create(&p, err, sizeof(err));
-	cr_assert_not_null(accel, "%s", err);
-	cpu = emu_accel_ops.cpu_create(accel, 0, &test_io, err, sizeof(err));
-	cr_assert_not_null(cpu, "%s", err);
-}
-
-static void teardown(void)
-{
-	cpu->ops->destroy(cpu);
-	emu_accel_ops.destroy(accel);
-	munmap(ram, RAM_SIZE);
-}
+#include "tests/unit/emu_vcpu.h"
 
 /* Runs `code` from 0100:0000 to its hlt; AX afterwards. */
 static uint16_t run_code(const uint8_t *code, size_t len)
@@ -62,7 +28,7 @@ static uint16_t run_code(const uint8_t *code, size_t len)
 	return (uint16_t)emu_cpu_of(cpu)->gpr[EMU_RAX];
 }
 
-TestSuite(emu_blocks, .init = setup, .fini = teardown);
+TestSuite(emu_blocks, .init = emu_vcpu_create, .fini = emu_vcpu_destroy);
 
 Test(emu_blocks, taken_branch_leaves_the_block)
 {

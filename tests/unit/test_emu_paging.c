@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/guest_ram.h"
 #include "vmm/cpu/emu/emu_internal.h"
 
 #define RAM_SIZE (8u << 20)
@@ -26,7 +27,6 @@
 
 static struct emu_accel accel;
 static struct emu_cpu *c;
-static uint8_t *ram;
 
 #define CATCH(stmt)                                                                                \
 	({                                                                                         \
@@ -39,18 +39,6 @@ static uint8_t *ram;
 		}                                                                                  \
 		vector_;                                                                           \
 	})
-
-static void put64(uint64_t addr, uint64_t v)
-{
-	memcpy(ram + addr, &v, 8);
-}
-
-static uint64_t get64(uint64_t addr)
-{
-	uint64_t v;
-	memcpy(&v, ram + addr, 8);
-	return v;
-}
 
 /* Long mode, CPL 0: linear 0x200000-0x3fffff through PT (4 KiB pages), 0x400000 one 2 MiB page. */
 static void setup(void)

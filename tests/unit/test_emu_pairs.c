@@ -8,10 +8,6 @@
  * page below the non-canonical hole; every IDT gate leads to a hlt, #GP's to one of its own. */
 #include <criterion/criterion.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#include "vmm/cpu/cpu.h"
-#include "vmm/cpu/emu/emu.h"
 
 #define RAM_SIZE   (4u << 20)
 #define GDT	   0x1000u
@@ -32,22 +28,9 @@
 #define SEL_DATA   0x10u
 #define VECTOR	   0x40u
 
-static uint8_t *ram;
-static struct accel *accel;
-static struct cpu *cpu;
+#include "tests/unit/emu_vcpu.h"
+
 static struct emu_cpu *c;
-
-static void put64(uint64_t addr, uint64_t v)
-{
-	memcpy(ram + addr, &v, 8);
-}
-
-static uint64_t get64(uint64_t addr)
-{
-	uint64_t v;
-	memcpy(&v, ram + addr, 8);
-	return v;
-}
 
 static void set_gate(uint64_t vector, uint64_t handler)
 {
@@ -56,25 +39,10 @@ static void set_gate(uint64_t vector, uint64_t handler)
 	put64(IDT + 16 * vector + 8, handler >> 32);
 }
 
-static void no_io(void *ctx, enum cpu_io_space space, uint64_t addr, uint8_t *data, unsigned len,
-		  bool is_write)
-{
-	(void)ctx, (void)space, (void)addr, (void)data, (void)len, (void)is_write;
-	cr_assert_fail("unexpected I/O");
-}
-
-static const struct cpu_io test_io = {no_io, NULL};
-
 static void setup(void)
 {
 	char err[256];
-	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(ram, MAP_FAILED);
-	struct accel_params p = {.ram_host = ram, .ram_size = RAM_SIZE, .vcpu_count = 1};
-	accel = emu_accel_ops.create(&p, err, sizeof(err));
-	cr_assert_not_null(accel, "%s", err);
-	cpu = emu_accel_ops.cpu_create(accel, 0, &test_io, err, sizeof(err));
-	cr_assert_not_null(cpu, "%s", err);
+	emu_vcpu_create();
 	cr_assert_eq(cpu->ops->start_at_sipi(cpu, CODE >> 12, err, sizeof(err)), 0, "%s", err);
 	c = emu_cpu_of(cpu);
 
@@ -108,13 +76,6 @@ static void setup(void)
 	cr_assert_eq(c->mode, EMU_MODE_64);
 }
 
-static void teardown(void)
-{
-	cpu->ops->destroy(cpu);
-	emu_accel_ops.destroy(accel);
-	munmap(ram, RAM_SIZE);
-}
-
 /* Runs from `rip` until a hlt; RIP is then past it. */
 static void run_to_hlt(uint64_t rip)
 {
@@ -126,7 +87,7 @@ static void run_to_hlt(uint64_t rip)
 	cr_assert_eq(x->reason, CPU_EXIT_HLT, "exit %d: %s", x->reason, x->message);
 }
 
-TestSuite(emu_pairs, .init = setup, .fini = teardown);
+TestSuite(emu_pairs, .init = setup, .fini = emu_vcpu_destroy);
 
 Test(emu_pairs, pairs_branch_and_fall_through_as_two_instructions)
 {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/guest_ram.h"
 #include "vmm/cpu/emu/emu_system.h"
 
 #define RAM_SIZE (4u << 20)
@@ -31,7 +32,6 @@
 
 static struct emu_accel accel;
 static struct emu_cpu *c;
-static uint8_t *ram;
 static emu_handler_fn table[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 
 static struct {
@@ -69,18 +69,6 @@ static const struct cpu_io test_io = {io_access, NULL};
 		}                                                                                  \
 		vector_;                                                                           \
 	})
-
-static void put64(uint64_t addr, uint64_t v)
-{
-	memcpy(ram + addr, &v, 8);
-}
-
-static uint64_t get64(uint64_t addr)
-{
-	uint64_t v;
-	memcpy(&v, ram + addr, 8);
-	return v;
-}
 
 static void put16(uint64_t addr, uint16_t v)
 {

@@ -28,28 +28,6 @@ static void expect_and_deliver(struct sim *sim, uint32_t from, uint32_t to, uint
 	deliver(sim, from, to);
 }
 
-/* Delivers everything in a fixed order (links round robin, retries in between) until idle. */
-static void sim_run(struct sim *sim)
-{
-	for (int rounds = 0;; rounds++) {
-		bool progress = false;
-		if (rounds > 100000)
-			sim_fail(sim, "no quiescence");
-		for (uint32_t from = 0; from < sim->node_count; from++) {
-			for (uint32_t to = 0; to < sim->node_count; to++) {
-				if (link_len(sim, from, to)) {
-					deliver(sim, from, to);
-					progress = true;
-				}
-			}
-		}
-		for (size_t i = 0; i < sim->access_count; i++)
-			progress |= retry_one(sim, i);
-		if (!progress)
-			return;
-	}
-}
-
 static const struct dir_entry *dir_entry_of(struct sim *sim, uint64_t page)
 {
 	const struct coh_directory *dir;

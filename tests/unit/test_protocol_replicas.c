@@ -18,25 +18,10 @@ static struct sim *lenders(uint32_t nodes)
 	return sim_new_homes(nodes, 8, homes, 0);
 }
 
-static void run(struct sim *sim)
-{
-	for (bool progress = true; progress;) {
-		progress = false;
-		for (uint32_t from = 0; from < sim->node_count; from++)
-			for (uint32_t to = 0; to < sim->node_count; to++)
-				if (link_len(sim, from, to)) {
-					deliver(sim, from, to);
-					progress = true;
-				}
-		for (size_t i = 0; i < sim->access_count; i++)
-			progress |= retry_one(sim, i);
-	}
-}
-
 static void write_page(struct sim *sim, uint64_t page)
 {
 	sim_access(sim, 0, page, true);
-	run(sim);
+	sim_run(sim);
 }
 
 static void evict(struct sim *sim, uint64_t page)
@@ -47,7 +32,7 @@ static void evict(struct sim *sim, uint64_t page)
 static void read_back(struct sim *sim, uint64_t page)
 {
 	size_t a = sim_access(sim, 0, page, false);
-	run(sim);
+	sim_run(sim);
 	cr_assert_eq(sim->accesses[a].state, ACC_DONE, "page %llu not readable",
 		     (unsigned long long)page);
 }
@@ -77,7 +62,7 @@ Test(protocol_replicas, a_writeback_completes_once_the_mirror_has_it)
 	cr_assert_eq(sim->nodes[2].pages[1].prot, PROT_NONE, "and does not map them");
 	deliver(sim, 2, 1);
 	cr_assert_eq(link_len(sim, 1, 0), 1, "WB_ACK once the mirror has it");
-	run(sim);
+	sim_run(sim);
 	cr_assert_eq(coh_page_state(sim->nodes[0].coh, 1), COH_I);
 	sim_free(sim);
 }
@@ -91,7 +76,7 @@ Test(protocol_replicas, the_mirror_takes_over_a_lost_home_and_nothing_is_lost)
 		write_page(sim, page);
 	evict(sim, 0);
 	evict(sim, 2);
-	run(sim);
+	sim_run(sim);
 	write_page(sim, 2);
 	evict(sim, 2);
 	size_t read3 = sim_access(sim, 0, 3, false);
@@ -101,14 +86,14 @@ Test(protocol_replicas, the_mirror_takes_over_a_lost_home_and_nothing_is_lost)
 		set_range(sim, node, 1, 2, COH_NO_MIRROR);
 		set_range(sim, node, 2, 2, COH_NO_MIRROR);
 	}
-	run(sim);
+	sim_run(sim);
 	cr_assert_eq(sim->accesses[read3].state, ACC_DONE, "the read was sent again");
 	cr_assert_eq(coh_page_state(sim->nodes[0].coh, 2), COH_I, "the write-back was redone");
 	cr_assert_eq(kept_version(sim, 2, 2), 2);
 	read_back(sim, 0);
 	read_back(sim, 2);
 	evict(sim, 1);
-	run(sim);
+	sim_run(sim);
 	cr_assert_eq(kept_version(sim, 2, 1), 1, "the claimed dirty copy was written back");
 	read_back(sim, 1);
 	sim_free(sim);
@@ -124,7 +109,7 @@ Test(protocol_replicas, a_writeback_waiting_for_a_lost_mirror_completes)
 	sim_kill(sim, 1);
 	set_range(sim, 2, 2, 2, COH_NO_MIRROR);
 	set_range(sim, 0, 2, 2, COH_NO_MIRROR);
-	run(sim);
+	sim_run(sim);
 	cr_assert_eq(coh_page_state(sim->nodes[0].coh, 5), COH_I, "acknowledged on one copy");
 	read_back(sim, 5);
 	sim_free(sim);
@@ -138,7 +123,7 @@ Test(protocol_replicas, a_spare_takes_the_lost_copies_and_survives_a_second_loss
 	for (uint64_t page = 0; page < 8; page++) {
 		write_page(sim, page);
 		evict(sim, page);
-		run(sim);
+		sim_run(sim);
 	}
 	sim_kill(sim, 1);
 	for (uint32_t node = 0; node < 4; node++) {
@@ -152,7 +137,7 @@ Test(protocol_replicas, a_spare_takes_the_lost_copies_and_survives_a_second_loss
 		copied += coh_copy_to_mirror(sim->nodes[2].coh, page);
 	cr_assert_eq(copied, 8);
 	cr_assert_not(coh_copy_to_mirror(sim->nodes[3].coh, 0), "only the home copies");
-	run(sim);
+	sim_run(sim);
 	for (uint64_t page = 0; page < 8; page++)
 		cr_assert_eq(kept_version(sim, 3, page), 1, "page %llu", (unsigned long long)page);
 	sim_kill(sim, 2);
