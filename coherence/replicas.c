@@ -285,7 +285,8 @@ static unsigned copy_slice(struct replicas *r)
 unsigned replicas_step(struct replicas *r)
 {
 	unsigned work = 0;
-	bool pending = atomic_exchange(&r->any_pending, false);
+	/* A load first: no locked write on the turns (nearly all) with nothing pending. */
+	bool pending = atomic_load(&r->any_pending) && atomic_exchange(&r->any_pending, false);
 	for (uint32_t node = 0; pending && node < r->p.node_count; node++) {
 		pthread_mutex_lock(&r->lock);
 		bool due = bit(r->pending, node);
