@@ -31,8 +31,10 @@
 /* Reserved from the EBDA up; [LEGACY_HOLE, ACPI_BASE) is absent from e820. */
 #define LAYOUT_EBDA	   0x9FC00
 #define LAYOUT_LEGACY_HOLE 0xA0000
-/* RSDP and all ACPI tables. */
+/* RSDP and all ACPI tables, then the reset vector's stub (firmware/reset_vector.h). Both lie in
+ * the e820's reserved [LAYOUT_ACPI_BASE, LAYOUT_ACPI_END). */
 #define LAYOUT_ACPI_BASE      0xE0000
+#define LAYOUT_RESET_VECTOR   0xFFFF0
 #define LAYOUT_ACPI_END	      0x100000
 #define LAYOUT_KERNEL_DEFAULT 0x100000
 

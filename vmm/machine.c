@@ -30,6 +30,7 @@
 #include "devices/lapic.h"
 #include "devices/uart8250.h"
 #include "firmware/acpi.h"
+#include "firmware/reset_vector.h"
 #include "firmware/boot.h"
 #include "firmware/multiboot.h"
 #include "vmm/accel.h"
@@ -405,8 +406,9 @@ static int machine_load_firmware(struct machine *m, char *err, size_t errlen)
 				  .reset_port = RESET_REG_PORT,
 				  .reset_value = RESET_REG_VALUE};
 	uint64_t rsdp;
-	if (acpi_build(&m->ram, LAYOUT_ACPI_BASE, 0x100000 - LAYOUT_ACPI_BASE, &am, &rsdp, err,
-		       errlen) < 0)
+	if (acpi_build(&m->ram, LAYOUT_ACPI_BASE, LAYOUT_RESET_VECTOR - LAYOUT_ACPI_BASE, &am,
+		       &rsdp, err, errlen) < 0 ||
+	    reset_vector_write(&m->ram, RESET_REG_PORT, RESET_REG_VALUE, err, errlen) < 0)
 		goto out;
 
 	struct boot_cpu_state cpu;

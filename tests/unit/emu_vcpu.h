@@ -1,7 +1,7 @@
 /* One software vCPU through the public CPU-backend interface, for the interpreter's unit tests
- * that run real guest code (test_emu_blocks.c, test_emu_pairs.c): RAM_SIZE bytes of guest RAM
- * (the includer defines RAM_SIZE) that the test fills, the vCPU on it, and any port or MMIO
- * access fails the test. */
+ * that run real guest code (test_emu_blocks.c, test_emu_pairs.c, test_reset_vector.c): RAM_SIZE
+ * bytes of guest RAM (the includer defines RAM_SIZE) that the test fills, the vCPU on it, and
+ * any port or MMIO access fails the test unless the test passes its own handler. */
 #ifndef TESTS_UNIT_EMU_VCPU_H
 #define TESTS_UNIT_EMU_VCPU_H
 
@@ -24,7 +24,7 @@ static void no_io(void *ctx, enum cpu_io_space space, uint64_t addr, uint8_t *da
 
 static const struct cpu_io test_io = {no_io, NULL};
 
-static void emu_vcpu_create(void)
+static void emu_vcpu_create_with_io(const struct cpu_io *io)
 {
 	char err[256];
 	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -32,8 +32,13 @@ static void emu_vcpu_create(void)
 	struct accel_params p = {.ram_host = ram, .ram_size = RAM_SIZE, .vcpu_count = 1};
 	accel = emu_accel_ops.create(&p, err, sizeof(err));
 	cr_assert_not_null(accel, "%s", err);
-	cpu = emu_accel_ops.cpu_create(accel, 0, &test_io, err, sizeof(err));
+	cpu = emu_accel_ops.cpu_create(accel, 0, io, err, sizeof(err));
 	cr_assert_not_null(cpu, "%s", err);
+}
+
+static inline void emu_vcpu_create(void)
+{
+	emu_vcpu_create_with_io(&test_io);
 }
 
 static void emu_vcpu_destroy(void)
