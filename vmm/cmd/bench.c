@@ -4,7 +4,9 @@
  * measures KVM, so both run on KVM, and without /dev/kvm it is bad input (exit status 2). */
 #include "vmm/cmd/bench.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +166,28 @@ int bench_cluster_config(const char *dir, const char *cluster_keys, const char *
 unsigned bench_first_port(void)
 {
 	return 20000 + (unsigned)getpid() % 12000;
+}
+
+unsigned bench_cpu_count(void)
+{
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 || CPU_COUNT(&allowed) == 0)
+		return 1;
+	return (unsigned)CPU_COUNT(&allowed);
+}
+
+void bench_pin_to_cpu(unsigned k)
+{
+	cpu_set_t allowed, mine;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 || CPU_COUNT(&allowed) == 0)
+		return;
+	unsigned want = k % (unsigned)CPU_COUNT(&allowed), seen = 0;
+	CPU_ZERO(&mine);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed) && seen++ == want)
+			CPU_SET(cpu, &mine);
+	if (sched_setaffinity(0, sizeof(mine), &mine) < 0)
+		log_info("cannot pin to CPU %u: %s", want, strerror(errno));
 }
 
 static void bench_fatal(void *ctx, const char *why)
