@@ -22,6 +22,7 @@
  * oversubscribe the host, and this keeps the compute node's CPU its own. */
 #include "vmm/cmd/bench_memory.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,21 +168,26 @@ enum { SAMPLE_FLOOR, SAMPLE_PASS, SAMPLE_KINDS };
 /* The floor of a sequential chunk: one round trip that lets through what node 1 sent before it
  * (links are FIFO), so that the pings do not share the link with the previous chunk's
  * read-ahead; then as many 4 KiB round trips back to back as the chunk has timed pages. The floor
- * of a random access: one 4 KiB round trip. */
+ * of a random access: one 4 KiB round trip. A pong more than a second late fails
+ * engine_ping_us (seen in the replicas cluster's write pass on this host at load 10-13, rarely):
+ * logged, and the sample taken again after a round trip that lets the late pong through
+ * (it may end that round trip early, one ping in a sample at most). */
 static int sample_floor(struct lent_pass *p, uint64_t *ns)
 {
 	unsigned iters = p->kind == PASS_RANDOM ? 1 : BENCH_TIMED_PAGES;
-	double us = 0;
-	if (p->kind != PASS_RANDOM && engine_ping_us(p->engine, 1, BENCH_PAGE, 1) < 0)
-		us = -1;
-	if (us == 0)
-		us = engine_ping_us(p->engine, 1, BENCH_PAGE, iters);
-	if (us < 0) {
-		log_error("bench memory: node 1 does not answer pings");
-		return -1;
+	for (unsigned attempt = 0; attempt < 2; attempt++) {
+		bool barrier = p->kind != PASS_RANDOM || attempt > 0;
+		double us = barrier ? engine_ping_us(p->engine, 1, BENCH_PAGE, 1) : 0;
+		if (us >= 0)
+			us = engine_ping_us(p->engine, 1, BENCH_PAGE, iters);
+		if (us >= 0) {
+			*ns = (uint64_t)(us * 1e3);
+			return 0;
+		}
+		log_info("bench memory: a pong from node 1 came over a second late");
 	}
-	*ns = (uint64_t)(us * 1e3);
-	return 0;
+	log_error("bench memory: node 1 does not answer pings");
+	return -1;
 }
 
 /* Chunk `round` of the sequential pass (time per timed page), or random access `round`. */
