@@ -8,7 +8,8 @@
  *     of as many pings sent back to back (the transport's bandwidth);
  *   - random access: one word of a page the read pass has left behind, so that every access is
  *     a miss, beside one 4 KiB round trip (the floor a miss cannot beat: a request out, a page
- *     back).
+ *     back) and a first touch of a page of node 0's own (a fault resolved locally: the
+ *     userfaultfd hand-off that a miss pays besides the round trip).
  * The same passes over its own memory (warmed first, so no access there leaves the node) show
  * what the memory itself costs. The cost of a dirty eviction is the write chunks' extra time per
  * page over the read chunks' (each written page is written back as it leaves; a read page is
@@ -172,8 +173,8 @@ enum { SAMPLE_FLOOR, SAMPLE_PASS, SAMPLE_LOCAL_FAULT, SAMPLE_KINDS };
  * (links are FIFO), so that the pings do not share the link with the previous chunk's
  * read-ahead; then as many 4 KiB round trips back to back as the chunk has timed pages. The floor
  * of a random access: one 4 KiB round trip. A pong more than a second late fails
- * engine_ping_us (seen in the replicas cluster's write pass on this host at load 10-13, rarely):
- * logged, and the sample taken again after a round trip that lets the late pong through
+ * engine_ping_us (seen once, when all three nodes of the replicas cluster ran on one CPU, at
+ * load 10): logged, and the sample taken again after a round trip that lets the late pong through
  * (it may end that round trip early, one ping in a sample at most). */
 static int sample_floor(struct lent_pass *p, uint64_t *ns)
 {
