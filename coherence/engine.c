@@ -19,10 +19,11 @@
  * the delivery of every later message, which keeps each link's messages in order, as the
  * protocol needs; the node's faults are still served meanwhile.
  *
- * With a cache (memory mode), the engine tells it which pages homed elsewhere arrive and leave,
- * and after each fault and message it serves, gives pages up through the protocol (coh_evict)
- * while more than the budget are resident. Eviction never makes a fault wait: a clean copy goes
- * at once, a dirty one is written back while the fault that pushed it out proceeds. */
+ * With a cache (memory mode), the engine tells it which pages homed elsewhere are asked for
+ * (counted from then on: the page pushed out goes while the request is in flight) and leave, and
+ * after each fault and message it serves, gives pages up through the protocol (coh_evict) while
+ * more than the budget are resident. Eviction never makes a fault wait: a clean copy goes at once,
+ * a dirty one is written back while the fault that pushed it out proceeds. */
 #include "coherence/engine.h"
 
 #include <poll.h>
@@ -185,16 +186,19 @@ static bool page_lent(const struct engine *e, uint64_t page)
 	return e->cache && (page < e->own_first || page >= e->own_end);
 }
 
-/* A page homed elsewhere arrived or was asked for again (used), or left. */
+/* A page homed elsewhere was asked for, or asked for again (used), or left. */
 static void cache_note(struct engine *e, uint64_t page, bool resident)
 {
 	if (!page_lent(e, page))
 		return;
 	pthread_mutex_lock(&e->cache_lock);
-	if (resident)
+	if (resident) {
 		page_cache_use(e->cache, page);
-	else
+	} else {
 		page_cache_remove(e->cache, page);
+		if (prefetch_release(e->prefetch, page)) /* left before any touch */
+			atomic_fetch_add(&e->prefetch_unused, 1);
+	}
 	pthread_mutex_unlock(&e->cache_lock);
 }
 
@@ -243,15 +247,13 @@ static void engine_page_changed(struct engine *e, uint64_t page)
 }
 
 /* A page fetched ahead arrived: kept aside, unmapped, so that the first touch faults and shows
- * it was used. It is resident (it takes memory) and the protocol holds it as a shared copy. */
+ * it was used. It is resident since it was asked for, and the protocol holds it as shared. */
 static bool engine_stage(struct engine *e, uint64_t page, const uint8_t *data)
 {
 	if (!page_lent(e, page) || page_mapped(e, page))
 		return false;
 	pthread_mutex_lock(&e->cache_lock);
 	bool staged = prefetch_stage(e->prefetch, page, data);
-	if (staged)
-		page_cache_use(e->cache, page);
 	pthread_mutex_unlock(&e->cache_lock);
 	if (staged)
 		engine_page_changed(e, page);
@@ -288,12 +290,6 @@ static void engine_drop(void *ctx, uint64_t page)
 	struct engine *e = ctx;
 	page_set_mapped(e, page, false);
 	cache_note(e, page, false);
-	if (page_lent(e, page)) {
-		pthread_mutex_lock(&e->cache_lock);
-		if (prefetch_release(e->prefetch, page))
-			atomic_fetch_add(&e->prefetch_unused, 1);
-		pthread_mutex_unlock(&e->cache_lock);
-	}
 	int rc = region_drop(engine_region(e), page);
 	engine_page_changed(e, page);
 	if (rc < 0)
@@ -357,6 +353,8 @@ static void engine_prefetch(struct engine *e, uint64_t first, uint64_t end)
 			continue;
 		pthread_mutex_lock(&e->cache_lock);
 		bool expected = prefetch_expect(e->prefetch, page);
+		if (expected)
+			page_cache_use(e->cache, page);
 		pthread_mutex_unlock(&e->cache_lock);
 		if (!expected)
 			break;
@@ -380,8 +378,8 @@ static void engine_prefetch(struct engine *e, uint64_t first, uint64_t end)
 }
 
 /* A fault on a lent page that is not mapped: a staged page is mapped now (true), one fetched
- * ahead and still in flight is claimed, anything else is a miss; all continue a sequential run,
- * which may call for the pages [*first, *end) to be fetched ahead. */
+ * ahead and still in flight is claimed, anything else is a miss (resident from now on); all
+ * continue a sequential run, which may call for the pages [*first, *end) to be fetched ahead. */
 static bool engine_lent_miss(struct engine *e, uint64_t page, uint64_t *first, uint64_t *end)
 {
 	pthread_mutex_lock(&e->cache_lock);
@@ -391,6 +389,7 @@ static bool engine_lent_miss(struct engine *e, uint64_t page, uint64_t *first, u
 	    staged ? prefetch_release(e->prefetch, page) : prefetch_claim(e->prefetch, page);
 	if (!prefetch_on_miss(e->prefetch, page, first, end))
 		*first = *end = 0;
+	page_cache_use(e->cache, page);
 	pthread_mutex_unlock(&e->cache_lock);
 	if (staged) {
 		page_set_mapped(e, page, true);
@@ -407,8 +406,7 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 	struct engine *e = ctx;
 	char err[256];
 	atomic_fetch_add(&e->faults, 1);
-	if (write)
-		atomic_fetch_add(&e->write_faults, 1);
+	atomic_fetch_add(&e->write_faults, write);
 	if (e->read_pages)
 		page_counts_add(write ? e->write_pages : e->read_pages, page, 1);
 	uint64_t first = 0, end = 0;

@@ -9,7 +9,6 @@
  * one that serves its faults) must get for the spinner to make progress. */
 #include "vmm/cmd/bench_coherence.h"
 
-#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "coherence/engine.h"
 #include "coherence/transport.h"
 #include "vmm/cmd/bench.h"
+#include "vmm/cmd/bench_sampling.h"
 #include "vmm/cmd/bench_vcpu.h"
 #include "vmm/config.h"
 #include "vmm/guest_memory.h"
@@ -146,18 +146,6 @@ static int agent_call(struct bench_node *b, unsigned node, uint64_t op, uint64_t
 	return 0;
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median_us(uint64_t *ns, unsigned n)
-{
-	qsort(ns, n, sizeof(*ns), compare_u64);
-	return (double)ns[n / 2] / 1000.0;
-}
-
 /* Times one first access (read or write) to the i-th page homed at `home` of a range. */
 static uint64_t time_access(struct bench_node *b, unsigned range, unsigned home, unsigned i,
 			    bool write)
@@ -203,32 +191,39 @@ struct bench_results {
 	const char *backend; /* the vCPU's: kvm or emu */
 };
 
-/* The floor and the faults are sampled in turn, one of each per round, rather than one after
- * the other: this host's wake-up latencies change from second to second (other jobs, which
- * threads happen to be polling), and a ratio is only meaningful if both sides saw the same. */
+enum sample_kind { RTT, LOCAL, READ, WRITE1, WRITE2, KINDS };
+
+/* One sample of a kind: the floor's round trip, or a first access to the i-th page of the kind's
+ * range (the range and home each measurement needs). */
+static int coherence_sample(void *ctx, unsigned kind, unsigned i, uint64_t *ns)
+{
+	static const unsigned range[KINDS] = {[LOCAL] = 0, [READ] = 1, [WRITE1] = 2, [WRITE2] = 3};
+	static const unsigned home[KINDS] = {[READ] = 1};
+	struct bench_node *b = ctx;
+	if (kind != RTT) {
+		*ns = time_access(b, range[kind], home[kind], i, kind >= WRITE1);
+		return 0;
+	}
+	uint64_t t0 = now_ns();
+	if (engine_ping_us(b->region.engine, 1, BENCH_PAGE, 1) < 0)
+		return -1;
+	*ns = now_ns() - t0;
+	return 0;
+}
+
+/* The floor and the faults are sampled in turn, one of each per round (bench_sampling.h). */
 static int measure_interleaved(struct bench_node *b, struct bench_results *r)
 {
-	enum { RTT, LOCAL, READ, WRITE1, WRITE2, KINDS };
-	static uint64_t ns[KINDS][BENCH_SAMPLES];
+	double us[KINDS];
 	unsigned kinds = b->nodes >= 3 ? KINDS : WRITE2;
-	if (share_range(b, 2, 1) < 0 || (kinds == KINDS && share_range(b, 3, 2) < 0))
+	if (share_range(b, 2, 1) < 0 || (kinds == KINDS && share_range(b, 3, 2) < 0) ||
+	    bench_sample_in_turns(BENCH_SAMPLES, kinds, coherence_sample, b, us) < 0)
 		return -1;
-	for (unsigned i = 0; i < BENCH_SAMPLES; i++) {
-		uint64_t t0 = now_ns();
-		if (engine_ping_us(b->region.engine, 1, BENCH_PAGE, 1) < 0)
-			return -1;
-		ns[RTT][i] = now_ns() - t0;
-		ns[LOCAL][i] = time_access(b, 0, 0, i, false);
-		ns[READ][i] = time_access(b, 1, 1, i, false);
-		ns[WRITE1][i] = time_access(b, 2, 0, i, true);
-		if (kinds == KINDS)
-			ns[WRITE2][i] = time_access(b, 3, 0, i, true);
-	}
-	r->rtt = median_us(ns[RTT], BENCH_SAMPLES);
-	r->local = median_us(ns[LOCAL], BENCH_SAMPLES);
-	r->read = median_us(ns[READ], BENCH_SAMPLES);
-	r->write1 = median_us(ns[WRITE1], BENCH_SAMPLES);
-	r->write2 = kinds == KINDS ? median_us(ns[WRITE2], BENCH_SAMPLES) : -1;
+	r->rtt = us[RTT];
+	r->local = us[LOCAL];
+	r->read = us[READ];
+	r->write1 = us[WRITE1];
+	r->write2 = kinds == KINDS ? us[WRITE2] : -1;
 	return 0;
 }
 
@@ -309,29 +304,11 @@ static void bench_report(const struct bench_node *b, const struct bench_results 
 	       r->write1 / floor);
 }
 
-/* Node k runs on the k-th CPU this process may use (modulo their number), every thread of it: N
- * local nodes stand for N machines, and without this the scheduler moves a node's threads across
- * the CPUs other nodes use, so that each hand-off between two of them may wait for a sleeping CPU
- * to wake (tens of us on this virtual host) or not, and the results change from run to run. */
-static void pin_to_own_cpu(const struct bench_node *b)
-{
-	cpu_set_t allowed, mine;
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 || CPU_COUNT(&allowed) == 0)
-		return;
-	unsigned k = b->self % (unsigned)CPU_COUNT(&allowed), seen = 0;
-	CPU_ZERO(&mine);
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &allowed) && seen++ == k)
-			CPU_SET(cpu, &mine);
-	if (sched_setaffinity(0, sizeof(mine), &mine) < 0)
-		log_info("cannot pin node %u to a CPU: %s", b->self, strerror(errno));
-}
-
 static int bench_node_start(struct bench_node *b, const struct cluster_config *cfg, char *err,
 			    size_t errlen)
 {
 	if (b->pinned)
-		pin_to_own_cpu(b);
+		bench_pin_to_cpu(b->self);
 	struct coh_home_config striped = {.policy = COH_HOME_STRIPED, .stripe_pages = 1};
 	return bench_region_start(&b->region, cfg, b->self, (uint64_t)BENCH_PAGES * BENCH_PAGE,
 				  striped, 0, err, errlen);
