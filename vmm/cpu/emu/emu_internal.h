@@ -45,11 +45,32 @@ struct emu_run_block {
 	const _Atomic uint32_t *gen_now;
 };
 /* The block at RIP, whose first byte is at guest-physical `gpa`, host `host` (NULL if it is
- * not in RAM), with `avail` bytes left in its page: from the cache, or decoded now (faults, #PF
- * on the next page and #UD, are raised). An instruction that crosses the page is decoded into
+ * not in RAM), with `avail` bytes left in its page, decoded now (faults, #PF on the next page
+ * and #UD, are raised) into the cache. An instruction that crosses the page is decoded into
  * c->scratch every time, as a block of its own. */
-struct emu_run_block emu_block_at(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
-				  unsigned avail);
+struct emu_run_block emu_block_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
+				      unsigned avail);
+
+static inline struct emu_block *emu_block_slot(struct emu_decode_cache *d, uint64_t gpa)
+{
+	return &d->block[(gpa ^ (gpa >> 12)) & (EMU_BLOCKS - 1)];
+}
+
+/* emu_block_decode's block from the cache when it is there and current: inline, as the run
+ * loop looks one up at every block boundary. */
+static inline struct emu_run_block emu_block_at(struct emu_cpu *c, uint64_t gpa,
+						const uint8_t *host, unsigned avail)
+{
+	struct emu_decode_cache *d = c->dcache;
+	const struct emu_block *b = emu_block_slot(d, gpa);
+	if (__builtin_expect(b->tag == (gpa << 3 | (uint64_t)c->mode << 1 | 1), 1)) {
+		const _Atomic uint32_t *gen_now = &c->accel->page_gen[gpa >> 12];
+		uint32_t gen = atomic_load_explicit(gen_now, memory_order_acquire);
+		if (__builtin_expect(b->gen == gen, 1))
+			return (struct emu_run_block){&d->arena[b->first], b->count, gen, gen_now};
+	}
+	return emu_block_decode(c, gpa, host, avail);
+}
 void emu_code_page_written(struct emu_accel *a, uint64_t page);
 
 /* emu_paging.c: the TLB entry for `linear` accessed as `access`, walking the guest's page
