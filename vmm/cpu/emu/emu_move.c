@@ -139,9 +139,15 @@ static void h_cmov(struct emu_cpu *c, const struct emu_insn *i)
 		emu_opnd_write(c, i, 0, emu_opnd_read(c, i, 0) & 0xffffffffu);
 }
 
+/* A byte register, the common destination, is written here; emu_opnd_write's inline path is
+ * for 32- and 64-bit ones only. */
 static void h_setcc(struct emu_cpu *c, const struct emu_insn *i)
 {
-	emu_opnd_write(c, i, 0, emu_cond(c->rflags, i->opcode & 0xf));
+	bool v = emu_cond(c->rflags, i->opcode & 0xf);
+	if (i->op[0].kind == EMU_OPND_REG && i->op[0].reg_class == EMU_RC_GPR)
+		emu_gpr_write(c, i->op[0].reg, 1, v);
+	else
+		emu_opnd_write(c, i, 0, v);
 }
 
 static void h_bswap(struct emu_cpu *c, const struct emu_insn *i)
