@@ -402,7 +402,7 @@ struct emu_run_block emu_block_decode(struct emu_cpu *c, uint64_t gpa, const uin
 		r.count = 1;
 		return r;
 	}
-	*b = (struct emu_block){.tag = tag, .gen = gen, .count = (uint16_t)count, .first = d->used};
+	*b = (struct emu_block){.tag = tag, .gen = gen, .first = d->used, .count = count};
 	d->used += count;
 	return r;
 }
