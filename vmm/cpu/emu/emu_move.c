@@ -112,11 +112,15 @@ emu_handler_fn emu_move_bind(const struct emu_insn *i)
 	return NULL;
 }
 
-/* MOVZX MOVSX MOVSXD: the source at its own size, extended to the destination's. */
-static void h_movx(struct emu_cpu *c, const struct emu_insn *i)
+/* MOVZX MOVSX MOVSXD: the source at its own size, extended to the destination's. A memory
+ * source, as common as a register one, is read here with emu_read inlined (flatten) rather
+ * than through emu_opnd_read_any. */
+static __attribute__((flatten)) void h_movx(struct emu_cpu *c, const struct emu_insn *i)
 {
-	unsigned from = i->op[1].size;
-	uint64_t v = emu_opnd_read(c, i, 1) & emu_mask(from);
+	const struct emu_opnd *s = &i->op[1];
+	unsigned from = s->size;
+	uint64_t v = s->kind == EMU_OPND_MEM ? emu_read(c, s->seg, emu_opnd_ea(c, i, 1), from)
+					     : emu_opnd_read(c, i, 1) & emu_mask(from);
 	if (i->mnemonic != ZYDIS_MNEMONIC_MOVZX)
 		v = emu_sext(v, from);
 	emu_opnd_write(c, i, 0, v & emu_mask(i->op[0].size));
