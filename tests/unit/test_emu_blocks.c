@@ -2,7 +2,8 @@
  * emu_run.c): a taken conditional branch leaves a block, a not-taken one runs on in it, and a
  * store into the instructions ahead in the running block is seen by them (self-modifying code),
  * IP wraps within the code segment rather than running on in the page, and a loop that fits in
- * one block runs again without leaving it but still sees its own stores and a kick.
+ * one block runs again without leaving it but still sees its own stores and a kick, as does a
+ * loop of two blocks, which the run loop chains.
  * Each test runs a few real-mode instructions at 0100:0000 (after a SIPI with vector 1) on the
  * real interpreter until their final hlt (DS is 0, so data addresses are physical ones). */
 #include <criterion/criterion.h>
@@ -153,20 +154,17 @@ static void *kick_until_stopped(void *arg)
 	return NULL;
 }
 
-Test(emu_blocks, kick_ends_a_loop_in_one_block, .timeout = 20)
+/* Runs `code` at 0100:0000, kicked from another thread all along, until a run returns after
+ * at least 5 instructions; that return is no exit. */
+static void run_kicked(const uint8_t *code, size_t len)
 {
-	static const uint8_t code[] = {
-	    0x31, 0xc0, /* xor ax, ax */
-	    0x85, 0xc0, /* test ax, ax: the loop's block starts here */
-	    0x74, 0xfc, /* jz -4 (to the test): forever */
-	};
 	char err[256];
-	memcpy(ram + CODE_ADDR, code, sizeof(code));
+	memcpy(ram + CODE_ADDR, code, len);
 	cr_assert_eq(cpu->ops->start_at_sipi(cpu, CODE_ADDR >> 12, err, sizeof(err)), 0, "%s", err);
 	atomic_bool stop = false;
 	pthread_t kicker;
 	cr_assert_eq(pthread_create(&kicker, NULL, kick_until_stopped, &stop), 0);
-	/* A kick taken at a block boundary returns at once: run until the loop's block ran. */
+	/* A kick taken at a block boundary returns at once: run until the loop's blocks ran. */
 	struct emu_cpu *c = emu_cpu_of(cpu);
 	struct cpu_exit *x;
 	do
@@ -175,5 +173,30 @@ Test(emu_blocks, kick_ends_a_loop_in_one_block, .timeout = 20)
 	atomic_store(&stop, true);
 	pthread_join(kicker, NULL);
 	cr_assert_eq(x->reason, CPU_EXIT_NONE, "exit %d: %s", x->reason, x->message);
-	cr_assert(c->rip == 2 || c->rip == 4, "stopped at 0x%llx", (unsigned long long)c->rip);
+}
+
+Test(emu_blocks, kick_ends_a_loop_in_one_block, .timeout = 20)
+{
+	static const uint8_t code[] = {
+	    0x31, 0xc0, /* xor ax, ax */
+	    0x85, 0xc0, /* test ax, ax: the loop's block starts here */
+	    0x74, 0xfc, /* jz -4 (to the test): forever */
+	};
+	run_kicked(code, sizeof(code));
+	uint64_t rip = emu_cpu_of(cpu)->rip;
+	cr_assert(rip == 2 || rip == 4, "stopped at 0x%llx", (unsigned long long)rip);
+}
+
+/* The run loop goes from block to block without returning while nothing is pending; a kick
+ * still ends it at the next boundary. */
+Test(emu_blocks, kick_ends_a_loop_of_two_blocks, .timeout = 20)
+{
+	static const uint8_t code[] = {
+	    0x31, 0xc0, /* xor ax, ax */
+	    0xeb, 0x00, /* jmp +0: ends its block, the next one is the jmp below */
+	    0xeb, 0xfc, /* jmp -4 (to the first jmp): forever */
+	};
+	run_kicked(code, sizeof(code));
+	uint64_t rip = emu_cpu_of(cpu)->rip;
+	cr_assert(rip == 2 || rip == 4, "stopped at 0x%llx", (unsigned long long)rip);
 }

@@ -29,6 +29,7 @@
 #define VECTOR	   0x40u
 
 #include "tests/unit/emu_vcpu.h"
+#include "vmm/cpu/emu/emu_internal.h"
 
 static struct emu_cpu *c;
 
@@ -170,19 +171,20 @@ Test(emu_pairs, jump_to_a_pairs_jcc_runs_it_alone)
 
 Test(emu_pairs, pair_cut_by_the_block_limit_runs_as_two)
 {
-	uint8_t code[64];
-	memset(code, 0x90, 31); /* nop x31: the cmp is a block's 32nd instruction */
+	enum { NOPS = EMU_BLOCK_MAX_INSNS - 1 }; /* the cmp is a block's last instruction */
+	uint8_t code[NOPS + 16];
+	memset(code, 0x90, NOPS);
 	static const uint8_t tail[] = {
 	    0x48, 0x39, 0xd8,		  /* cmp rax, rbx */
 	    0x74, 0x05,			  /* jz +5 (taken) */
 	    0xb8, 0x01, 0x00, 0x00, 0x00, /* mov eax, 1 */
 	    0xf4,			  /* hlt */
 	};
-	memcpy(code + 31, tail, sizeof(tail));
-	memcpy(ram + CODE, code, 31 + sizeof(tail));
+	memcpy(code + NOPS, tail, sizeof(tail));
+	memcpy(ram + CODE, code, NOPS + sizeof(tail));
 	c->gpr[EMU_RAX] = c->gpr[EMU_RBX] = 5;
 	run_to_hlt(CODE);
-	cr_assert_eq(c->rip, CODE + 31 + sizeof(tail));
+	cr_assert_eq(c->rip, CODE + NOPS + sizeof(tail));
 	cr_assert_eq(c->gpr[EMU_RAX], 5);
 }
 

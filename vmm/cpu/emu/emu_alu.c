@@ -10,7 +10,9 @@
  *
  * The commonest shapes, a general register destination with a register or immediate source and
  * no LOCK, get handlers of their own, one per operation, chosen when the instruction is decoded
- * (emu_alu_bind): they cannot fault and need none of the machinery above. The host executes
+ * (emu_alu_bind): they cannot fault and need none of the machinery above. So do a register
+ * destination with a memory source and CMP/TEST of memory with a register or immediate, whose
+ * one access is a read (the inline emu_read) before anything changes. The host executes
  * the same operation at the same width and its flags are taken (LAHF and SETO: the interpreter runs
  * on x86-64 hosts only); the flags the SDM defines are the same on every x86 CPU, and AF after
  * a logic operation, the one it leaves undefined here, is cleared as emu_flags.h does. SHL, SHR
@@ -397,6 +399,80 @@ static const emu_handler_fn by_alu_op[][SHAPE_COUNT] = {
     [EMU_ALU_NOT] = SHAPES_OF(h_not),
 };
 
+/* ---- memory forms, bound at decode time --------------------------------------------------- */
+
+/* op0 = op0 op op1 for a register op0 and a memory op1 of its size: the read, the only access
+ * that can fault, comes before anything changes. RSA's limb loops add a loaded limb so. */
+static inline __attribute__((always_inline)) void
+alu_reg_mem(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum reg_shape shape)
+{
+	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
+	uint64_t b = emu_read(c, i->op[1].seg, emu_opnd_ea(c, i, 1), size);
+	uint64_t res = host_alu(op, c->gpr[dst], b, size, &c->rflags);
+	if (op != EMU_ALU_CMP)
+		emu_gpr_write(c, dst, size, res);
+}
+
+/* CMP and TEST of a memory op0 with a register or immediate op1: flags only, nothing written. */
+static inline __attribute__((always_inline)) void
+alu_mem_flags(struct emu_cpu *c, const struct emu_insn *i, enum emu_alu_op op, enum reg_shape shape)
+{
+	unsigned size = shape_size(i, shape);
+	uint64_t a = emu_read(c, i->op[0].seg, emu_opnd_ea(c, i, 0), size);
+	host_alu(op, a, shape_src(c, i, shape), size, &c->rflags);
+}
+
+/* The memory source's size picks the shape: 8 (SHAPE_R64), 4 (SHAPE_R32), else SHAPE_ANY. */
+#define MEM_SRC_HANDLERS(name, op)                                                                 \
+	REG_HANDLER(alu_reg_mem, name, op, SHAPE_R64)                                              \
+	REG_HANDLER(alu_reg_mem, name, op, SHAPE_R32)                                              \
+	REG_HANDLER(alu_reg_mem, name, op, SHAPE_ANY)
+#define MEM_SRC_SHAPES_OF(name)                                                                    \
+	{                                                                                          \
+		[SHAPE_R64] = name##_SHAPE_R64, [SHAPE_R32] = name##_SHAPE_R32,                    \
+		[SHAPE_ANY] = name##_SHAPE_ANY                                                     \
+	}
+
+MEM_SRC_HANDLERS(h_add_mem, EMU_ALU_ADD)
+MEM_SRC_HANDLERS(h_or_mem, EMU_ALU_OR)
+MEM_SRC_HANDLERS(h_adc_mem, EMU_ALU_ADC)
+MEM_SRC_HANDLERS(h_sbb_mem, EMU_ALU_SBB)
+MEM_SRC_HANDLERS(h_and_mem, EMU_ALU_AND)
+MEM_SRC_HANDLERS(h_sub_mem, EMU_ALU_SUB)
+MEM_SRC_HANDLERS(h_xor_mem, EMU_ALU_XOR)
+MEM_SRC_HANDLERS(h_cmp_mem, EMU_ALU_CMP)
+REG_HANDLERS(alu_mem_flags, h_cmp_to_mem, EMU_ALU_CMP)
+REG_HANDLERS(alu_mem_flags, h_test_to_mem, EMU_ALU_TEST)
+
+/* A handler for ADD OR ADC SBB AND SUB XOR CMP of a register with memory, or CMP and TEST of
+ * memory with a register or immediate; NULL for other shapes (TEST's memory operand is op0). */
+static emu_handler_fn mem_bind(const struct emu_insn *i)
+{
+	static const emu_handler_fn by_mem_src_op[][SHAPE_COUNT] = {
+	    [EMU_ALU_ADD] = MEM_SRC_SHAPES_OF(h_add_mem),
+	    [EMU_ALU_OR] = MEM_SRC_SHAPES_OF(h_or_mem),
+	    [EMU_ALU_ADC] = MEM_SRC_SHAPES_OF(h_adc_mem),
+	    [EMU_ALU_SBB] = MEM_SRC_SHAPES_OF(h_sbb_mem),
+	    [EMU_ALU_AND] = MEM_SRC_SHAPES_OF(h_and_mem),
+	    [EMU_ALU_SUB] = MEM_SRC_SHAPES_OF(h_sub_mem),
+	    [EMU_ALU_XOR] = MEM_SRC_SHAPES_OF(h_xor_mem),
+	    [EMU_ALU_CMP] = MEM_SRC_SHAPES_OF(h_cmp_mem),
+	};
+	static const emu_handler_fn cmp_to_mem[] = SHAPES_OF(h_cmp_to_mem),
+				    test_to_mem[] = SHAPES_OF(h_test_to_mem);
+	enum emu_alu_op op = alu_op_of(i->mnemonic);
+	const struct emu_opnd *d = &i->op[0], *s = &i->op[1];
+	if (is_gpr(d) && s->kind == EMU_OPND_MEM && s->size == d->size && op != EMU_ALU_TEST)
+		return by_mem_src_op[op][d->size == 8	? SHAPE_R64
+					 : d->size == 4 ? SHAPE_R32
+							: SHAPE_ANY];
+	if (d->kind != EMU_OPND_MEM || (s->kind != EMU_OPND_IMM && !is_gpr(s)))
+		return NULL;
+	if (op == EMU_ALU_CMP)
+		return cmp_to_mem[shape_of(i)];
+	return op == EMU_ALU_TEST ? test_to_mem[shape_of(i)] : NULL;
+}
+
 /* ---- a register form fused with the Jcc after it ------------------------------------------ */
 
 /* The register form, then the relative Jcc that follows it, as one entry of the block (struct
@@ -461,7 +537,12 @@ emu_handler_fn emu_alu_bind(const struct emu_insn *i)
 	    [EMU_SHIFT_SAR] = SHAPES_OF(h_sar), [EMU_SHIFT_ROL] = SHAPES_OF(h_rol),
 	    [EMU_SHIFT_ROR] = SHAPES_OF(h_ror),
 	};
-	if ((i->prefixes & EMU_PFX_LOCK) || !is_gpr(&i->op[0]))
+	if (i->prefixes & EMU_PFX_LOCK)
+		return NULL;
+	if (i->fn == h_binary && i->nopnd == 2 &&
+	    (i->op[0].kind == EMU_OPND_MEM || i->op[1].kind == EMU_OPND_MEM))
+		return mem_bind(i);
+	if (!is_gpr(&i->op[0]))
 		return NULL;
 	if (i->fn == h_unary && i->nopnd == 1)
 		return by_alu_op[alu_op_of(i->mnemonic)][shape_of(i)];

@@ -378,20 +378,14 @@ static void decode_crossing(struct emu_cpu *c, const uint8_t *host, unsigned ava
 		emu_raise_gp0(c);
 }
 
-struct emu_run_block emu_block_at(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
-				  unsigned avail)
+struct emu_run_block emu_block_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
+				      unsigned avail)
 {
 	struct emu_accel *a = c->accel;
 	struct emu_decode_cache *d = c->dcache;
 	uint64_t page = gpa >> 12;
 	uint64_t tag = gpa << 3 | (uint64_t)c->mode << 1 | 1;
-	struct emu_block *b = &d->block[(gpa ^ (gpa >> 12)) & (EMU_BLOCKS - 1)];
-	if (b->tag == tag) {
-		uint32_t gen = atomic_load_explicit(&a->page_gen[page], memory_order_acquire);
-		if (b->gen == gen)
-			return (struct emu_run_block){&d->arena[b->first], b->count, gen,
-						      &a->page_gen[page]};
-	}
+	struct emu_block *b = emu_block_slot(d, gpa);
 	if (!host)
 		emu_exit(c, CPU_EXIT_UNSUPPORTED, "vCPU %u: executing outside RAM at 0x%llx",
 			 c->cpu.index, (unsigned long long)gpa);
@@ -408,7 +402,7 @@ struct emu_run_block emu_block_at(struct emu_cpu *c, uint64_t gpa, const uint8_t
 		r.count = 1;
 		return r;
 	}
-	*b = (struct emu_block){.tag = tag, .gen = gen, .count = (uint16_t)count, .first = d->used};
+	*b = (struct emu_block){.tag = tag, .gen = gen, .first = d->used, .count = count};
 	d->used += count;
 	return r;
 }

@@ -312,38 +312,17 @@ static inline uint64_t emu_shift_double(bool left, uint64_t dest, uint64_t src, 
 /* ---- condition codes ---------------------------------------------------------------------- */
 
 /* The condition `cc` (the low 4 bits of the Jcc/SETcc/CMOVcc opcode): the even codes test,
- * the odd ones negate. */
+ * the odd ones negate. The eight tests O B Z BE S P L LE are computed as the bits of one byte
+ * and cc picks one: no branch on a condition the handler (SETcc, CMOVcc, an unfused Jcc) only
+ * knows at run time, which a switch made a jump through a table, mispredicted. */
 static inline bool emu_cond(uint64_t rflags, unsigned cc)
 {
-	bool cf = rflags & RFLAGS_CF, zf = rflags & RFLAGS_ZF, sf = rflags & RFLAGS_SF;
-	bool of = rflags & RFLAGS_OF, pf = rflags & RFLAGS_PF, r;
-	switch ((cc >> 1) & 7) {
-	case 0: /* O */
-		r = of;
-		break;
-	case 1: /* B */
-		r = cf;
-		break;
-	case 2: /* Z */
-		r = zf;
-		break;
-	case 3: /* BE */
-		r = cf || zf;
-		break;
-	case 4: /* S */
-		r = sf;
-		break;
-	case 5: /* P */
-		r = pf;
-		break;
-	case 6: /* L */
-		r = sf != of;
-		break;
-	default: /* LE */
-		r = zf || sf != of;
-		break;
-	}
-	return r ^ (cc & 1);
+	unsigned cf = rflags & RFLAGS_CF ? 1 : 0, zf = rflags & RFLAGS_ZF ? 1 : 0;
+	unsigned sf = rflags & RFLAGS_SF ? 1 : 0, of = rflags & RFLAGS_OF ? 1 : 0;
+	unsigned pf = rflags & RFLAGS_PF ? 1 : 0, lt = sf ^ of;
+	unsigned tests =
+	    of | cf << 1 | zf << 2 | (cf | zf) << 3 | sf << 4 | pf << 5 | lt << 6 | (zf | lt) << 7;
+	return ((tests >> ((cc >> 1) & 7)) ^ cc) & 1;
 }
 
 /* The flags every condition but P/NP reads, CF ZF SF OF, as bits 0-3 of an index into a truth

@@ -75,14 +75,16 @@ mov_reg_imm(struct emu_cpu *c, const struct emu_insn *i, unsigned size)
 MOV_SIZED(h_mov_reg_reg, mov_reg_reg)
 MOV_SIZED(h_mov_reg_imm, mov_reg_imm)
 
-static void h_mov_reg_mem(struct emu_cpu *c, const struct emu_insn *i)
+/* The loads and stores of MOV, the commonest memory accesses, with emu_read and emu_write
+ * inlined (flatten): left to itself the compiler calls one out-of-line copy of each here. */
+static __attribute__((flatten)) void h_mov_reg_mem(struct emu_cpu *c, const struct emu_insn *i)
 {
 	const struct emu_opnd *m = &i->op[1];
 	emu_gpr_write(c, i->op[0].reg, i->op[0].size,
 		      emu_read(c, m->seg, emu_opnd_ea(c, i, 1), m->size));
 }
 
-static void h_mov_mem_reg(struct emu_cpu *c, const struct emu_insn *i)
+static __attribute__((flatten)) void h_mov_mem_reg(struct emu_cpu *c, const struct emu_insn *i)
 {
 	const struct emu_opnd *m = &i->op[0];
 	emu_write(c, m->seg, emu_opnd_ea(c, i, 0), m->size,
@@ -110,11 +112,15 @@ emu_handler_fn emu_move_bind(const struct emu_insn *i)
 	return NULL;
 }
 
-/* MOVZX MOVSX MOVSXD: the source at its own size, extended to the destination's. */
-static void h_movx(struct emu_cpu *c, const struct emu_insn *i)
+/* MOVZX MOVSX MOVSXD: the source at its own size, extended to the destination's. A memory
+ * source, as common as a register one, is read here with emu_read inlined (flatten) rather
+ * than through emu_opnd_read_any. */
+static __attribute__((flatten)) void h_movx(struct emu_cpu *c, const struct emu_insn *i)
 {
-	unsigned from = i->op[1].size;
-	uint64_t v = emu_opnd_read(c, i, 1) & emu_mask(from);
+	const struct emu_opnd *s = &i->op[1];
+	unsigned from = s->size;
+	uint64_t v = s->kind == EMU_OPND_MEM ? emu_read(c, s->seg, emu_opnd_ea(c, i, 1), from)
+					     : emu_opnd_read(c, i, 1) & emu_mask(from);
 	if (i->mnemonic != ZYDIS_MNEMONIC_MOVZX)
 		v = emu_sext(v, from);
 	emu_opnd_write(c, i, 0, v & emu_mask(i->op[0].size));
@@ -137,9 +143,15 @@ static void h_cmov(struct emu_cpu *c, const struct emu_insn *i)
 		emu_opnd_write(c, i, 0, emu_opnd_read(c, i, 0) & 0xffffffffu);
 }
 
+/* A byte register, the common destination, is written here; emu_opnd_write's inline path is
+ * for 32- and 64-bit ones only. */
 static void h_setcc(struct emu_cpu *c, const struct emu_insn *i)
 {
-	emu_opnd_write(c, i, 0, emu_cond(c->rflags, i->opcode & 0xf));
+	bool v = emu_cond(c->rflags, i->opcode & 0xf);
+	if (i->op[0].kind == EMU_OPND_REG && i->op[0].reg_class == EMU_RC_GPR)
+		emu_gpr_write(c, i->op[0].reg, 1, v);
+	else
+		emu_opnd_write(c, i, 0, v);
 }
 
 static void h_bswap(struct emu_cpu *c, const struct emu_insn *i)

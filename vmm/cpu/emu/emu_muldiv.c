@@ -12,7 +12,8 @@
  * quotient that does not fit, before anything changes.
  *
  * The truncating IMUL of 64- or 32-bit general registers (and an immediate) has a handler of its
- * own, chosen at decode time (emu_muldiv_bind), which multiplies at the operand's width. */
+ * own, chosen at decode time (emu_muldiv_bind), which multiplies at the operand's width; IMUL
+ * r64, r64 one more. */
 #include "vmm/cpu/emu/emu.h"
 #include "vmm/cpu/emu/emu_flags.h"
 #include "vmm/cpu/emu/emu_int.h"
@@ -162,6 +163,17 @@ static void h_imul_reg(struct emu_cpu *c, const struct emu_insn *i)
 	mul_flags(c, low, size, overflow);
 }
 
+/* IMUL r64, r64, the commonest form (Linux's RSA limb products are four of them each): the
+ * operands where they always are, no size or immediate to look at. */
+static void h_imul_r64_r64(struct emu_cpu *c, const struct emu_insn *i)
+{
+	int64_t p;
+	bool overflow = __builtin_mul_overflow((int64_t)c->gpr[i->op[0].reg & 15],
+					       (int64_t)c->gpr[i->op[1].reg & 15], &p);
+	c->gpr[i->op[0].reg & 15] = (uint64_t)p;
+	mul_flags(c, (uint64_t)p, 8, overflow);
+}
+
 static bool is_gpr(const struct emu_opnd *o)
 {
 	return o->kind == EMU_OPND_REG && o->reg_class == EMU_RC_GPR;
@@ -174,7 +186,7 @@ emu_handler_fn emu_muldiv_bind(const struct emu_insn *i)
 	const struct emu_opnd *x = &i->op[i->nopnd - 2], *y = &i->op[i->nopnd - 1];
 	if (!is_gpr(&i->op[0]) || !is_gpr(x) || (!is_gpr(y) && y->kind != EMU_OPND_IMM))
 		return NULL;
-	return h_imul_reg;
+	return i->nopnd == 2 && i->op[0].size == 8 && is_gpr(y) ? h_imul_r64_r64 : h_imul_reg;
 }
 
 void emu_register_muldiv(emu_handler_fn *table)

@@ -70,7 +70,8 @@ unsigned emu_stack_width(const struct emu_cpu *c)
 	return (c->cr0 & CR0_PE) && (c->seg[EMU_SS].attr & SEG_ATTR_DB) ? 4 : 2;
 }
 
-void emu_push(struct emu_cpu *c, uint64_t value, unsigned size)
+/* PUSH, POP, CALL and RET's stack accesses with emu_write and emu_read inlined (flatten). */
+__attribute__((flatten)) void emu_push(struct emu_cpu *c, uint64_t value, unsigned size)
 {
 	unsigned width = emu_stack_width(c);
 	uint64_t mask = emu_size_mask(width);
@@ -79,7 +80,7 @@ void emu_push(struct emu_cpu *c, uint64_t value, unsigned size)
 	c->gpr[EMU_RSP] = (c->gpr[EMU_RSP] & ~mask) | sp;
 }
 
-uint64_t emu_pop(struct emu_cpu *c, unsigned size)
+__attribute__((flatten)) uint64_t emu_pop(struct emu_cpu *c, unsigned size)
 {
 	unsigned width = emu_stack_width(c);
 	uint64_t mask = emu_size_mask(width);

@@ -134,9 +134,8 @@ static bool boundary_quiet(struct emu_cpu *c)
  * A branch back to the block's first instruction (a loop that fits in one block) runs it again
  * here when the boundary is quiet: the translation of RIP and the cache lookup would find the
  * same block, since nothing in it changed the mode, CS or paging (those end a block and are
- * not restarted) and its page's generation is unchanged. Not inlined into emu_run: there,
- * setjmp would keep this loop's variables in memory. */
-static __attribute__((noinline)) void run_block(struct emu_cpu *c)
+ * not restarted) and its page's generation is unchanged. */
+static inline __attribute__((always_inline)) void run_block(struct emu_cpu *c)
 {
 	uint64_t start = c->insn_rip = c->rip, retired_before = c->instructions;
 	uint64_t lin =
@@ -185,6 +184,19 @@ static __attribute__((noinline)) void run_block(struct emu_cpu *c)
 		page_counts_add(c->code_pages, lin >> 12, c->instructions - retired_before);
 }
 
+/* Blocks one after the other for as long as the boundary between two is quiet and no shadow
+ * began (STI, MOV SS): emu_run would then do nothing between them but call this again. Not
+ * inlined into emu_run: there, setjmp would keep the block loop's variables in memory. */
+static __attribute__((noinline)) void run_blocks(struct emu_cpu *c)
+{
+	for (;;) {
+		run_block(c);
+		if (c->shadow || !boundary_quiet(c))
+			return;
+		c->shadow_active = false; /* as emu_run would set it: this boundary is in none */
+	}
+}
+
 struct cpu_exit *emu_run(struct emu_cpu *c)
 {
 	struct cpu_exit *x = &c->cpu.exit;
@@ -218,7 +230,7 @@ struct cpu_exit *emu_run(struct emu_cpu *c)
 				return x;
 			}
 		}
-		run_block(c);
+		run_blocks(c);
 		c->shadow_active = c->shadow;
 		c->shadow = false;
 	}

@@ -92,8 +92,9 @@ static uint16_t str_port(const struct emu_cpu *c)
 	return (uint16_t)c->gpr[EMU_RDX];
 }
 
-/* One element: every access first, then the commit. */
-static void str_element(struct emu_cpu *c, const struct str_op *s)
+/* One element: every access first, then the commit. emu_read and emu_write are inlined
+ * (flatten): the compiler called out-of-line copies of them for every element of a REP. */
+static __attribute__((flatten)) void str_element(struct emu_cpu *c, const struct str_op *s)
 {
 	uint64_t v, flags;
 	switch (s->kind) {
