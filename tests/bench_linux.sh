@@ -22,20 +22,27 @@ command -v "$qemu" >/dev/null || apt-get install -y qemu-system-x86 >/dev/null |
 since() { awk -v now="$EPOCHREALTIME" -v start="$1" 'BEGIN { printf "%.2f", now - start }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-# timed NAME COMMAND...: runs COMMAND with its output stamped as it arrives; sets $shell_s (the
-# first `LINUX nproc=` line) and $end_s (the process's end), seconds from the start.
+# timed NAME COMMAND...: runs COMMAND with its console output into $WORK/NAME.out; sets $shell_s
+# (when the first `LINUX nproc=` line arrived) and $end_s (the process's end), seconds from the
+# start. Perl (Debian's perl-base, always present) watches the output: bash's `read` takes a pipe
+# one byte at a time and fell behind a fast console (QEMU's), stamping its shell line late.
 timed() {
-	local name=$1 start line
+	local name=$1 start
 	shift
-	shell_s="" end_s=""
 	start=$EPOCHREALTIME
-	while IFS= read -r line; do
-		[ -n "$shell_s" ] || [[ $line != LINUX\ nproc=* ]] ||
-			shell_s=$(since "$start")
-		printf '%s\n' "$line"
-	done < <(timeout --kill-after=5 "$limit" "$@" 2>"$WORK/$name.err" </dev/null) \
-		>"$WORK/$name.out"
+	timeout --kill-after=5 "$limit" "$@" 2>"$WORK/$name.err" </dev/null |
+		perl -MTime::HiRes=time -e '
+			my ($start, $out) = @ARGV;
+			open(my $fh, ">", $out) or die "$out: $!\n";
+			my $shell = "";
+			while (my $line = <STDIN>) {
+				print $fh $line;
+				$shell = sprintf("%.2f", time - $start)
+				    if $shell eq "" && $line =~ /^LINUX nproc=/;
+			}
+			print $shell;' "$start" "$WORK/$name.out" >"$WORK/$name.shell"
 	end_s=$(since "$start")
+	shell_s=$(<"$WORK/$name.shell")
 	[ -n "$shell_s" ] || { tail -n 20 "$WORK/$name.out"; fail "$name: /init printed nothing"; }
 	printf '  %-24s shell %7.1f s   power-off %7.1f s\n' "$name" "$shell_s" "$end_s"
 }
