@@ -31,12 +31,7 @@
  * When idle it sleeps on the worker's event fd (ucp_worker_arm + epoll) and the chore's fd. Waking
  * a sleeping thread costs tens of microseconds here (docs/benchmarks.md), more than a shared
  * memory round trip, so after any activity it keeps polling for POLL_WINDOW_US before sleeping
- * again, and never sleeps while one of our sends to a live peer is still in flight. The window is
- * a round trip with both threads running (about 20 us), not more: where the threads outnumber
- * the CPUs (3 local nodes on 2 cores), each polling turn's sched_yield let every other runnable
- * thread go first, so a poller came round only every 300 us or so while it took the CPU from the
- * vCPUs, and a 200 us window kept all three pollers busy through the Linux boot, whose faults
- * then waited longer than a wake-up costs (docs/benchmarks.md, Linux across 3 nodes). Lost wakeups:
+ * again, and never sleeps while one of our sends to a live peer is still in flight. Lost wakeups:
  * with UCX 1.13 a message occasionally arrives without the armed event fd firing (seen about once
  * in 20000 sleeps, over shared memory and TCP alike, with UCX used by this thread alone), so no
  * sleep lasts longer than MAX_SLEEP_MS: a missed wakeup costs a millisecond, not a hang.
@@ -65,7 +60,7 @@
 #include <unistd.h>
 
 #define AM_ID	       0x5653 /* our only active message handler */
-#define POLL_WINDOW_US 20
+#define POLL_WINDOW_US 200
 /* The progress thread's scheduler slice (EEVDF custom slice, Linux 6.12+): see
  * transport_sched_for_latency. */
 #define PROGRESS_SLICE_NS 100000ull
