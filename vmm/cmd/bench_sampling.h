@@ -7,14 +7,12 @@
 
 #include <stdint.h>
 
-#define BENCH_MAX_KINDS 8
-
 /* Takes one sample of `kind` in round `round`: its cost in ns into *ns. Returns 0, or -1 to stop
  * (the sampler has logged why). */
 typedef int (*bench_sample_fn)(void *ctx, unsigned kind, unsigned round, uint64_t *ns);
 
 /* rounds rounds of kinds 0..kinds-1 in order, each kind's median into median_us[kind]. -1 if a
- * sample failed or kinds > BENCH_MAX_KINDS, or memory ran out. */
+ * sample failed, rounds is 0 or memory ran out. */
 int bench_sample_in_turns(unsigned rounds, unsigned kinds, bench_sample_fn sample, void *ctx,
 			  double *median_us);
 
