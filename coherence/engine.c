@@ -19,41 +19,26 @@
  * the delivery of every later message, which keeps each link's messages in order, as the
  * protocol needs; the node's faults are still served meanwhile.
  *
- * With a cache (memory mode), the engine tells it which pages homed elsewhere are asked for
+ * With a cache (memory mode), engine_cache.c is told which pages homed elsewhere are asked for
  * (counted from then on: the page pushed out goes while the request is in flight) and leave, and
- * after each fault and message it serves, gives pages up through the protocol (coh_evict) while
+ * after each fault and message served, gives pages up through the protocol (coh_evict) while
  * more than the budget are resident. Eviction never makes a fault wait: a clean copy goes at once,
  * a dirty one is written back while the fault that pushed it out proceeds. */
 #include "coherence/engine.h"
 
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "coherence/cluster.h"
-#include "coherence/hold.h"
+#include "coherence/engine_internal.h"
 #include "coherence/page_cache.h"
 #include "coherence/prefetch.h"
-#include "coherence/protocol.h"
-#include "coherence/region.h"
 #include "coherence/replicas.h"
 #include "coherence/transport.h"
-#include "coherence/wire.h"
 #include "vmm/page_counts.h"
-
-/* Diagnostic messages the engine answers itself (not protocol traffic). */
-#define ENGINE_MSG_PING (WIRE_DIAG_FIRST + 8)
-#define ENGINE_MSG_PONG (WIRE_DIAG_FIRST + 9)
-#define ENGINE_MSG_DONE (WIRE_DIAG_FIRST + 10)
-/* Memory mode's read-ahead: READ_REQs for several pages of one home in one message, each encoded
- * as on its own; the home handles them in order, exactly as if they had come one by one. */
-#define ENGINE_MSG_READ_BATCH (WIRE_DIAG_FIRST + 11)
-#define READ_BATCH_MAX_SIZE   (PREFETCH_WINDOW * COH_MSG_HEADER_SIZE)
 
 /* Long enough for a woken vCPU to retry its access, short next to a scheduler slice. Measured on
  * 2 nodes (docs/benchmarks.md, STREAM): 20 us already ended the livelocks, 50 us leaves a margin.
@@ -62,78 +47,21 @@
  * 6900 at 50 us and 8650 at 20 us). */
 #define ENGINE_HOLD_NS 50000ull
 
-struct engine {
-	struct engine_params params;
-	struct coh *coh;
-	struct transport *_Atomic transport;
-	/* Published once created; read by the transport's thread (which serves the faults too),
-	 * started inside transport_create, so the ordering must be visible. */
-	struct region *_Atomic region;
-	_Atomic uint64_t *mapped; /* bit per page */
-	atomic_bool failed;
-	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out, bytes_in, bytes_out;
-	/* --profile: faults per page, written only by the thread that serves the faults. */
-	struct page_counts *read_pages, *write_pages;
-	struct hold hold;
-	/* Memory mode: the pages outside [own_first, own_end) are homed elsewhere; the cache and
-	 * its counters are guarded by cache_lock (taken inside the protocol's page locks, never
-	 * held across a coh_* call). */
-	struct page_cache *cache;
-	struct prefetch *prefetch; /* with the cache, under cache_lock too */
-	struct replicas *replicas; /* memory mode with replicas = 2, else NULL */
-	pthread_mutex_t cache_lock;
-	uint64_t own_first, own_end;
-	atomic_uint_fast64_t lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
-	atomic_uint_fast64_t prefetch_issued, prefetch_used, prefetch_unused;
-	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
-	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the
-	 * transport's own thread and vCPU threads (engine_send) send. */
-	pthread_rwlock_t send_lock;
-	atomic_bool closing;
-	pthread_mutex_t done_lock;
-	pthread_cond_t done_cond;
-	uint64_t peers_done;	    /* guarded by done_lock */
-	atomic_uint_fast64_t pongs; /* polled: engine_ping_us times the transport, not a wake-up */
-};
+_Static_assert(ENGINE_MSG_EVICT_BATCH < ENGINE_MSG_PING &&
+		   ENGINE_MSG_READ_BATCH < (int)REPLICAS_MSG_RECOVERED,
+	       "the engine's message types are its own (wire.h lists who has which)");
 
 static const uint8_t zero_page[REGION_PAGE_SIZE] __attribute__((aligned(4096)));
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void engine_fail(struct engine *e, const char *why)
+void engine_fail(struct engine *e, const char *why)
 {
 	bool expected = false;
 	if (atomic_compare_exchange_strong(&e->failed, &expected, true) && e->params.fatal)
 		e->params.fatal(e->params.ctx, why);
 }
 
-static struct region *engine_region(struct engine *e)
-{
-	return atomic_load_explicit(&e->region, memory_order_acquire);
-}
-
-static bool page_mapped(struct engine *e, uint64_t page)
-{
-	return (atomic_load(&e->mapped[page / 64]) >> (page % 64)) & 1;
-}
-
-static void page_set_mapped(struct engine *e, uint64_t page, bool mapped)
-{
-	uint64_t bit = 1ULL << (page % 64);
-	if (mapped)
-		atomic_fetch_or(&e->mapped[page / 64], bit);
-	else
-		atomic_fetch_and(&e->mapped[page / 64], ~bit);
-}
-
-/* Any message to a node, unless the engine is closing (then -1). */
-static int engine_transport_send(struct engine *e, unsigned node, uint16_t type,
-				 const void *payload, size_t len)
+int engine_transport_send(struct engine *e, unsigned node, uint16_t type, const void *payload,
+			  size_t len)
 {
 	pthread_rwlock_rdlock(&e->send_lock);
 	struct transport *t = atomic_load(&e->transport);
@@ -142,28 +70,14 @@ static int engine_transport_send(struct engine *e, unsigned node, uint16_t type,
 	return rc;
 }
 
-/* The READ_REQs of a read-ahead, collected on the thread that issues it (engine_prefetch) and
- * sent as one message. */
-struct read_batch {
-	uint32_t home;
-	size_t len;
-	uint8_t buf[READ_BATCH_MAX_SIZE];
-};
-static _Thread_local struct read_batch *collecting;
-
 static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 {
 	struct engine *e = ctx;
 	uint8_t buf[COH_MSG_MAX_SIZE];
 	size_t len;
 	char err[128];
-	struct read_batch *batch = collecting;
-	if (batch && msg->type == COH_MSG_READ_REQ && node == batch->home &&
-	    coh_msg_encode(msg, batch->buf + batch->len, sizeof(batch->buf) - batch->len, &len, err,
-			   sizeof(err)) == 0) {
-		batch->len += len;
+	if (engine_cache_batch_send(node, msg))
 		return;
-	}
 	if (coh_msg_encode(msg, buf, sizeof(buf), &len, err, sizeof(err)) < 0 ||
 	    engine_transport_send(e, node, msg->type, buf, len) < 0) {
 		/* Shutting down: the faults waiting for it are released anyway. The peer lost: the
@@ -181,83 +95,10 @@ static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 	atomic_fetch_add(&e->bytes_out, len);
 }
 
-static bool page_lent(const struct engine *e, uint64_t page)
-{
-	return e->cache && (page < e->own_first || page >= e->own_end);
-}
-
-/* A page homed elsewhere was asked for, or asked for again (used), or left. */
-static void cache_note(struct engine *e, uint64_t page, bool resident)
-{
-	if (!page_lent(e, page))
-		return;
-	pthread_mutex_lock(&e->cache_lock);
-	if (resident) {
-		page_cache_use(e->cache, page);
-	} else {
-		page_cache_remove(e->cache, page);
-		if (prefetch_release(e->prefetch, page)) /* left before any touch */
-			atomic_fetch_add(&e->prefetch_unused, 1);
-	}
-	pthread_mutex_unlock(&e->cache_lock);
-}
-
-/* The next page to give up, or false when within the budget or none can be chosen. */
-static bool cache_victim(struct engine *e, uint64_t *page)
-{
-	pthread_mutex_lock(&e->cache_lock);
-	bool found = page_cache_excess(e->cache) > 0 && page_cache_victim(e->cache, page);
-	pthread_mutex_unlock(&e->cache_lock);
-	return found;
-}
-
-/* Evicts while over the budget. A victim the protocol is busy with, or that a thread of this node
- * has just been given (its hold), is passed over; each resident page is tried at most once. */
-static void cache_trim(struct engine *e)
-{
-	if (!e->cache)
-		return;
-	pthread_mutex_lock(&e->cache_lock);
-	uint64_t tries = page_cache_resident_count(e->cache);
-	pthread_mutex_unlock(&e->cache_lock);
-	uint64_t page, now = now_ns();
-	char err[128];
-	while (tries-- && cache_victim(e, &page)) {
-		if (hold_remaining_ns(&e->hold, page, now))
-			continue;
-		enum coh_page_state state = coh_page_state(e->coh, page);
-		if ((state != COH_S && state != COH_E) ||
-		    coh_evict(e->coh, page, err, sizeof(err)) < 0)
-			continue;
-		if (state == COH_S) {
-			atomic_fetch_add(&e->evictions_clean, 1);
-			continue;
-		}
-		atomic_fetch_add(&e->evictions_dirty, 1);
-		pthread_mutex_lock(&e->cache_lock);
-		page_cache_leaving(e->cache, page);
-		pthread_mutex_unlock(&e->cache_lock);
-	}
-}
-
-static void engine_page_changed(struct engine *e, uint64_t page)
+void engine_page_changed(struct engine *e, uint64_t page)
 {
 	if (e->params.page_changed)
 		e->params.page_changed(e->params.ctx, page * REGION_PAGE_SIZE);
-}
-
-/* A page fetched ahead arrived: kept aside, unmapped, so that the first touch faults and shows
- * it was used. It is resident since it was asked for, and the protocol holds it as shared. */
-static bool engine_stage(struct engine *e, uint64_t page, const uint8_t *data)
-{
-	if (!page_lent(e, page) || page_mapped(e, page))
-		return false;
-	pthread_mutex_lock(&e->cache_lock);
-	bool staged = prefetch_stage(e->prefetch, page, data);
-	pthread_mutex_unlock(&e->cache_lock);
-	if (staged)
-		engine_page_changed(e, page);
-	return staged;
 }
 
 /* Only data from another node changes what the page holds: without data the bytes stay as they
@@ -266,19 +107,19 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 {
 	struct engine *e = ctx;
 	int rc;
-	if (data && !writable && engine_stage(e, page, data))
+	if (data && !writable && engine_cache_stage(e, page, data))
 		return;
 	if (!data && page_mapped(e, page)) {
 		struct region *r = engine_region(e);
 		rc = writable ? region_unprotect(r, page) : region_protect(r, page);
 	} else {
 		if (data && page_mapped(e, page))
-			region_drop(engine_region(e), page);
+			region_drop(engine_region(e), page, 1);
 		rc = region_install(engine_region(e), page, data ? data : zero_page, writable);
 		page_set_mapped(e, page, true);
 	}
-	cache_note(e, page, true);
-	hold_note(&e->hold, page, now_ns());
+	engine_cache_note(e, page, true);
+	hold_note(&e->hold, page, engine_now_ns());
 	if (data)
 		engine_page_changed(e, page);
 	if (rc < 0)
@@ -289,8 +130,8 @@ static void engine_drop(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
 	page_set_mapped(e, page, false);
-	cache_note(e, page, false);
-	int rc = region_drop(engine_region(e), page);
+	engine_cache_note(e, page, false);
+	int rc = engine_cache_batch_drop(page) ? 0 : region_drop(engine_region(e), page, 1);
 	engine_page_changed(e, page);
 	if (rc < 0)
 		engine_fail(e, "coherence: dropping a page failed");
@@ -335,72 +176,6 @@ static const struct coh_ops engine_coh_ops = {
     .keep_copy = engine_keep_copy,
 };
 
-/* Asks the home of `first` for the pages of [first, end) that it homes and this node lacks, in
- * one message, as far as slots are free. A read-ahead takes at most a quarter of the cache, so
- * that it does not push out what it is meant to add to. */
-static void engine_prefetch(struct engine *e, uint64_t first, uint64_t end)
-{
-	if (end - first > e->params.cache_pages / 4)
-		end = first + e->params.cache_pages / 4;
-	const struct coh_homes *homes = coh_homes(e->coh);
-	struct read_batch batch = {.home = coh_home_of(homes, first)};
-	char err[256];
-	for (uint64_t page = first; page < end && page < e->params.size / REGION_PAGE_SIZE;
-	     page++) {
-		if (!page_lent(e, page) || coh_home_of(homes, page) != batch.home)
-			break;
-		if (page_mapped(e, page) || coh_page_state(e->coh, page) != COH_I)
-			continue;
-		pthread_mutex_lock(&e->cache_lock);
-		bool expected = prefetch_expect(e->prefetch, page);
-		if (expected)
-			page_cache_use(e->cache, page);
-		pthread_mutex_unlock(&e->cache_lock);
-		if (!expected)
-			break;
-		collecting = &batch;
-		int rc = coh_fault(e->coh, page, false, err, sizeof(err));
-		collecting = NULL;
-		if (rc < 0) {
-			engine_fail(e, err);
-			return;
-		}
-		atomic_fetch_add(&e->prefetch_issued, 1);
-	}
-	if (batch.len && engine_transport_send(e, batch.home, ENGINE_MSG_READ_BATCH, batch.buf,
-					       batch.len) == 0) {
-		atomic_fetch_add(&e->messages_out, batch.len / COH_MSG_HEADER_SIZE);
-		atomic_fetch_add(&e->bytes_out, batch.len);
-	} else if (batch.len && !atomic_load(&e->closing) &&
-		   !cluster_peer_lost(e->params.cluster, batch.home)) {
-		engine_fail(e, "coherence: cannot send a read-ahead batch");
-	}
-}
-
-/* A fault on a lent page that is not mapped: a staged page is mapped now (true), one fetched
- * ahead and still in flight is claimed, anything else is a miss (resident from now on); all
- * continue a sequential run, which may call for the pages [*first, *end) to be fetched ahead. */
-static bool engine_lent_miss(struct engine *e, uint64_t page, uint64_t *first, uint64_t *end)
-{
-	pthread_mutex_lock(&e->cache_lock);
-	const uint8_t *staged = prefetch_staged(e->prefetch, page);
-	int rc = staged ? region_install(engine_region(e), page, staged, false) : 0;
-	bool used =
-	    staged ? prefetch_release(e->prefetch, page) : prefetch_claim(e->prefetch, page);
-	if (!prefetch_on_miss(e->prefetch, page, first, end))
-		*first = *end = 0;
-	page_cache_use(e->cache, page);
-	pthread_mutex_unlock(&e->cache_lock);
-	if (staged) {
-		page_set_mapped(e, page, true);
-		hold_note(&e->hold, page, now_ns());
-	}
-	atomic_fetch_add(used ? &e->prefetch_used : &e->lent_misses, 1);
-	if (rc < 0)
-		engine_fail(e, "coherence: installing a staged page failed");
-	return staged != NULL;
-}
-
 static void engine_fault(void *ctx, uint64_t page, bool write)
 {
 	struct engine *e = ctx;
@@ -411,14 +186,14 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 		page_counts_add(write ? e->write_pages : e->read_pages, page, 1);
 	uint64_t first = 0, end = 0;
 	bool staged =
-	    page_lent(e, page) && !page_mapped(e, page) && engine_lent_miss(e, page, &first, &end);
+	    page_lent(e, page) && !page_mapped(e, page) && engine_cache_miss(e, page, &first, &end);
 	/* A staged page is mapped read-only now: only a write still needs the protocol. The
 	 * thread's own request goes before the read-ahead. */
 	if ((!staged || write) && coh_fault(e->coh, page, write, err, sizeof(err)) < 0)
 		engine_fail(e, err);
 	if (first < end)
-		engine_prefetch(e, first, end);
-	cache_trim(e);
+		engine_cache_prefetch(e, first, end);
+	engine_cache_trim(e);
 }
 
 static const struct region_ops engine_region_ops = {.fault = engine_fault};
@@ -446,7 +221,7 @@ static void wait_out_hold(struct engine *e, uint64_t page)
 	struct region *r = engine_region(e);
 	struct pollfd faults = {.fd = region_fd(r), .events = POLLIN};
 	uint64_t left;
-	while ((left = hold_remaining_ns(&e->hold, page, now_ns())) > 0) {
+	while ((left = hold_remaining_ns(&e->hold, page, engine_now_ns())) > 0) {
 		struct timespec pause = {.tv_sec = (time_t)(left / 1000000000ull),
 					 .tv_nsec = (long)(left % 1000000000ull)};
 		if (ppoll(&faults, 1, &pause, NULL) > 0)
@@ -454,9 +229,7 @@ static void wait_out_hold(struct engine *e, uint64_t page)
 	}
 }
 
-/* A message the protocol receives from src; false once the engine failed. */
-static bool engine_deliver(struct engine *e, unsigned src, uint16_t type, const void *payload,
-			   size_t len)
+bool engine_deliver(struct engine *e, unsigned src, uint16_t type, const void *payload, size_t len)
 {
 	struct coh_msg msg;
 	char err[256];
@@ -471,26 +244,6 @@ static bool engine_deliver(struct engine *e, unsigned src, uint16_t type, const 
 		return false;
 	}
 	return true;
-}
-
-/* Read-ahead READ_REQs, each delivered as if it had come alone. */
-static void engine_receive_read_batch(struct engine *e, unsigned src, const uint8_t *payload,
-				      size_t len)
-{
-	if (len == 0 || len > READ_BATCH_MAX_SIZE || len % COH_MSG_HEADER_SIZE) {
-		char why[128];
-		snprintf(why, sizeof(why), "coherence: node %u sent a read batch of %zu bytes", src,
-			 len);
-		engine_fail(e, why);
-		return;
-	}
-	atomic_fetch_add(&e->bytes_in, len);
-	for (size_t at = 0; at < len; at += COH_MSG_HEADER_SIZE) {
-		atomic_fetch_add(&e->messages_in, 1);
-		if (!engine_deliver(e, src, COH_MSG_READ_REQ, payload + at, COH_MSG_HEADER_SIZE))
-			return;
-	}
-	cache_trim(e);
 }
 
 static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_t type,
@@ -522,8 +275,8 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		pthread_mutex_unlock(&e->done_lock);
 		return;
 	}
-	if (type == ENGINE_MSG_READ_BATCH) {
-		engine_receive_read_batch(e, src, payload, len);
+	if (type == ENGINE_MSG_READ_BATCH || type == ENGINE_MSG_EVICT_BATCH) {
+		engine_cache_receive_batch(e, src, type, payload, len);
 		return;
 	}
 	if (type >= ENGINE_USER_TYPE_FIRST && type <= ENGINE_USER_TYPE_LAST) {
@@ -536,32 +289,7 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 	if (type == COH_MSG_WB_ACK)
 		atomic_fetch_add(&e->writebacks_acked, 1);
 	if (engine_deliver(e, src, type, payload, len))
-		cache_trim(e);
-}
-
-/* Memory mode: the cache, and which pages are this node's own (its range under RANGES homes). */
-static int engine_create_cache(struct engine *e, uint64_t pages, char *err, size_t errlen)
-{
-	const struct engine_params *params = &e->params;
-	pthread_mutex_init(&e->cache_lock, NULL);
-	if (!params->cache_pages)
-		return 0;
-	if (params->homes.policy != COH_HOME_RANGES) {
-		snprintf(err, errlen,
-			 "a bounded cache needs each node's memory homed there (ranges)");
-		return -1;
-	}
-	unsigned self = cluster_self(params->cluster);
-	for (unsigned n = 0; n < self; n++)
-		e->own_first += params->homes.range_pages[n];
-	e->own_end = e->own_first + params->homes.range_pages[self];
-	e->cache = page_cache_create(pages, params->cache_pages);
-	e->prefetch = prefetch_create();
-	if (!e->cache || !e->prefetch) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
+		engine_cache_trim(e);
 }
 
 static int engine_create_profile(struct engine *e, char *err, size_t errlen)
@@ -636,7 +364,7 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	pthread_cond_init(&e->done_cond, NULL);
 	hold_init(&e->hold, ENGINE_HOLD_NS);
 	pthread_rwlock_init(&e->send_lock, NULL);
-	if (engine_create_cache(e, pages, err, errlen) < 0 ||
+	if (engine_cache_create(e, pages, err, errlen) < 0 ||
 	    engine_create_profile(e, err, errlen) < 0)
 		goto fail;
 	struct coh_config cfg = {.page_count = pages,
@@ -749,18 +477,18 @@ double engine_ping_us(struct engine *e, unsigned node, size_t len, unsigned iter
 	static uint8_t payload[WIRE_MAX_PAYLOAD];
 	if (!atomic_load(&e->transport) || len > sizeof(payload) || iters == 0)
 		return -1;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = engine_now_ns();
 	for (unsigned i = 1; i <= iters; i++) {
-		uint64_t want = atomic_load(&e->pongs) + 1, sent = now_ns();
+		uint64_t want = atomic_load(&e->pongs) + 1, sent = engine_now_ns();
 		if (engine_transport_send(e, node, ENGINE_MSG_PING, payload, len) < 0)
 			return -1;
 		while (atomic_load(&e->pongs) < want) {
-			if (now_ns() - sent > 1000000000ull)
+			if (engine_now_ns() - sent > 1000000000ull)
 				return -1;
 			sched_yield();
 		}
 	}
-	return (double)(now_ns() - t0) / 1e3 / iters;
+	return (double)(engine_now_ns() - t0) / 1e3 / iters;
 }
 
 void engine_get_stats(struct engine *e, struct engine_stats *out)

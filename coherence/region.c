@@ -166,12 +166,12 @@ int region_protect(struct region *r, uint64_t page)
 	return region_write_protect(r, page, true);
 }
 
-int region_drop(struct region *r, uint64_t page)
+int region_drop(struct region *r, uint64_t first, uint64_t count)
 {
-	if (!region_page_valid(r, page))
+	if (count == 0 || !region_page_valid(r, first) || count > region_page_count(r) - first)
 		return -1;
 	return fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 (off_t)(page * REGION_PAGE_SIZE), REGION_PAGE_SIZE);
+			 (off_t)(first * REGION_PAGE_SIZE), (off_t)(count * REGION_PAGE_SIZE));
 }
 
 int region_read(struct region *r, uint64_t page, void *buf)

@@ -35,8 +35,9 @@ int region_install(struct region *r, uint64_t page, const void *data, bool writa
 int region_unprotect(struct region *r, uint64_t page);
 /* Makes a present page read-only: the next write faults. */
 int region_protect(struct region *r, uint64_t page);
-/* Drops the local copy: the next access faults as missing. */
-int region_drop(struct region *r, uint64_t page);
+/* Drops the local copies of `count` pages from `first` (one hole, one unmapping): the next access
+ * to any of them faults as missing. */
+int region_drop(struct region *r, uint64_t first, uint64_t count);
 /* Copies the local bytes of a page without touching the mapping (no fault, even if missing). */
 int region_read(struct region *r, uint64_t page, void *buf);
 /* Stores bytes into a page without touching the mapping (for a page nobody here accesses: a

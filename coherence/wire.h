@@ -38,7 +38,8 @@ enum wire_type {
 	/* Carried opaquely by the transport: the coherence protocol's messages... */
 	WIRE_PAYLOAD_FIRST = 0x100,
 	WIRE_PAYLOAD_LAST = 0x1ff,
-	/* ...and diagnostics (cluster-check, round-trip measurements). */
+	/* ...and the engine's own messages beside the protocol. Taken: +0..3 cluster-check
+	 * (cmd_cluster.c), +7..11 the engine (engine_internal.h), +12..15 replicas (replicas.h). */
 	WIRE_DIAG_FIRST = 0x200,
 	WIRE_DIAG_LAST = 0x20f,
 };

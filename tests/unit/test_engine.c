@@ -1,7 +1,8 @@
-/* The coherence engine's page_changed callback, on two engines in this process joined over
- * loopback (real cluster, transport and userfaultfd): a node hears about a page when another
- * node's bytes are put in and when its copy is dropped, and not when it only maps, protects or
- * unprotects bytes it already has. */
+/* Two engines in this process joined over loopback (real cluster, transport and userfaultfd).
+ * The page_changed callback: a node hears about a page when another node's bytes are put in and
+ * when its copy is dropped, and not when it only maps, protects or unprotects bytes it already
+ * has. Memory mode's bounded cache: pages given up (in batches) are really gone, and what their
+ * home writes afterwards is what the next read sees. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -18,8 +19,8 @@
 #include "coherence/engine.h"
 #include "coherence/region.h"
 
-#define NODES 2
-#define PAGES 2 /* striped: page 0 is homed at node 0, page 1 at node 1 */
+#define NODES	  2
+#define MAX_PAGES 64
 
 struct node {
 	unsigned self;
@@ -28,8 +29,8 @@ struct node {
 	struct engine *engine;
 	int memfd;
 	uint8_t *mem;
-	atomic_uint changed[PAGES]; /* page_changed calls per page */
-	atomic_uint bad_offsets;    /* calls with an offset that is not a page of the region */
+	atomic_uint changed[MAX_PAGES]; /* page_changed calls per page */
+	atomic_uint bad_offsets;	/* calls with an offset that is not a page of the region */
 	char err[512];
 };
 
@@ -38,6 +39,14 @@ static const char *const hosts[NODES] = {"127.0.0.1", "127.0.0.1"};
 static const uint8_t key[CLUSTER_KEY_SIZE] = {0x5e};
 static uint16_t ports[NODES];
 static struct node nodes[NODES];
+
+/* How the region is laid out and homed, and node 0's cache (0: none). */
+struct layout {
+	uint64_t pages;
+	struct coh_home_config homes;
+	uint64_t cache_pages;
+};
+static struct layout layout;
 
 static uint16_t free_port(void)
 {
@@ -54,7 +63,7 @@ static void on_page_changed(void *ctx, uint64_t page_offset)
 {
 	struct node *n = ctx;
 	uint64_t page = page_offset / REGION_PAGE_SIZE;
-	if (page_offset % REGION_PAGE_SIZE || page >= PAGES)
+	if (page_offset % REGION_PAGE_SIZE || page >= layout.pages)
 		atomic_fetch_add(&n->bad_offsets, 1);
 	else
 		atomic_fetch_add(&n->changed[page], 1);
@@ -75,9 +84,10 @@ static void *start_node(void *arg)
 		return NULL;
 	struct engine_params params = {.host = n->mem,
 				       .memfd = n->memfd,
-				       .size = PAGES * REGION_PAGE_SIZE,
+				       .size = layout.pages * REGION_PAGE_SIZE,
 				       .cluster = n->cluster,
-				       .homes = {.policy = COH_HOME_STRIPED},
+				       .homes = layout.homes,
+				       .cache_pages = n->self == 0 ? layout.cache_pages : 0,
 				       .fatal = on_fatal,
 				       .page_changed = on_page_changed,
 				       .ctx = n};
@@ -85,9 +95,10 @@ static void *start_node(void *arg)
 	return NULL;
 }
 
-static void start_nodes(void)
+static void start_nodes(const struct layout *l)
 {
 	pthread_t threads[NODES];
+	layout = *l;
 	for (unsigned i = 0; i < NODES; i++)
 		ports[i] = free_port();
 	for (unsigned i = 0; i < NODES; i++) {
@@ -104,9 +115,9 @@ static void start_nodes(void)
 		memset(n->params.config_hash, 0x3c, sizeof(n->params.config_hash));
 		n->memfd = memfd_create("test-engine", MFD_CLOEXEC);
 		cr_assert_geq(n->memfd, 0);
-		cr_assert_eq(ftruncate(n->memfd, PAGES * REGION_PAGE_SIZE), 0);
-		n->mem = mmap(NULL, PAGES * REGION_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      n->memfd, 0);
+		cr_assert_eq(ftruncate(n->memfd, layout.pages * REGION_PAGE_SIZE), 0);
+		n->mem = mmap(NULL, layout.pages * REGION_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, n->memfd, 0);
 		cr_assert_neq(n->mem, MAP_FAILED);
 		cr_assert_eq(pthread_create(&threads[i], NULL, start_node, n), 0);
 	}
@@ -123,7 +134,7 @@ static void stop_nodes(void)
 	for (unsigned i = 0; i < NODES; i++) {
 		engine_destroy(nodes[i].engine);
 		cluster_leave(nodes[i].cluster);
-		munmap(nodes[i].mem, PAGES * REGION_PAGE_SIZE);
+		munmap(nodes[i].mem, layout.pages * REGION_PAGE_SIZE);
 		close(nodes[i].memfd);
 	}
 }
@@ -138,7 +149,8 @@ static unsigned wait_count(atomic_uint *counter, unsigned want)
 
 Test(engine, page_changed_follows_other_nodes_bytes_and_drops, .timeout = 30)
 {
-	start_nodes();
+	/* Striped: page 0 is homed at node 0, page 1 at node 1. */
+	start_nodes(&(struct layout){.pages = 2, .homes = {.policy = COH_HOME_STRIPED}});
 	volatile uint8_t *home = nodes[0].mem, *remote = nodes[1].mem;
 
 	home[0] = 0x5a; /* node 0's own page, never anywhere else: no other node's bytes */
@@ -156,6 +168,36 @@ Test(engine, page_changed_follows_other_nodes_bytes_and_drops, .timeout = 30)
 	remote[REGION_PAGE_SIZE] = 7; /* node 1's own page */
 	cr_assert_eq(atomic_load(&nodes[1].changed[1]), 0);
 	cr_assert_eq(atomic_load(&nodes[0].changed[1]), 0);
+	for (unsigned i = 0; i < NODES; i++)
+		cr_assert_eq(atomic_load(&nodes[i].bad_offsets), 0);
+	stop_nodes();
+}
+
+/* Node 0 computes with 16 pages of its own and a cache of 8; node 1 lends 48. Reading the lent
+ * pages in order brings them in by read-ahead and gives them up in batches; then node 1 writes
+ * every lent page, and node 0 must read the new bytes: a page given up but still mapped would
+ * show the old ones. */
+Test(engine, pages_given_up_are_gone_and_read_again_from_their_home, .timeout = 30)
+{
+	enum { OWN = 16, LENT = 48, CACHE = 8 };
+	static const uint64_t ranges[NODES] = {OWN, LENT};
+	start_nodes(&(struct layout){.pages = OWN + LENT,
+				     .homes = {.policy = COH_HOME_RANGES, .range_pages = ranges},
+				     .cache_pages = CACHE});
+	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
+	for (unsigned round = 0; round < 2; round++) {
+		for (unsigned p = OWN; p < OWN + LENT; p++)
+			lender[p * REGION_PAGE_SIZE + 1] = (uint8_t)(p + 100 * round);
+		for (unsigned p = OWN; p < OWN + LENT; p++)
+			cr_assert_eq(compute[p * REGION_PAGE_SIZE + 1], (uint8_t)(p + 100 * round),
+				     "round %u, page %u", round, p);
+		struct engine_stats st;
+		engine_get_stats(nodes[0].engine, &st);
+		cr_assert_leq(st.lent_resident, CACHE, "round %u", round);
+		cr_assert_geq(st.evictions_clean, (round + 1) * (LENT - CACHE), "round %u", round);
+		cr_assert_gt(st.prefetch_used, 0, "a sequential pass reads ahead");
+	}
+	cr_assert_geq(atomic_load(&nodes[0].changed[OWN]), 4, "in, out, in again, out again");
 	for (unsigned i = 0; i < NODES; i++)
 		cr_assert_eq(atomic_load(&nodes[i].bad_offsets), 0);
 	stop_nodes();

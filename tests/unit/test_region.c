@@ -126,7 +126,7 @@ Test(region, drop_makes_next_access_fault_and_read_does_not)
 	uint8_t buf[REGION_PAGE_SIZE];
 	cr_assert_eq(region_read(f.log.r, 2, buf), 0);
 	cr_assert_eq(buf[0], 9);
-	cr_assert_eq(region_drop(f.log.r, 2), 0);
+	cr_assert_eq(region_drop(f.log.r, 2, 1), 0);
 	f.log.present[2] = false;
 	cr_assert_eq(region_read(f.log.r, 2, buf), 0); /* a hole reads as zeros, no fault */
 	cr_assert_eq(buf[0], 0);
@@ -134,6 +134,27 @@ Test(region, drop_makes_next_access_fault_and_read_does_not)
 	f.log.fill = 0x33;
 	cr_assert_eq(f.mem[2 * REGION_PAGE_SIZE], 0x33);
 	cr_assert_eq(atomic_load(&f.log.faults), before + 1);
+	fixture_fini(&f);
+}
+
+/* A run dropped in one call: every page of it faults again, its neighbours do not. */
+Test(region, drop_of_a_run_drops_each_page_of_it_and_no_other)
+{
+	struct fixture f;
+	fixture_init(&f);
+	for (unsigned p = 3; p <= 8; p++)
+		f.mem[p * REGION_PAGE_SIZE] = (uint8_t)p;
+	cr_assert_eq(region_drop(f.log.r, 4, 4), 0);
+	for (unsigned p = 4; p < 8; p++)
+		f.log.present[p] = false;
+	int before = atomic_load(&f.log.faults);
+	f.log.fill = 0x44;
+	cr_assert_eq(f.mem[3 * REGION_PAGE_SIZE], 3);
+	cr_assert_eq(f.mem[8 * REGION_PAGE_SIZE], 8);
+	cr_assert_eq(atomic_load(&f.log.faults), before);
+	for (unsigned p = 4; p < 8; p++)
+		cr_assert_eq(f.mem[p * REGION_PAGE_SIZE], 0x44, "page %u", p);
+	cr_assert_eq(atomic_load(&f.log.faults), before + 4);
 	fixture_fini(&f);
 }
 
@@ -157,7 +178,10 @@ Test(region, out_of_range_pages_are_refused)
 	fixture_init(&f);
 	uint8_t buf[REGION_PAGE_SIZE] = {0};
 	cr_assert_eq(region_install(f.log.r, PAGES, buf, true), -1);
-	cr_assert_eq(region_drop(f.log.r, PAGES), -1);
+	cr_assert_eq(region_drop(f.log.r, PAGES, 1), -1);
+	cr_assert_eq(region_drop(f.log.r, PAGES - 2, 3), -1); /* runs past the end */
+	cr_assert_eq(region_drop(f.log.r, 0, UINT64_MAX), -1);
+	cr_assert_eq(region_drop(f.log.r, 0, 0), -1);
 	cr_assert_eq(region_read(f.log.r, UINT64_MAX, buf), -1);
 	fixture_fini(&f);
 }

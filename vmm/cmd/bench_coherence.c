@@ -217,7 +217,7 @@ static int measure_interleaved(struct bench_node *b, struct bench_results *r)
 	double us[KINDS];
 	unsigned kinds = b->nodes >= 3 ? KINDS : WRITE2;
 	if (share_range(b, 2, 1) < 0 || (kinds == KINDS && share_range(b, 3, 2) < 0) ||
-	    bench_sample_in_turns(BENCH_SAMPLES, kinds, coherence_sample, b, us) < 0)
+	    bench_sample_in_turns(BENCH_SAMPLES, kinds, coherence_sample, b, us, NULL) < 0)
 		return -1;
 	r->rtt = us[RTT];
 	r->local = us[LOCAL];

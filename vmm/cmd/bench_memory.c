@@ -64,9 +64,11 @@
 
 /* Medians in us: per page of a pass's chunks, and per round trip of the floor sampled with it;
  * with random accesses, also a fault resolved locally (the userfaultfd hand-off every miss
- * pays besides the round trip). */
+ * pays besides the round trip). The means of the first two as well: what a miss costs on average,
+ * with the few that paid for more than their own eviction. */
 struct pass_times {
 	double page_us, floor_us, local_fault_us;
+	double page_mean_us, floor_mean_us;
 };
 
 struct lent_times {
@@ -229,12 +231,14 @@ static int lent_sample(void *ctx, unsigned kind, unsigned round, uint64_t *ns)
 
 static int run_lent_pass(struct lent_pass *p, int kind, struct pass_times *t)
 {
-	double us[SAMPLE_KINDS] = {0};
+	double us[SAMPLE_KINDS] = {0}, mean_us[SAMPLE_KINDS] = {0};
 	p->kind = kind;
 	unsigned rounds = kind == PASS_RANDOM ? BENCH_RANDOM : BENCH_CHUNKS;
 	unsigned kinds = kind == PASS_RANDOM ? SAMPLE_KINDS : SAMPLE_LOCAL_FAULT;
-	if (bench_sample_in_turns(rounds, kinds, lent_sample, p, us) < 0)
+	if (bench_sample_in_turns(rounds, kinds, lent_sample, p, us, mean_us) < 0)
 		return -1;
+	t->page_mean_us = mean_us[SAMPLE_PASS];
+	t->floor_mean_us = mean_us[SAMPLE_FLOOR];
 	t->page_us = us[SAMPLE_PASS];
 	t->floor_us = us[SAMPLE_FLOOR];
 	t->local_fault_us = us[SAMPLE_LOCAL_FAULT];
@@ -333,6 +337,7 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	double read = page_mib_s(l->read.page_us), read_floor = page_mib_s(l->read.floor_us);
 	double write = page_mib_s(l->write.page_us), write_floor = page_mib_s(l->write.floor_us);
 	double random_ratio = l->random.page_us / l->random.floor_us;
+	double random_mean_ratio = l->random.page_mean_us / l->random.floor_mean_us;
 	double with_local_ratio =
 	    l->random.page_us / (l->random.floor_us + l->random.local_fault_us);
 	double dirty_us = l->write.page_us - l->read.page_us;
@@ -354,6 +359,8 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       "%llu misses in %d accesses)\n",
 	       l->random.page_us, l->random.floor_us, random_ratio, r->local_random_us,
 	       (unsigned long long)l->random_misses, BENCH_RANDOM);
+	printf("    their means     %9.1f us     floor %9.1f us     ratio %.2fx\n",
+	       l->random.page_mean_us, l->random.floor_mean_us, random_mean_ratio);
 	printf("  a fault resolved locally %.1f us: a miss against the round trip + it: %.2fx\n",
 	       l->random.local_fault_us, with_local_ratio);
 	printf("  dirty eviction    %9.1f us extra per page written (%llu written back)\n",
@@ -369,6 +376,7 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       "\"write_floor_mib_s\": %.1f, \"seq_write_mib_s\": %.1f, \"seq_write_ratio\": %.3f, "
 	       "\"local_seq_read_mib_s\": %.1f, \"local_seq_write_mib_s\": %.1f, "
 	       "\"rand_access_us\": %.2f, \"rand_miss_ratio\": %.3f, \"rand_misses\": %llu, "
+	       "\"rand_access_mean_us\": %.2f, \"rand_miss_mean_ratio\": %.3f, "
 	       "\"local_fault_us\": %.2f, \"rand_miss_ratio_rtt_plus_local_fault\": %.3f, "
 	       "\"local_rand_access_us\": %.3f, \"dirty_eviction_us\": %.2f, "
 	       "\"prefetch_hit_rate\": %.3f, \"replicas2_seq_write_mib_s\": %.1f, "
@@ -376,9 +384,9 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       BENCH_SET_MIB, BENCH_CACHE_MIB, r->load_avg, l->random.floor_us, read_floor, read,
 	       read / read_floor, write_floor, write, write / write_floor, mib_s(r->local_read_s),
 	       mib_s(r->local_write_s), l->random.page_us, random_ratio,
-	       (unsigned long long)l->random_misses, l->random.local_fault_us, with_local_ratio,
-	       r->local_random_us, dirty_us, hit_rate, page_mib_s(r->replicated_write.page_us),
-	       replicas_cost);
+	       (unsigned long long)l->random_misses, l->random.page_mean_us, random_mean_ratio,
+	       l->random.local_fault_us, with_local_ratio, r->local_random_us, dirty_us, hit_rate,
+	       page_mib_s(r->replicated_write.page_us), replicas_cost);
 }
 
 static int bench_mem_config(const char *dir, unsigned replicas, struct cluster_config *cfg)

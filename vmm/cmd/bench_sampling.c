@@ -1,5 +1,6 @@
 /* Sampling in turns, and medians (bench_sampling.h). A median rather than a mean: on a loaded host
- * the mean of many samples is mostly the few that waited for a CPU. */
+ * the mean of many samples is mostly the few that waited for a CPU. The mean is there for costs
+ * that come in lumps (a batch of work every few samples), which a median leaves out. */
 #include "vmm/cmd/bench_sampling.h"
 
 #include <stdlib.h>
@@ -17,7 +18,7 @@ double bench_median_us(uint64_t *ns, unsigned n)
 }
 
 int bench_sample_in_turns(unsigned rounds, unsigned kinds, bench_sample_fn sample, void *ctx,
-			  double *median_us)
+			  double *median_us, double *mean_us)
 {
 	if (rounds == 0)
 		return -1;
@@ -28,8 +29,14 @@ int bench_sample_in_turns(unsigned rounds, unsigned kinds, bench_sample_fn sampl
 	for (unsigned r = 0; r < rounds && rc == 0; r++)
 		for (unsigned k = 0; k < kinds && rc == 0; k++)
 			rc = sample(ctx, k, r, &ns[k * rounds + r]);
-	for (unsigned k = 0; k < kinds && rc == 0; k++)
+	for (unsigned k = 0; k < kinds && rc == 0; k++) {
+		uint64_t sum = 0;
+		for (unsigned r = 0; r < rounds; r++)
+			sum += ns[k * rounds + r];
+		if (mean_us)
+			mean_us[k] = (double)sum / rounds / 1000.0;
 		median_us[k] = bench_median_us(&ns[k * rounds], rounds);
+	}
 	free(ns);
 	return rc;
 }

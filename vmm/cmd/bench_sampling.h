@@ -11,10 +11,11 @@
  * (the sampler has logged why). */
 typedef int (*bench_sample_fn)(void *ctx, unsigned kind, unsigned round, uint64_t *ns);
 
-/* rounds rounds of kinds 0..kinds-1 in order, each kind's median into median_us[kind]. -1 if a
- * sample failed, rounds is 0 or memory ran out. */
+/* rounds rounds of kinds 0..kinds-1 in order, each kind's median into median_us[kind] and, if
+ * mean_us is not NULL, its mean into mean_us[kind]. -1 if a sample failed, rounds is 0 or memory
+ * ran out. */
 int bench_sample_in_turns(unsigned rounds, unsigned kinds, bench_sample_fn sample, void *ctx,
-			  double *median_us);
+			  double *median_us, double *mean_us);
 
 /* The median of n values in ns (sorts them), in us. */
 double bench_median_us(uint64_t *ns, unsigned n);

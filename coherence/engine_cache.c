@@ -1,0 +1,274 @@
+/* Memory mode's side of the engine: the bounded cache of pages homed on other nodes, given up in
+ * batches, and the read-ahead that fetches a sequential run's next pages in one request
+ * (docs/coherence.md, "The cache" and "Prefetch").
+ *
+ * Batches. A read-ahead's READ_REQs, and the EVICTs of pages given up together, are collected on
+ * the thread that issues them (the protocol's send is routed here while a batch is open) and
+ * leave as one message to their home, which handles them in order as if they had come one by
+ * one. An eviction gives up what is over the budget: one page after a miss, a read-ahead's worth
+ * after a read-ahead (its pages count from their request). The pages of an eviction are dropped
+ * together, one hole punched per run of consecutive pages, before their EVICTs leave: a node must
+ * not tell the home it holds no copy while it still maps one. A sequential pass makes its victims
+ * consecutive. Evicting more than the excess, to give up pages in bigger batches, did not pay:
+ * unmapping costs per page on this host, and the miss that paid for a batch cost more than the
+ * batch saved (docs/benchmarks.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "coherence/cluster.h"
+#include "coherence/engine_internal.h"
+#include "coherence/homes.h"
+#include "coherence/page_cache.h"
+#include "coherence/prefetch.h"
+
+#define BATCH_MAX_MSGS	16 /* protocol messages in one batch */
+#define BATCH_MAX_SIZE	(BATCH_MAX_MSGS * COH_MSG_HEADER_SIZE)
+#define EVICT_BATCH_MAX BATCH_MAX_MSGS
+
+_Static_assert(PREFETCH_WINDOW <= BATCH_MAX_MSGS, "a read-ahead fits one batch");
+
+/* Messages of one type for one node, and (for an eviction) the pages to drop before they leave. */
+struct batch {
+	uint32_t node;
+	uint16_t coh_type;
+	size_t len;
+	uint8_t buf[BATCH_MAX_SIZE];
+	unsigned drops;
+	uint64_t drop[EVICT_BATCH_MAX];
+};
+static _Thread_local struct batch *open_batch;
+
+bool engine_cache_batch_send(uint32_t node, const struct coh_msg *msg)
+{
+	struct batch *b = open_batch;
+	size_t len;
+	char err[128];
+	if (!b || msg->type != b->coh_type || node != b->node ||
+	    coh_msg_encode(msg, b->buf + b->len, sizeof(b->buf) - b->len, &len, err, sizeof(err)) <
+		0)
+		return false;
+	b->len += len;
+	return true;
+}
+
+bool engine_cache_batch_drop(uint64_t page)
+{
+	struct batch *b = open_batch;
+	if (!b || b->coh_type != COH_MSG_EVICT || b->drops == EVICT_BATCH_MAX)
+		return false;
+	b->drop[b->drops++] = page;
+	return true;
+}
+
+/* Punches the batch's pages (sorted, one hole per run), then sends its messages. */
+static void batch_flush(struct engine *e, struct batch *b, uint16_t type, const char *what)
+{
+	for (unsigned i = 1; i < b->drops; i++)
+		for (unsigned j = i; j > 0 && b->drop[j - 1] > b->drop[j]; j--) {
+			uint64_t t = b->drop[j];
+			b->drop[j] = b->drop[j - 1];
+			b->drop[j - 1] = t;
+		}
+	for (unsigned i = 0, j; i < b->drops; i = j) {
+		for (j = i + 1; j < b->drops && b->drop[j] == b->drop[j - 1] + 1; j++)
+			;
+		if (region_drop(engine_region(e), b->drop[i], j - i) < 0)
+			engine_fail(e, "coherence: dropping a page failed");
+	}
+	if (b->len && engine_transport_send(e, b->node, type, b->buf, b->len) == 0) {
+		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
+		atomic_fetch_add(&e->bytes_out, b->len);
+	} else if (b->len && !atomic_load(&e->closing) &&
+		   !cluster_peer_lost(e->params.cluster, b->node)) {
+		char why[128];
+		snprintf(why, sizeof(why), "coherence: cannot send %s to node %u", what, b->node);
+		engine_fail(e, why);
+	}
+	b->len = 0;
+	b->drops = 0;
+}
+
+void engine_cache_note(struct engine *e, uint64_t page, bool resident)
+{
+	if (!page_lent(e, page))
+		return;
+	pthread_mutex_lock(&e->cache_lock);
+	if (resident) {
+		page_cache_use(e->cache, page);
+	} else {
+		page_cache_remove(e->cache, page);
+		if (prefetch_release(e->prefetch, page)) /* left before any touch */
+			atomic_fetch_add(&e->prefetch_unused, 1);
+	}
+	pthread_mutex_unlock(&e->cache_lock);
+}
+
+/* Gives up one victim through the protocol: false if it cannot go now (the protocol is busy with
+ * it, or a thread of this node has just been given it: its hold). */
+static bool evict_one(struct engine *e, uint64_t page, uint64_t now)
+{
+	char err[128];
+	if (hold_remaining_ns(&e->hold, page, now))
+		return false;
+	enum coh_page_state state = coh_page_state(e->coh, page);
+	if ((state != COH_S && state != COH_E) || coh_evict(e->coh, page, err, sizeof(err)) < 0)
+		return false;
+	if (state == COH_S) {
+		atomic_fetch_add(&e->evictions_clean, 1);
+		return true;
+	}
+	atomic_fetch_add(&e->evictions_dirty, 1);
+	pthread_mutex_lock(&e->cache_lock);
+	page_cache_leaving(e->cache, page);
+	pthread_mutex_unlock(&e->cache_lock);
+	return true;
+}
+
+/* Evicts while over the budget, in batches of one home each; each resident page is tried at most
+ * once. */
+void engine_cache_trim(struct engine *e)
+{
+	if (!e->cache)
+		return;
+	pthread_mutex_lock(&e->cache_lock);
+	uint64_t tries = page_cache_resident_count(e->cache);
+	uint64_t want = page_cache_excess(e->cache);
+	pthread_mutex_unlock(&e->cache_lock);
+	if (want == 0)
+		return;
+	const struct coh_homes *homes = coh_homes(e->coh);
+	struct batch b = {.coh_type = COH_MSG_EVICT};
+	uint64_t page, now = engine_now_ns();
+	while (want && tries--) {
+		pthread_mutex_lock(&e->cache_lock);
+		bool found = page_cache_victim(e->cache, &page);
+		pthread_mutex_unlock(&e->cache_lock);
+		if (!found)
+			break;
+		uint32_t home = coh_home_of(homes, page);
+		if (b.drops == EVICT_BATCH_MAX || (home != b.node && (b.drops || b.len)))
+			batch_flush(e, &b, ENGINE_MSG_EVICT_BATCH, "an eviction batch");
+		b.node = home;
+		open_batch = &b;
+		want -= evict_one(e, page, now);
+		open_batch = NULL;
+	}
+	batch_flush(e, &b, ENGINE_MSG_EVICT_BATCH, "an eviction batch");
+}
+
+/* Kept aside, unmapped, so that the first touch faults and shows it was used. It is resident
+ * since it was asked for, and the protocol holds it as shared. */
+bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data)
+{
+	if (!page_lent(e, page) || page_mapped(e, page))
+		return false;
+	pthread_mutex_lock(&e->cache_lock);
+	bool staged = prefetch_stage(e->prefetch, page, data);
+	pthread_mutex_unlock(&e->cache_lock);
+	if (staged)
+		engine_page_changed(e, page);
+	return staged;
+}
+
+/* Asks the home of `first` for the pages of [first, end) that it homes and this node lacks, in
+ * one message, as far as slots are free. A read-ahead takes at most a quarter of the cache, so
+ * that it does not push out what it is meant to add to. */
+void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end)
+{
+	if (end - first > e->params.cache_pages / 4)
+		end = first + e->params.cache_pages / 4;
+	const struct coh_homes *homes = coh_homes(e->coh);
+	struct batch b = {.node = coh_home_of(homes, first), .coh_type = COH_MSG_READ_REQ};
+	char err[256];
+	for (uint64_t page = first; page < end && page < e->params.size / REGION_PAGE_SIZE;
+	     page++) {
+		if (!page_lent(e, page) || coh_home_of(homes, page) != b.node)
+			break;
+		if (page_mapped(e, page) || coh_page_state(e->coh, page) != COH_I)
+			continue;
+		pthread_mutex_lock(&e->cache_lock);
+		bool expected = prefetch_expect(e->prefetch, page);
+		if (expected)
+			page_cache_use(e->cache, page);
+		pthread_mutex_unlock(&e->cache_lock);
+		if (!expected)
+			break;
+		open_batch = &b;
+		int rc = coh_fault(e->coh, page, false, err, sizeof(err));
+		open_batch = NULL;
+		if (rc < 0) {
+			engine_fail(e, err);
+			return;
+		}
+		atomic_fetch_add(&e->prefetch_issued, 1);
+	}
+	batch_flush(e, &b, ENGINE_MSG_READ_BATCH, "a read-ahead batch");
+}
+
+/* A staged page is mapped now, one fetched ahead and still in flight is claimed, anything else is
+ * a miss (resident from now on); all continue a sequential run. */
+bool engine_cache_miss(struct engine *e, uint64_t page, uint64_t *first, uint64_t *end)
+{
+	pthread_mutex_lock(&e->cache_lock);
+	const uint8_t *staged = prefetch_staged(e->prefetch, page);
+	int rc = staged ? region_install(engine_region(e), page, staged, false) : 0;
+	bool used =
+	    staged ? prefetch_release(e->prefetch, page) : prefetch_claim(e->prefetch, page);
+	if (!prefetch_on_miss(e->prefetch, page, first, end))
+		*first = *end = 0;
+	page_cache_use(e->cache, page);
+	pthread_mutex_unlock(&e->cache_lock);
+	if (staged) {
+		page_set_mapped(e, page, true);
+		hold_note(&e->hold, page, engine_now_ns());
+	}
+	atomic_fetch_add(used ? &e->prefetch_used : &e->lent_misses, 1);
+	if (rc < 0)
+		engine_fail(e, "coherence: installing a staged page failed");
+	return staged != NULL;
+}
+
+void engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
+				const uint8_t *payload, size_t len)
+{
+	uint16_t coh_type = type == ENGINE_MSG_READ_BATCH ? COH_MSG_READ_REQ : COH_MSG_EVICT;
+	if (len == 0 || len > BATCH_MAX_SIZE || len % COH_MSG_HEADER_SIZE) {
+		char why[128];
+		snprintf(why, sizeof(why), "coherence: node %u sent a batch of %s of %zu bytes",
+			 src, coh_msg_type_name(coh_type), len);
+		engine_fail(e, why);
+		return;
+	}
+	atomic_fetch_add(&e->bytes_in, len);
+	for (size_t at = 0; at < len; at += COH_MSG_HEADER_SIZE) {
+		atomic_fetch_add(&e->messages_in, 1);
+		if (!engine_deliver(e, src, coh_type, payload + at, COH_MSG_HEADER_SIZE))
+			return;
+	}
+	engine_cache_trim(e);
+}
+
+/* The cache, and which pages are this node's own (its range under RANGES homes). */
+int engine_cache_create(struct engine *e, uint64_t pages, char *err, size_t errlen)
+{
+	const struct engine_params *params = &e->params;
+	pthread_mutex_init(&e->cache_lock, NULL);
+	if (!params->cache_pages)
+		return 0;
+	if (params->homes.policy != COH_HOME_RANGES) {
+		snprintf(err, errlen,
+			 "a bounded cache needs each node's memory homed there (ranges)");
+		return -1;
+	}
+	unsigned self = cluster_self(params->cluster);
+	for (unsigned n = 0; n < self; n++)
+		e->own_first += params->homes.range_pages[n];
+	e->own_end = e->own_first + params->homes.range_pages[self];
+	e->cache = page_cache_create(pages, params->cache_pages);
+	e->prefetch = prefetch_create();
+	if (!e->cache || !e->prefetch) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
