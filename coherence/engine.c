@@ -47,7 +47,8 @@
  * 6900 at 50 us and 8650 at 20 us). */
 #define ENGINE_HOLD_NS 50000ull
 
-_Static_assert(ENGINE_MSG_EVICT_BATCH < ENGINE_MSG_PING &&
+_Static_assert(ENGINE_MSG_WRITE_BATCH < ENGINE_MSG_EVICT_BATCH &&
+		   ENGINE_MSG_EVICT_BATCH < ENGINE_MSG_PING &&
 		   ENGINE_MSG_READ_BATCH < (int)REPLICAS_MSG_RECOVERED,
 	       "the engine's message types are its own (wire.h lists who has which)");
 
@@ -107,7 +108,7 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 {
 	struct engine *e = ctx;
 	int rc;
-	if (data && !writable && engine_cache_stage(e, page, data))
+	if (data && engine_cache_stage(e, page, data, writable))
 		return;
 	if (!data && page_mapped(e, page)) {
 		struct region *r = engine_region(e);
@@ -140,14 +141,16 @@ static void engine_drop(void *ctx, uint64_t page)
 static void engine_downgrade(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
-	if (page_mapped(e, page) && region_protect(engine_region(e), page) < 0)
+	if (!page_mapped(e, page))
+		engine_cache_protect(e, page);
+	else if (region_protect(engine_region(e), page) < 0)
 		engine_fail(e, "coherence: write-protecting a page failed");
 }
 
 static void engine_read_local(void *ctx, uint64_t page, uint8_t *buf)
 {
 	struct engine *e = ctx;
-	if (region_read(engine_region(e), page, buf) < 0)
+	if (!engine_cache_read_staged(e, page, buf) && region_read(engine_region(e), page, buf) < 0)
 		memset(buf, 0, COH_PAGE_SIZE);
 }
 
@@ -185,14 +188,16 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 	if (e->read_pages)
 		page_counts_add(write ? e->write_pages : e->read_pages, page, 1);
 	uint64_t first = 0, end = 0;
-	bool staged =
-	    page_lent(e, page) && !page_mapped(e, page) && engine_cache_miss(e, page, &first, &end);
-	/* A staged page is mapped read-only now: only a write still needs the protocol. The
-	 * thread's own request goes before the read-ahead. */
-	if ((!staged || write) && coh_fault(e->coh, page, write, err, sizeof(err)) < 0)
+	bool writable = false;
+	bool staged = page_lent(e, page) && !page_mapped(e, page) &&
+		      engine_cache_miss(e, page, &writable, &first, &end);
+	/* A staged page is mapped now: only a write to a read-only copy still needs the protocol.
+	 * The thread's own request goes before the read-ahead. */
+	if ((!staged || (write && !writable)) &&
+	    coh_fault(e->coh, page, write, err, sizeof(err)) < 0)
 		engine_fail(e, err);
 	if (first < end)
-		engine_cache_prefetch(e, first, end);
+		engine_cache_prefetch(e, first, end, write);
 	engine_cache_trim(e);
 }
 
@@ -275,7 +280,8 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		pthread_mutex_unlock(&e->done_lock);
 		return;
 	}
-	if (type == ENGINE_MSG_READ_BATCH || type == ENGINE_MSG_EVICT_BATCH) {
+	if (type == ENGINE_MSG_READ_BATCH || type == ENGINE_MSG_WRITE_BATCH ||
+	    type == ENGINE_MSG_EVICT_BATCH) {
 		engine_cache_receive_batch(e, src, type, payload, len);
 		return;
 	}

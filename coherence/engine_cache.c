@@ -1,8 +1,11 @@
 /* Memory mode's side of the engine: the bounded cache of pages homed on other nodes, given up in
  * batches, and the read-ahead that fetches a sequential run's next pages in one request
- * (docs/coherence.md, "The cache" and "Prefetch").
+ * (docs/coherence.md, "The cache" and "Prefetch"). Ahead of a run of writes it asks for writable
+ * copies, so that a page written is not fetched read-only and then upgraded (a second round
+ * trip); such a page kept aside is the protocol's exclusive copy, so the protocol reads it (to
+ * answer a fetch or write it back) and downgrades it where it is kept.
  *
- * Batches. A read-ahead's READ_REQs, and the EVICTs of pages given up together, are collected on
+ * Batches. A read-ahead's requests, and the EVICTs of pages given up together, are collected on
  * the thread that issues them (the protocol's send is routed here while a batch is open) and
  * leave as one message to their home, which handles them in order as if they had come one by
  * one. An eviction gives up what is over the budget: one page after a miss, a read-ahead's worth
@@ -158,27 +161,50 @@ void engine_cache_trim(struct engine *e)
 
 /* Kept aside, unmapped, so that the first touch faults and shows it was used. It is resident
  * since it was asked for, and the protocol holds it as shared. */
-bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data)
+bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data, bool writable)
 {
 	if (!page_lent(e, page) || page_mapped(e, page))
 		return false;
 	pthread_mutex_lock(&e->cache_lock);
-	bool staged = prefetch_stage(e->prefetch, page, data);
+	bool staged = prefetch_stage(e->prefetch, page, data, writable);
 	pthread_mutex_unlock(&e->cache_lock);
 	if (staged)
 		engine_page_changed(e, page);
 	return staged;
 }
 
+bool engine_cache_read_staged(struct engine *e, uint64_t page, uint8_t *buf)
+{
+	if (!page_lent(e, page))
+		return false;
+	bool writable;
+	pthread_mutex_lock(&e->cache_lock);
+	const uint8_t *staged = prefetch_staged(e->prefetch, page, &writable);
+	if (staged)
+		memcpy(buf, staged, REGION_PAGE_SIZE);
+	pthread_mutex_unlock(&e->cache_lock);
+	return staged != NULL;
+}
+
+void engine_cache_protect(struct engine *e, uint64_t page)
+{
+	if (!page_lent(e, page))
+		return;
+	pthread_mutex_lock(&e->cache_lock);
+	prefetch_protect(e->prefetch, page);
+	pthread_mutex_unlock(&e->cache_lock);
+}
+
 /* Asks the home of `first` for the pages of [first, end) that it homes and this node lacks, in
  * one message, as far as slots are free. A read-ahead takes at most a quarter of the cache, so
  * that it does not push out what it is meant to add to. */
-void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end)
+void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end, bool write)
 {
 	if (end - first > e->params.cache_pages / 4)
 		end = first + e->params.cache_pages / 4;
 	const struct coh_homes *homes = coh_homes(e->coh);
-	struct batch b = {.node = coh_home_of(homes, first), .coh_type = COH_MSG_READ_REQ};
+	struct batch b = {.node = coh_home_of(homes, first),
+			  .coh_type = write ? COH_MSG_WRITE_REQ : COH_MSG_READ_REQ};
 	char err[256];
 	for (uint64_t page = first; page < end && page < e->params.size / REGION_PAGE_SIZE;
 	     page++) {
@@ -194,7 +220,7 @@ void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end)
 		if (!expected)
 			break;
 		open_batch = &b;
-		int rc = coh_fault(e->coh, page, false, err, sizeof(err));
+		int rc = coh_fault(e->coh, page, write, err, sizeof(err));
 		open_batch = NULL;
 		if (rc < 0) {
 			engine_fail(e, err);
@@ -202,16 +228,19 @@ void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end)
 		}
 		atomic_fetch_add(&e->prefetch_issued, 1);
 	}
-	batch_flush(e, &b, ENGINE_MSG_READ_BATCH, "a read-ahead batch");
+	batch_flush(e, &b, write ? ENGINE_MSG_WRITE_BATCH : ENGINE_MSG_READ_BATCH,
+		    "a read-ahead batch");
 }
 
 /* A staged page is mapped now, one fetched ahead and still in flight is claimed, anything else is
  * a miss (resident from now on); all continue a sequential run. */
-bool engine_cache_miss(struct engine *e, uint64_t page, uint64_t *first, uint64_t *end)
+bool engine_cache_miss(struct engine *e, uint64_t page, bool *writable, uint64_t *first,
+		       uint64_t *end)
 {
 	pthread_mutex_lock(&e->cache_lock);
-	const uint8_t *staged = prefetch_staged(e->prefetch, page);
-	int rc = staged ? region_install(engine_region(e), page, staged, false) : 0;
+	*writable = false;
+	const uint8_t *staged = prefetch_staged(e->prefetch, page, writable);
+	int rc = staged ? region_install(engine_region(e), page, staged, *writable) : 0;
 	bool used =
 	    staged ? prefetch_release(e->prefetch, page) : prefetch_claim(e->prefetch, page);
 	if (!prefetch_on_miss(e->prefetch, page, first, end))
@@ -231,7 +260,9 @@ bool engine_cache_miss(struct engine *e, uint64_t page, uint64_t *first, uint64_
 void engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 				const uint8_t *payload, size_t len)
 {
-	uint16_t coh_type = type == ENGINE_MSG_READ_BATCH ? COH_MSG_READ_REQ : COH_MSG_EVICT;
+	uint16_t coh_type = type == ENGINE_MSG_READ_BATCH    ? COH_MSG_READ_REQ
+			    : type == ENGINE_MSG_WRITE_BATCH ? COH_MSG_WRITE_REQ
+							     : COH_MSG_EVICT;
 	if (len == 0 || len > BATCH_MAX_SIZE || len % COH_MSG_HEADER_SIZE) {
 		char why[128];
 		snprintf(why, sizeof(why), "coherence: node %u sent a batch of %s of %zu bytes",

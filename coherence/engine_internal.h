@@ -22,8 +22,10 @@
 #define ENGINE_MSG_DONE (WIRE_DIAG_FIRST + 10)
 /* Memory mode's batches: several header-only protocol messages for one node in one message, each
  * encoded as on its own; the receiver handles them in order, exactly as if they had come one by
- * one. READ_REQs of a read-ahead, and EVICTs of pages given up together. */
+ * one. The READ_REQs of a read-ahead, the WRITE_REQs of one ahead of a run of writes, and the
+ * EVICTs of pages given up together. */
 #define ENGINE_MSG_READ_BATCH  (WIRE_DIAG_FIRST + 11)
+#define ENGINE_MSG_WRITE_BATCH (WIRE_DIAG_FIRST + 6)
 #define ENGINE_MSG_EVICT_BATCH (WIRE_DIAG_FIRST + 7) /* +12.. are the replicas' */
 
 struct engine {
@@ -107,18 +109,27 @@ int engine_cache_create(struct engine *e, uint64_t pages, char *err, size_t errl
 void engine_cache_note(struct engine *e, uint64_t page, bool resident);
 /* Gives pages up while over the budget (from the thread that serves the faults). */
 void engine_cache_trim(struct engine *e);
-/* A page fetched ahead arrived: true if it was kept aside rather than to be mapped now. */
-bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data);
-/* A fault on a lent page that is not mapped: true if it was staged and is now mapped read-only;
- * [*first, *end) are pages to fetch ahead (engine_cache_prefetch), empty if none. */
-bool engine_cache_miss(struct engine *e, uint64_t page, uint64_t *first, uint64_t *end);
-void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end);
+/* A page fetched ahead arrived (a writable copy or not): true if it was kept aside rather than
+ * to be mapped now. */
+bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data, bool writable);
+/* The bytes of a page kept aside, into buf: false if it is not. (The protocol reads a copy it
+ * holds, staged or mapped, to answer a fetch or to write it back.) */
+bool engine_cache_read_staged(struct engine *e, uint64_t page, uint8_t *buf);
+/* The protocol downgraded a page: if it is kept aside, it is a read-only copy from now on. */
+void engine_cache_protect(struct engine *e, uint64_t page);
+/* A fault on a lent page that is not mapped: true if it was staged and is now mapped, writable
+ * or not (*writable); [*first, *end) are pages to fetch ahead (engine_cache_prefetch), empty if
+ * none. */
+bool engine_cache_miss(struct engine *e, uint64_t page, bool *writable, uint64_t *first,
+		       uint64_t *end);
+/* Fetches [first, end) ahead: writable copies for a run of writes, else read-only ones. */
+void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end, bool write);
 /* The protocol sends msg to node: true if a batch being collected on this thread took it. */
 bool engine_cache_batch_send(uint32_t node, const struct coh_msg *msg);
 /* The protocol drops a page: true if a batch being collected on this thread will (its EVICT
  * leaves after the hole is punched). */
 bool engine_cache_batch_drop(uint64_t page);
-/* ENGINE_MSG_READ_BATCH or ENGINE_MSG_EVICT_BATCH from src. */
+/* ENGINE_MSG_READ_BATCH, ENGINE_MSG_WRITE_BATCH or ENGINE_MSG_EVICT_BATCH from src. */
 void engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 				const uint8_t *payload, size_t len);
 

@@ -16,6 +16,7 @@ enum slot_state { SLOT_FREE, SLOT_EXPECTED, SLOT_STAGED };
 
 struct slot {
 	enum slot_state state;
+	bool writable;
 	uint64_t page;
 	uint8_t data[REGION_PAGE_SIZE];
 };
@@ -83,20 +84,31 @@ bool prefetch_claim(struct prefetch *p, uint64_t page)
 	return true;
 }
 
-bool prefetch_stage(struct prefetch *p, uint64_t page, const uint8_t *data)
+bool prefetch_stage(struct prefetch *p, uint64_t page, const uint8_t *data, bool writable)
 {
 	struct slot *s = find(p, page);
 	if (!s || s->state != SLOT_EXPECTED)
 		return false;
 	memcpy(s->data, data, REGION_PAGE_SIZE);
 	s->state = SLOT_STAGED;
+	s->writable = writable;
 	return true;
 }
 
-const uint8_t *prefetch_staged(struct prefetch *p, uint64_t page)
+const uint8_t *prefetch_staged(struct prefetch *p, uint64_t page, bool *writable)
 {
 	struct slot *s = find(p, page);
-	return s && s->state == SLOT_STAGED ? s->data : NULL;
+	if (!s || s->state != SLOT_STAGED)
+		return NULL;
+	*writable = s->writable;
+	return s->data;
+}
+
+void prefetch_protect(struct prefetch *p, uint64_t page)
+{
+	struct slot *s = find(p, page);
+	if (s)
+		s->writable = false;
 }
 
 bool prefetch_release(struct prefetch *p, uint64_t page)

@@ -47,12 +47,14 @@ Test(prefetch, staged_claimed_and_released_pages)
 	struct prefetch *p = prefetch_create();
 	uint8_t data[REGION_PAGE_SIZE];
 	memset(data, 0xab, sizeof(data));
-	cr_assert_not(prefetch_stage(p, 7, data), "not expected");
+	bool writable = true;
+	cr_assert_not(prefetch_stage(p, 7, data, false), "not expected");
 	cr_assert(prefetch_expect(p, 7));
 	cr_assert_not(prefetch_expect(p, 7), "already expected");
-	cr_assert_null(prefetch_staged(p, 7), "expected, not arrived");
-	cr_assert(prefetch_stage(p, 7, data));
-	const uint8_t *staged = prefetch_staged(p, 7);
+	cr_assert_null(prefetch_staged(p, 7, &writable), "expected, not arrived");
+	cr_assert(prefetch_stage(p, 7, data, false));
+	const uint8_t *staged = prefetch_staged(p, 7, &writable);
+	cr_assert_not(writable);
 	cr_assert_not_null(staged);
 	cr_assert_eq(memcmp(staged, data, sizeof(data)), 0);
 	cr_assert_not(prefetch_claim(p, 7), "staged, not in flight");
@@ -60,7 +62,25 @@ Test(prefetch, staged_claimed_and_released_pages)
 	cr_assert_not(prefetch_release(p, 7));
 	cr_assert(prefetch_expect(p, 8));
 	cr_assert(prefetch_claim(p, 8), "a thread waits for it: used");
-	cr_assert_not(prefetch_stage(p, 8, data), "claimed: mapped on arrival, not staged");
+	cr_assert_not(prefetch_stage(p, 8, data, true), "claimed: mapped on arrival, not staged");
+	prefetch_destroy(p);
+}
+
+/* A writable page fetched ahead of a run of writes stays writable until the protocol
+ * downgrades it. */
+Test(prefetch, staged_writable_until_protected)
+{
+	struct prefetch *p = prefetch_create();
+	uint8_t data[REGION_PAGE_SIZE] = {7};
+	bool writable = false;
+	cr_assert(prefetch_expect(p, 9));
+	cr_assert(prefetch_stage(p, 9, data, true));
+	cr_assert_not_null(prefetch_staged(p, 9, &writable));
+	cr_assert(writable);
+	prefetch_protect(p, 9);
+	cr_assert_eq(prefetch_staged(p, 9, &writable)[0], 7);
+	cr_assert_not(writable);
+	prefetch_protect(p, 10); /* not staged: nothing */
 	prefetch_destroy(p);
 }
 
