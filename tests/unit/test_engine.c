@@ -173,17 +173,24 @@ Test(engine, page_changed_follows_other_nodes_bytes_and_drops, .timeout = 30)
 	stop_nodes();
 }
 
-/* Node 0 computes with 16 pages of its own and a cache of 32; node 1 lends 128. Reading the lent
- * pages in order brings them in by read-ahead and gives them up in batches; then node 1 writes
- * every lent page, and node 0 must read the new bytes: a page given up but still mapped would
- * show the old ones. */
-Test(engine, pages_given_up_are_gone_and_read_again_from_their_home, .timeout = 30)
+/* Memory mode: node 0 computes with OWN pages of its own and a cache of CACHE; node 1 lends LENT
+ * (pages [OWN, OWN + LENT)). */
+enum { OWN = 16, LENT = 128, CACHE = 32 };
+
+static void start_memory_mode(void)
 {
-	enum { OWN = 16, LENT = 128, CACHE = 32 };
 	static const uint64_t ranges[NODES] = {OWN, LENT};
 	start_nodes(&(struct layout){.pages = OWN + LENT,
 				     .homes = {.policy = COH_HOME_RANGES, .range_pages = ranges},
 				     .cache_pages = CACHE});
+}
+
+/* Reading the lent pages in order brings them in by read-ahead and gives them up in batches;
+ * then node 1 writes every lent page, and node 0 must read the new bytes: a page given up but
+ * still mapped would show the old ones. */
+Test(engine, pages_given_up_are_gone_and_read_again_from_their_home, .timeout = 30)
+{
+	start_memory_mode();
 	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
 	for (unsigned round = 0; round < 2; round++) {
 		for (unsigned p = OWN; p < OWN + LENT; p++)
@@ -203,17 +210,13 @@ Test(engine, pages_given_up_are_gone_and_read_again_from_their_home, .timeout = 
 	stop_nodes();
 }
 
-/* The same layout, written in order this time: the pages after a run of write misses are
- * fetched ahead as writable copies, so each is written after one fault, not a fault and then an
- * upgrade; every write reaches the home (node 1 reads them all back, each given up or fetched
- * from node 0), and node 0 then reads what node 1 writes next. */
+/* The lent pages written in order: the pages after a run of write misses are fetched ahead as
+ * writable copies, so each is written after one fault, not a fault and then an upgrade; every
+ * write reaches the home (node 1 reads them all back, each given up or fetched from node 0), and
+ * node 0 then reads what node 1 writes next. */
 Test(engine, a_run_of_writes_fetches_writable_copies_and_loses_no_write, .timeout = 30)
 {
-	enum { OWN = 16, LENT = 128, CACHE = 32 };
-	static const uint64_t ranges[NODES] = {OWN, LENT};
-	start_nodes(&(struct layout){.pages = OWN + LENT,
-				     .homes = {.policy = COH_HOME_RANGES, .range_pages = ranges},
-				     .cache_pages = CACHE});
+	start_memory_mode();
 	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
 	for (unsigned p = OWN; p < OWN + LENT; p++)
 		compute[p * REGION_PAGE_SIZE + 2] = (uint8_t)(p * 3);
@@ -223,8 +226,7 @@ Test(engine, a_run_of_writes_fetches_writable_copies_and_loses_no_write, .timeou
 		     (unsigned long long)st.prefetch_used);
 	cr_assert_leq(st.write_faults, LENT + 4, "one fault per page written, no upgrades: %llu",
 		      (unsigned long long)st.write_faults);
-	/* Over the budget only by the write-backs still in flight (their pages stay until acked).
-	 */
+	/* Over the budget only by the write-backs in flight (their pages stay until acked). */
 	cr_assert_leq(st.lent_resident, CACHE + (st.evictions_dirty - st.writebacks_acked));
 	for (unsigned p = OWN; p < OWN + LENT; p++)
 		cr_assert_eq(lender[p * REGION_PAGE_SIZE + 2], (uint8_t)(p * 3), "page %u", p);
