@@ -2,7 +2,8 @@
  * encoded from a template (diff_tmpl.c) with random prefixes, operand size, registers, ModRM/SIB
  * addressing form and immediates; or, for x87, a short load-operate-store sequence; or, for the
  * class pair, an ALU instruction so generated and a Jcc after it (the interpreter fuses such
- * pairs).
+ * pairs); for the class dead_flags, an ALU, shift or multiply instruction so generated and a CMP
+ * after it (the interpreter computes the first one's result without its flags).
  *
  * Every memory operand lands in the data buffer: the generator picks the target offset first,
  * then an addressing form (base, base+index*scale, disp8/disp32, RIP-relative, absolute disp32,
@@ -608,6 +609,27 @@ static void gen_pair(struct gen *g)
 	}
 }
 
+/* An ALU, shift or multiply template's instruction, then `cmp rdx, rbx`, which writes all six
+ * arithmetic flags: the first one's flags are dead (emu_decode.c's flag liveness), so only its
+ * result is compared, and what the SDM leaves undefined in its flags no longer shows. */
+static void gen_dead_flags(struct gen *g)
+{
+	static const unsigned classes[] = {CLS_ALU, CLS_SHIFT, CLS_MULDIV};
+	unsigned n, total;
+	const unsigned *idx = class_templates(classes[diff_below(g->r, 3)], &n);
+	const struct tmpl *t = &diff_templates(&total)[idx[diff_below(g->r, n)]];
+	g->c->name = t->name;
+	gen_template(g, t);
+	g->c->undef.flags = 0;
+	static const uint8_t cmp_rdx_rbx[] = {0x48, 0x39, 0xda};
+	if (g->off + sizeof(cmp_rdx_rbx) <= DIFF_CODE_MAX) {
+		memcpy(g->c->code + g->off, cmp_rdx_rbx, sizeof(cmp_rdx_rbx));
+		g->off += sizeof(cmp_rdx_rbx);
+		g->c->len = (uint8_t)g->off;
+		g->c->ninsn++;
+	}
+}
+
 /* ---- the public face ----------------------------------------------------------------------- */
 
 static const unsigned *class_templates(unsigned cls, unsigned *n)
@@ -658,6 +680,10 @@ void diff_generate(struct diff_case *c, unsigned cls, uint64_t seed, uint64_t in
 	}
 	if (cls == CLS_PAIR) {
 		gen_pair(&g);
+		return;
+	}
+	if (cls == CLS_DEAD_FLAGS) {
+		gen_dead_flags(&g);
 		return;
 	}
 	unsigned n, total;

@@ -26,6 +26,8 @@ enum diff_class {
 	CLS_X87,
 	CLS_PAIR, /* an ALU instruction, then a Jcc over one more (the interpreter fuses such pairs)
 		   */
+	CLS_DEAD_FLAGS, /* an ALU, shift or multiply instruction whose flags a CMP after it writes
+			   again (the interpreter skips them) */
 	CLS_COUNT,
 };
 

@@ -21,11 +21,14 @@ static struct tmpl tmpls[MAX_TMPL];
 static unsigned ntmpl;
 
 static const char *const class_names[CLS_COUNT] = {
-    [CLS_ALU] = "alu",		 [CLS_SHIFT] = "shift",	    [CLS_MULDIV] = "muldiv",
-    [CLS_BITS] = "bits",	 [CLS_COND] = "cond",	    [CLS_MOVE] = "move",
-    [CLS_ATOMIC] = "atomic",	 [CLS_STACK] = "stack",	    [CLS_STRING] = "string",
-    [CLS_SSE_MOVE] = "sse_move", [CLS_SSE_INT] = "sse_int", [CLS_SSE_FLOAT] = "sse_float",
-    [CLS_SSE_CVT] = "sse_cvt",	 [CLS_X87] = "x87",	    [CLS_PAIR] = "pair",
+    [CLS_ALU] = "alu",	       [CLS_SHIFT] = "shift",
+    [CLS_MULDIV] = "muldiv",   [CLS_BITS] = "bits",
+    [CLS_COND] = "cond",       [CLS_MOVE] = "move",
+    [CLS_ATOMIC] = "atomic",   [CLS_STACK] = "stack",
+    [CLS_STRING] = "string",   [CLS_SSE_MOVE] = "sse_move",
+    [CLS_SSE_INT] = "sse_int", [CLS_SSE_FLOAT] = "sse_float",
+    [CLS_SSE_CVT] = "sse_cvt", [CLS_X87] = "x87",
+    [CLS_PAIR] = "pair",       [CLS_DEAD_FLAGS] = "dead_flags",
 };
 
 const char *diff_class_names(unsigned cls)

@@ -135,3 +135,8 @@ Test(emu_diff, pair)
 {
 	check_class("pair");
 }
+
+Test(emu_diff, dead_flags)
+{
+	check_class("dead_flags");
+}

@@ -605,4 +605,16 @@ emu_handler_fn emu_flow_bind(const struct emu_insn *i);
 /* A handler that runs `alu` and then the Jcc after it, or NULL: see struct emu_insn. */
 emu_handler_fn emu_alu_pair_bind(const struct emu_insn *alu, const struct emu_insn *jcc);
 
+/* The arithmetic flags a bound handler always writes, whatever its operands (RFLAGS_ARITH bits;
+ * a flag written with its old value counts as not written), and its twin that computes the same
+ * result and writes no flags (NULL if it has none). For emu_decode.c's flag liveness: a block
+ * runs the twin where the flags are written again before anything can read them. false if the
+ * family does not know the handler (it writes no flags as far as the caller may assume). */
+struct emu_flag_writer {
+	uint64_t writes;
+	emu_handler_fn flagless;
+};
+bool emu_alu_flag_writer(const struct emu_insn *i, struct emu_flag_writer *w);
+bool emu_muldiv_flag_writer(const struct emu_insn *i, struct emu_flag_writer *w);
+
 #endif

@@ -398,6 +398,114 @@ static const emu_handler_fn by_alu_op[][SHAPE_COUNT] = {
     [EMU_ALU_DEC] = SHAPES_OF(h_dec),	[EMU_ALU_NEG] = SHAPES_OF(h_neg),
     [EMU_ALU_NOT] = SHAPES_OF(h_not),
 };
+static const emu_handler_fn by_shift_op[][SHAPE_COUNT] = {
+    [EMU_SHIFT_SHL] = SHAPES_OF(h_shl), [EMU_SHIFT_SHR] = SHAPES_OF(h_shr),
+    [EMU_SHIFT_SAR] = SHAPES_OF(h_sar), [EMU_SHIFT_ROL] = SHAPES_OF(h_rol),
+    [EMU_SHIFT_ROR] = SHAPES_OF(h_ror),
+};
+
+/* ---- the same register forms, the flags left alone ----------------------------------------- */
+
+/* The result alu_reg computes, for the operations that have a twin here; for a block whose next
+ * flag writer comes before anything reads them (struct emu_flag_writer). */
+static inline __attribute__((always_inline)) void alu_reg_flagless(struct emu_cpu *c,
+								   const struct emu_insn *i,
+								   enum emu_alu_op op,
+								   enum reg_shape shape)
+{
+	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
+	uint64_t a = c->gpr[dst], b = shape_src(c, i, shape), res;
+	if (op == EMU_ALU_ADD)
+		res = a + b;
+	else if (op == EMU_ALU_SUB)
+		res = a - b;
+	else if (op == EMU_ALU_AND)
+		res = a & b;
+	else if (op == EMU_ALU_OR)
+		res = a | b;
+	else
+		res = a ^ b;
+	emu_gpr_write(c, dst, size, res);
+}
+
+/* The result shift_reg computes for SHL, SHR and SAR (the count masked as there; 0 leaves the
+ * value). */
+static inline __attribute__((always_inline)) void shift_reg_flagless(struct emu_cpu *c,
+								     const struct emu_insn *i,
+								     enum emu_shift_op op,
+								     enum reg_shape shape)
+{
+	unsigned size = shape_size(i, shape), dst = i->op[0].reg & 15;
+	unsigned n = emu_shift_count(shape_src(c, i, shape), size);
+	uint64_t a = c->gpr[dst] & emu_mask(size), res;
+	if (op == EMU_SHIFT_SHL)
+		res = a << n;
+	else if (op == EMU_SHIFT_SHR)
+		res = a >> n;
+	else
+		res = (uint64_t)((int64_t)emu_sext(a, size) >> n);
+	emu_gpr_write(c, dst, size, res);
+}
+
+/* The four shapes of 32 and 64 bits (SHAPE_ANY's byte and word forms have no twin). */
+#define FLAGLESS_HANDLERS(body, name, op)                                                          \
+	REG_HANDLER(body, name, op, SHAPE_R64)                                                     \
+	REG_HANDLER(body, name, op, SHAPE_I64)                                                     \
+	REG_HANDLER(body, name, op, SHAPE_R32) REG_HANDLER(body, name, op, SHAPE_I32)
+#define FLAGLESS_OF(name)                                                                          \
+	{                                                                                          \
+		name##_SHAPE_R64, name##_SHAPE_I64, name##_SHAPE_R32, name##_SHAPE_I32, NULL       \
+	}
+
+FLAGLESS_HANDLERS(alu_reg_flagless, h_add_nf, EMU_ALU_ADD)
+FLAGLESS_HANDLERS(alu_reg_flagless, h_sub_nf, EMU_ALU_SUB)
+FLAGLESS_HANDLERS(alu_reg_flagless, h_and_nf, EMU_ALU_AND)
+FLAGLESS_HANDLERS(alu_reg_flagless, h_or_nf, EMU_ALU_OR)
+FLAGLESS_HANDLERS(alu_reg_flagless, h_xor_nf, EMU_ALU_XOR)
+FLAGLESS_HANDLERS(shift_reg_flagless, h_shl_nf, EMU_SHIFT_SHL)
+FLAGLESS_HANDLERS(shift_reg_flagless, h_shr_nf, EMU_SHIFT_SHR)
+FLAGLESS_HANDLERS(shift_reg_flagless, h_sar_nf, EMU_SHIFT_SAR)
+
+/* What the register handlers above write: every ALU operation all six flags except NOT (none)
+ * and INC/DEC (CF kept); SHL, SHR and SAR by an immediate that is not 0 after masking all six,
+ * by CL possibly none (a count of 0), the rotates not all of them. */
+bool emu_alu_flag_writer(const struct emu_insn *i, struct emu_flag_writer *w)
+{
+	static const emu_handler_fn flagless_alu[][SHAPE_COUNT] = {
+	    [EMU_ALU_ADD] = FLAGLESS_OF(h_add_nf), [EMU_ALU_SUB] = FLAGLESS_OF(h_sub_nf),
+	    [EMU_ALU_AND] = FLAGLESS_OF(h_and_nf), [EMU_ALU_OR] = FLAGLESS_OF(h_or_nf),
+	    [EMU_ALU_XOR] = FLAGLESS_OF(h_xor_nf),
+	};
+	static const emu_handler_fn flagless_shift[][SHAPE_COUNT] = {
+	    [EMU_SHIFT_SHL] = FLAGLESS_OF(h_shl_nf),
+	    [EMU_SHIFT_SHR] = FLAGLESS_OF(h_shr_nf),
+	    [EMU_SHIFT_SAR] = FLAGLESS_OF(h_sar_nf),
+	};
+	enum reg_shape shape = shape_of(i);
+	enum emu_alu_op op = alu_op_of(i->mnemonic);
+	enum emu_shift_op sop = shift_op_of(i->mnemonic);
+	if (i->fn == by_alu_op[op][shape]) {
+		w->writes = op == EMU_ALU_NOT			     ? 0
+			    : op == EMU_ALU_INC || op == EMU_ALU_DEC ? RFLAGS_ARITH & ~RFLAGS_CF
+								     : RFLAGS_ARITH;
+		w->flagless = op < sizeof(flagless_alu) / sizeof(flagless_alu[0])
+				  ? flagless_alu[op][shape]
+				  : NULL;
+		return true;
+	}
+	if (sop < sizeof(by_shift_op) / sizeof(by_shift_op[0]) &&
+	    i->fn == by_shift_op[sop][shape]) {
+		bool counted = i->op[1].kind == EMU_OPND_IMM &&
+			       emu_shift_count((uint64_t)i->op[1].disp, shape_size(i, shape)) != 0;
+		bool defined = sop == EMU_SHIFT_SHL || sop == EMU_SHIFT_SHR || sop == EMU_SHIFT_SAR;
+		w->writes = counted && defined ? RFLAGS_ARITH : 0;
+		w->flagless = sop < sizeof(flagless_shift) / sizeof(flagless_shift[0])
+				  ? flagless_shift[sop][shape]
+				  : NULL;
+		return true;
+	}
+	return false;
+}
 
 /* ---- memory forms, bound at decode time --------------------------------------------------- */
 
@@ -532,11 +640,6 @@ emu_handler_fn emu_alu_pair_bind(const struct emu_insn *alu, const struct emu_in
 
 emu_handler_fn emu_alu_bind(const struct emu_insn *i)
 {
-	static const emu_handler_fn by_shift_op[][SHAPE_COUNT] = {
-	    [EMU_SHIFT_SHL] = SHAPES_OF(h_shl), [EMU_SHIFT_SHR] = SHAPES_OF(h_shr),
-	    [EMU_SHIFT_SAR] = SHAPES_OF(h_sar), [EMU_SHIFT_ROL] = SHAPES_OF(h_rol),
-	    [EMU_SHIFT_ROR] = SHAPES_OF(h_ror),
-	};
 	if (i->prefixes & EMU_PFX_LOCK)
 		return NULL;
 	if (i->fn == h_binary && i->nopnd == 2 &&

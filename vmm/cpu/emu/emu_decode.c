@@ -19,6 +19,15 @@
  * In 64-bit code a flag-setting register instruction and the relative Jcc after it become one
  * entry of the block (pair_fuse, emu_alu_pair_bind): one dispatch for the two.
  *
+ * Flag liveness, also in 64-bit code: a register ALU, shift or IMUL instruction whose flags the
+ * block writes again before anything can read them runs a twin that computes its result only
+ * (struct emu_flag_writer). Anything may read the flags at the block's end and at every
+ * instruction that is not a plain register computation (one that accesses memory or may fault,
+ * exit or branch: an exception or event there sees RFLAGS), so the twins only ever stand
+ * between two such points, where no one can tell. Linux's RSA limb loops write the flags of 15
+ * of their 31 instructions for nothing. The run loop runs a block's first instruction alone at
+ * the top of the IP range; there it decodes it afresh (emu_block_single), with its flags.
+ *
  * An instruction that crosses a page boundary is decoded every time it runs (its bytes live in
  * two pages); they are rare. */
 #include <stdlib.h>
@@ -276,10 +285,48 @@ static void insn_convert(const struct emu_accel *a, unsigned mode, const ZydisDe
 		i->flags |= EMU_INSN_ENDS_BLOCK;
 }
 
-/* Decodes bytes[0..len) for mode. 0, or -1 if the bytes are no instruction (#UD), -2 if
- * more bytes are needed than given, -3 if the instruction is longer than 15 bytes (#GP). */
-int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *bytes, unsigned len,
-		     struct emu_insn *out)
+/* What the flag liveness needs to know of a decoded instruction (flags_liveness). */
+struct flag_use {
+	uint64_t reads; /* the arithmetic flags it reads */
+	bool plain;	/* a computation on registers: no memory access, fault, exit or branch */
+};
+
+static bool plain_category(ZydisInstructionCategory cat)
+{
+	switch (cat) {
+	case ZYDIS_CATEGORY_BINARY:
+	case ZYDIS_CATEGORY_LOGICAL:
+	case ZYDIS_CATEGORY_SHIFT:
+	case ZYDIS_CATEGORY_ROTATE:
+	case ZYDIS_CATEGORY_BITBYTE:
+	case ZYDIS_CATEGORY_DATAXFER:
+	case ZYDIS_CATEGORY_CMOV:
+	case ZYDIS_CATEGORY_SETCC:
+	case ZYDIS_CATEGORY_CONVERT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct flag_use flag_use_of(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *ops,
+				   const struct emu_insn *i)
+{
+	struct flag_use u = {
+	    .reads = z->cpu_flags ? z->cpu_flags->tested & RFLAGS_ARITH : RFLAGS_ARITH,
+	    .plain = !(i->flags & EMU_INSN_ENDS_BLOCK) && i->fn != emu_unimplemented &&
+		     plain_category(z->meta.category) && z->mnemonic != ZYDIS_MNEMONIC_DIV &&
+		     z->mnemonic != ZYDIS_MNEMONIC_IDIV};
+	for (unsigned n = 0; n < z->operand_count; n++)
+		if (ops[n].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+		    ops[n].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
+			u.plain = false;
+	return u;
+}
+
+/* emu_decode_bytes, and what the flag liveness needs into *use if it is not NULL. */
+static int decode(const struct emu_accel *a, unsigned mode, const uint8_t *bytes, unsigned len,
+		  struct emu_insn *out, struct flag_use *use)
 {
 	ZydisDecodedInstruction z;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -291,7 +338,17 @@ int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *by
 	if (!ZYAN_SUCCESS(st))
 		return -1;
 	insn_convert(a, mode, &z, ops, out);
+	if (use)
+		*use = flag_use_of(&z, ops, out);
 	return 0;
+}
+
+/* Decodes bytes[0..len) for mode. 0, or -1 if the bytes are no instruction (#UD), -2 if
+ * more bytes are needed than given, -3 if the instruction is longer than 15 bytes (#GP). */
+int emu_decode_bytes(const struct emu_accel *a, unsigned mode, const uint8_t *bytes, unsigned len,
+		     struct emu_insn *out)
+{
+	return decode(a, mode, bytes, len, out, NULL);
 }
 
 void emu_code_page_written(struct emu_accel *a, uint64_t page)
@@ -336,17 +393,39 @@ static bool pair_fuse(struct emu_insn *alu, const struct emu_insn *jcc)
 	return true;
 }
 
+/* Backwards through a block: the arithmetic flags someone may read after each entry (all of them
+ * after the last and at every entry that is not plain), and the writers of flags no one reads,
+ * which get their flag-less twins. */
+static void flags_liveness(struct emu_insn *out, const struct flag_use *use, unsigned count)
+{
+	uint64_t live = RFLAGS_ARITH;
+	for (unsigned k = count; k-- > 0;) {
+		struct emu_flag_writer w;
+		if (!use[k].plain) {
+			live = RFLAGS_ARITH;
+			continue;
+		}
+		if (emu_alu_flag_writer(&out[k], &w) || emu_muldiv_flag_writer(&out[k], &w)) {
+			if (w.flagless && !live)
+				out[k].fn = w.flagless;
+			live &= ~w.writes;
+		}
+		live |= use[k].reads;
+	}
+}
+
 /* Decodes the block at `host` (avail bytes left in its page) into out[]: its number of
  * entries (a fused pair is one), 0 when its first instruction is not all in the page. */
 static unsigned block_decode(struct emu_cpu *c, const uint8_t *host, unsigned avail,
 			     struct emu_insn *out)
 {
+	struct flag_use use[EMU_BLOCK_MAX_INSNS];
 	unsigned count = 0, off = 0, insns = 0;
 	while (insns < EMU_BLOCK_MAX_INSNS && off < avail) {
 		uint8_t bytes[15];
 		unsigned have = avail - off < 15 ? avail - off : 15;
 		memcpy(bytes, host + off, have);
-		int rc = emu_decode_bytes(c->accel, c->mode, bytes, have, &out[count]);
+		int rc = decode(c->accel, c->mode, bytes, have, &out[count], &use[count]);
 		if (rc == -2 && have == 15)
 			rc = -3;
 		if (rc == -1 && count == 0)
@@ -357,11 +436,15 @@ static unsigned block_decode(struct emu_cpu *c, const uint8_t *host, unsigned av
 			break;
 		off += out[count].len;
 		insns++;
-		if (count > 0 && pair_fuse(&out[count - 1], &out[count]))
+		if (count > 0 && pair_fuse(&out[count - 1], &out[count])) {
+			use[count - 1].plain = false; /* it may branch */
 			continue;
+		}
 		if (out[count++].flags & EMU_INSN_ENDS_BLOCK)
 			break;
 	}
+	if (c->mode == EMU_MODE_64)
+		flags_liveness(out, use, count);
 	return count;
 }
 
@@ -376,6 +459,24 @@ static void decode_crossing(struct emu_cpu *c, const uint8_t *host, unsigned ava
 		emu_raise_ud(c);
 	if (rc < 0) /* longer than 15 bytes */
 		emu_raise_gp0(c);
+}
+
+struct emu_run_block emu_block_single(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
+				      unsigned avail)
+{
+	uint8_t bytes[15];
+	unsigned have = avail < 15 ? avail : 15;
+	memcpy(bytes, host, have);
+	int rc = emu_decode_bytes(c->accel, c->mode, bytes, have, &c->scratch);
+	if (rc == -2 && have < 15)
+		decode_crossing(c, host, avail);
+	else if (rc == -1)
+		emu_raise_ud(c);
+	else if (rc < 0)
+		emu_raise_gp0(c);
+	const _Atomic uint32_t *gen_now = &c->accel->page_gen[gpa >> 12];
+	return (struct emu_run_block){&c->scratch, 1,
+				      atomic_load_explicit(gen_now, memory_order_acquire), gen_now};
 }
 
 struct emu_run_block emu_block_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,

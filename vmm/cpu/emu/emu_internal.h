@@ -54,6 +54,10 @@ struct emu_run_block {
  * c->scratch every time, as a block of its own. */
 struct emu_run_block emu_block_decode(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
 				      unsigned avail);
+/* The instruction at RIP alone, decoded now into c->scratch with the flags it writes (no
+ * liveness), not cached: for the run loop where it cannot run a whole block. */
+struct emu_run_block emu_block_single(struct emu_cpu *c, uint64_t gpa, const uint8_t *host,
+				      unsigned avail);
 
 static inline struct emu_block *emu_block_slot(struct emu_decode_cache *d, uint64_t gpa)
 {

@@ -174,6 +174,23 @@ static void h_imul_r64_r64(struct emu_cpu *c, const struct emu_insn *i)
 	mul_flags(c, (uint64_t)p, 8, overflow);
 }
 
+/* The same product, the flags left alone (struct emu_flag_writer): the low 64 bits of a signed
+ * product are those of the unsigned one. */
+static void h_imul_r64_r64_flagless(struct emu_cpu *c, const struct emu_insn *i)
+{
+	c->gpr[i->op[0].reg & 15] *= c->gpr[i->op[1].reg & 15];
+}
+
+/* IMUL's register forms write all six flags (mul_flags); only IMUL r64, r64 has a twin. */
+bool emu_muldiv_flag_writer(const struct emu_insn *i, struct emu_flag_writer *w)
+{
+	if (i->fn != h_imul_r64_r64 && i->fn != h_imul_reg)
+		return false;
+	w->writes = RFLAGS_ARITH;
+	w->flagless = i->fn == h_imul_r64_r64 ? h_imul_r64_r64_flagless : NULL;
+	return true;
+}
+
 static bool is_gpr(const struct emu_opnd *o)
 {
 	return o->kind == EMU_OPND_REG && o->reg_class == EMU_RC_GPR;

@@ -145,11 +145,12 @@ static inline __attribute__((always_inline)) void run_block(struct emu_cpu *c)
 	struct emu_run_block b =
 	    emu_block_at(c, e->gpa + off, e->host ? e->host + off : NULL, 4096 - off);
 	uint64_t mask = ip_mask(c);
-	const struct emu_insn *i = b.insn, *end = b.insn + b.count;
 	/* Near the end of the IP's range the next instruction may be at IP 0, not after this one
-	 * in the page: one instruction at a time there. */
-	if (mask - c->rip < 4096)
-		end = b.insn + 1;
+	 * in the page: one instruction at a time there, decoded with its flags (a block's first
+	 * instruction may skip flags that the rest of the block writes again). */
+	if (__builtin_expect(mask - c->rip < 4096, 0))
+		b = emu_block_single(c, e->gpa + off, e->host + off, 4096 - off);
+	const struct emu_insn *i = b.insn, *end = b.insn + b.count;
 	for (;;) {
 		/* The exits are marked unlikely so that going on to the next instruction is the
 		 * fall-through path: laid out the other way, every instruction took three more
