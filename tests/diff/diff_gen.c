@@ -579,6 +579,17 @@ static void gen_template(struct gen *g, const struct tmpl *t)
 	gen_emit(g, &e);
 }
 
+/* Appends bytes as one more instruction of the case, if they fit. */
+static void gen_append(struct gen *g, const uint8_t *bytes, unsigned len)
+{
+	if (g->off + len > DIFF_CODE_MAX)
+		return;
+	memcpy(g->c->code + g->off, bytes, len);
+	g->off += len;
+	g->c->len = (uint8_t)g->off;
+	g->c->ninsn++;
+}
+
 /* ---- an ALU instruction and a Jcc ------------------------------------------------------------ */
 
 static const unsigned *class_templates(unsigned cls, unsigned *n);
@@ -601,17 +612,15 @@ static void gen_pair(struct gen *g)
 		jcc.imm_size = 4;
 	}
 	gen_emit(g, &jcc);
-	if (g->off + sizeof(not_rdx) <= DIFF_CODE_MAX) {
-		memcpy(g->c->code + g->off, not_rdx, sizeof(not_rdx));
-		g->off += sizeof(not_rdx);
-		g->c->len = (uint8_t)g->off;
-		g->c->ninsn++;
-	}
+	gen_append(g, not_rdx, sizeof(not_rdx));
 }
 
 /* An ALU, shift or multiply template's instruction, then `cmp rdx, rbx`, which writes all six
  * arithmetic flags: the first one's flags are dead (emu_decode.c's flag liveness), so only its
- * result is compared, and what the SDM leaves undefined in its flags no longer shows. */
+ * result is compared, and what the SDM leaves undefined in its flags no longer shows. One case in
+ * five puts a load from a non-canonical address between them (`mov rax, [0x8000000000000000]`,
+ * #GP): the exception must see the first one's flags, so an instruction that may fault keeps
+ * them alive although the CMP after it writes them all. */
 static void gen_dead_flags(struct gen *g)
 {
 	static const unsigned classes[] = {CLS_ALU, CLS_SHIFT, CLS_MULDIV};
@@ -620,14 +629,13 @@ static void gen_dead_flags(struct gen *g)
 	const struct tmpl *t = &diff_templates(&total)[idx[diff_below(g->r, n)]];
 	g->c->name = t->name;
 	gen_template(g, t);
-	g->c->undef.flags = 0;
+	static const uint8_t load_gp[] = {0x48, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0x80};
 	static const uint8_t cmp_rdx_rbx[] = {0x48, 0x39, 0xda};
-	if (g->off + sizeof(cmp_rdx_rbx) <= DIFF_CODE_MAX) {
-		memcpy(g->c->code + g->off, cmp_rdx_rbx, sizeof(cmp_rdx_rbx));
-		g->off += sizeof(cmp_rdx_rbx);
-		g->c->len = (uint8_t)g->off;
-		g->c->ninsn++;
-	}
+	if (diff_chance(g->r, 20))
+		gen_append(g, load_gp, sizeof(load_gp));
+	else
+		g->c->undef.flags = 0;
+	gen_append(g, cmp_rdx_rbx, sizeof(cmp_rdx_rbx));
 }
 
 /* ---- the public face ----------------------------------------------------------------------- */
