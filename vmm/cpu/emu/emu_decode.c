@@ -185,7 +185,12 @@ static void sib_without_base(const ZydisDecodedInstruction *z, const ZydisDecode
 
 /* Categories whose instructions only compute on registers, flags and memory, or branch
  * conditionally (the run loop sees a taken branch by RIP). */
-static bool category_continues(ZydisInstructionCategory cat)
+/* What a category's instructions are to a block: ones that end it; ones it runs on after; and,
+ * of those, the plain computations (the flag liveness's: without a memory operand they cannot
+ * fault, exit or branch). */
+enum category_kind { CATEGORY_ENDS_BLOCK, CATEGORY_CONTINUES, CATEGORY_PLAIN };
+
+static enum category_kind category_kind(ZydisInstructionCategory cat)
 {
 	switch (cat) {
 	case ZYDIS_CATEGORY_BINARY:
@@ -197,6 +202,7 @@ static bool category_continues(ZydisInstructionCategory cat)
 	case ZYDIS_CATEGORY_CMOV:
 	case ZYDIS_CATEGORY_SETCC:
 	case ZYDIS_CATEGORY_CONVERT:
+		return CATEGORY_PLAIN;
 	case ZYDIS_CATEGORY_PUSH:
 	case ZYDIS_CATEGORY_POP:
 	case ZYDIS_CATEGORY_STRINGOP:
@@ -209,9 +215,9 @@ static bool category_continues(ZydisInstructionCategory cat)
 	case ZYDIS_CATEGORY_X87_ALU:
 	case ZYDIS_CATEGORY_FCMOV:
 	case ZYDIS_CATEGORY_COND_BR:
-		return true;
+		return CATEGORY_CONTINUES;
 	default:
-		return false;
+		return CATEGORY_ENDS_BLOCK;
 	}
 }
 
@@ -224,7 +230,8 @@ static bool ends_block(const ZydisDecodedInstruction *z, const ZydisDecodedOpera
 				ZYDIS_CPUFLAG_NT | ZYDIS_CPUFLAG_RF | ZYDIS_CPUFLAG_VM |
 				ZYDIS_CPUFLAG_AC | ZYDIS_CPUFLAG_VIF | ZYDIS_CPUFLAG_VIP |
 				ZYDIS_CPUFLAG_ID;
-	if (!category_continues(z->meta.category) && z->mnemonic != ZYDIS_MNEMONIC_LEA)
+	if (category_kind(z->meta.category) == CATEGORY_ENDS_BLOCK &&
+	    z->mnemonic != ZYDIS_MNEMONIC_LEA)
 		return true;
 	if (z->cpu_flags && ((z->cpu_flags->modified | z->cpu_flags->set_0 | z->cpu_flags->set_1 |
 			      z->cpu_flags->undefined) &
@@ -291,32 +298,14 @@ struct flag_use {
 	bool plain;	/* a computation on registers: no memory access, fault, exit or branch */
 };
 
-static bool plain_category(ZydisInstructionCategory cat)
-{
-	switch (cat) {
-	case ZYDIS_CATEGORY_BINARY:
-	case ZYDIS_CATEGORY_LOGICAL:
-	case ZYDIS_CATEGORY_SHIFT:
-	case ZYDIS_CATEGORY_ROTATE:
-	case ZYDIS_CATEGORY_BITBYTE:
-	case ZYDIS_CATEGORY_DATAXFER:
-	case ZYDIS_CATEGORY_CMOV:
-	case ZYDIS_CATEGORY_SETCC:
-	case ZYDIS_CATEGORY_CONVERT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static struct flag_use flag_use_of(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *ops,
 				   const struct emu_insn *i)
 {
 	struct flag_use u = {
 	    .reads = z->cpu_flags ? z->cpu_flags->tested & RFLAGS_ARITH : RFLAGS_ARITH,
 	    .plain = !(i->flags & EMU_INSN_ENDS_BLOCK) && i->fn != emu_unimplemented &&
-		     plain_category(z->meta.category) && z->mnemonic != ZYDIS_MNEMONIC_DIV &&
-		     z->mnemonic != ZYDIS_MNEMONIC_IDIV};
+		     category_kind(z->meta.category) == CATEGORY_PLAIN &&
+		     z->mnemonic != ZYDIS_MNEMONIC_DIV && z->mnemonic != ZYDIS_MNEMONIC_IDIV};
 	for (unsigned n = 0; n < z->operand_count; n++)
 		if (ops[n].type == ZYDIS_OPERAND_TYPE_MEMORY &&
 		    ops[n].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
