@@ -183,11 +183,10 @@ static void sib_without_base(const ZydisDecodedInstruction *z, const ZydisDecode
 		}
 }
 
-/* Categories whose instructions only compute on registers, flags and memory, or branch
- * conditionally (the run loop sees a taken branch by RIP). */
-/* What a category's instructions are to a block: ones that end it; ones it runs on after; and,
- * of those, the plain computations (the flag liveness's: without a memory operand they cannot
- * fault, exit or branch). */
+/* What a category's instructions are to a block. It runs on after those that only compute on
+ * registers, flags and memory, or branch conditionally (the run loop sees a taken branch by RIP);
+ * of those, the plain computations cannot fault, exit or branch without a memory operand (the
+ * flag liveness's). The rest end it. */
 enum category_kind { CATEGORY_ENDS_BLOCK, CATEGORY_CONTINUES, CATEGORY_PLAIN };
 
 static enum category_kind category_kind(ZydisInstructionCategory cat)
