@@ -280,11 +280,8 @@ static void engine_receive(void *ctx, struct transport *t, unsigned src, uint16_
 		pthread_mutex_unlock(&e->done_lock);
 		return;
 	}
-	if (type == ENGINE_MSG_READ_BATCH || type == ENGINE_MSG_WRITE_BATCH ||
-	    type == ENGINE_MSG_EVICT_BATCH) {
-		engine_cache_receive_batch(e, src, type, payload, len);
+	if (engine_cache_receive_batch(e, src, type, payload, len))
 		return;
-	}
 	if (type >= ENGINE_USER_TYPE_FIRST && type <= ENGINE_USER_TYPE_LAST) {
 		if (e->params.user_message)
 			e->params.user_message(e->params.ctx, src, type, payload, len);

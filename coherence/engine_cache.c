@@ -41,6 +41,16 @@ struct batch {
 };
 static _Thread_local struct batch *open_batch;
 
+/* Which engine message carries a batch of which protocol message. */
+static const struct {
+	uint16_t msg, coh_type;
+} batch_types[] = {
+    {ENGINE_MSG_READ_BATCH, COH_MSG_READ_REQ},
+    {ENGINE_MSG_WRITE_BATCH, COH_MSG_WRITE_REQ},
+    {ENGINE_MSG_EVICT_BATCH, COH_MSG_EVICT},
+};
+#define BATCH_TYPES (sizeof(batch_types) / sizeof(batch_types[0]))
+
 bool engine_cache_batch_send(uint32_t node, const struct coh_msg *msg)
 {
 	struct batch *b = open_batch;
@@ -64,8 +74,12 @@ bool engine_cache_batch_drop(uint64_t page)
 }
 
 /* Punches the batch's pages (sorted, one hole per run), then sends its messages. */
-static void batch_flush(struct engine *e, struct batch *b, uint16_t type, const char *what)
+static void batch_flush(struct engine *e, struct batch *b)
 {
+	uint16_t type = 0;
+	for (unsigned k = 0; k < BATCH_TYPES; k++)
+		if (batch_types[k].coh_type == b->coh_type)
+			type = batch_types[k].msg;
 	for (unsigned i = 1; i < b->drops; i++)
 		for (unsigned j = i; j > 0 && b->drop[j - 1] > b->drop[j]; j--) {
 			uint64_t t = b->drop[j];
@@ -84,7 +98,8 @@ static void batch_flush(struct engine *e, struct batch *b, uint16_t type, const 
 	} else if (b->len && !atomic_load(&e->closing) &&
 		   !cluster_peer_lost(e->params.cluster, b->node)) {
 		char why[128];
-		snprintf(why, sizeof(why), "coherence: cannot send %s to node %u", what, b->node);
+		snprintf(why, sizeof(why), "coherence: cannot send a batch of %s to node %u",
+			 coh_msg_type_name(b->coh_type), b->node);
 		engine_fail(e, why);
 	}
 	b->len = 0;
@@ -150,17 +165,17 @@ void engine_cache_trim(struct engine *e)
 			break;
 		uint32_t home = coh_home_of(homes, page);
 		if (b.drops == EVICT_BATCH_MAX || (home != b.node && (b.drops || b.len)))
-			batch_flush(e, &b, ENGINE_MSG_EVICT_BATCH, "an eviction batch");
+			batch_flush(e, &b);
 		b.node = home;
 		open_batch = &b;
 		want -= evict_one(e, page, now);
 		open_batch = NULL;
 	}
-	batch_flush(e, &b, ENGINE_MSG_EVICT_BATCH, "an eviction batch");
+	batch_flush(e, &b);
 }
 
 /* Kept aside, unmapped, so that the first touch faults and shows it was used. It is resident
- * since it was asked for, and the protocol holds it as shared. */
+ * since it was asked for, and the protocol holds it as shared or (a write run's) exclusive. */
 bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data, bool writable)
 {
 	if (!page_lent(e, page) || page_mapped(e, page))
@@ -228,8 +243,7 @@ void engine_cache_prefetch(struct engine *e, uint64_t first, uint64_t end, bool 
 		}
 		atomic_fetch_add(&e->prefetch_issued, 1);
 	}
-	batch_flush(e, &b, write ? ENGINE_MSG_WRITE_BATCH : ENGINE_MSG_READ_BATCH,
-		    "a read-ahead batch");
+	batch_flush(e, &b);
 }
 
 /* A staged page is mapped now, one fetched ahead and still in flight is claimed, anything else is
@@ -257,26 +271,30 @@ bool engine_cache_miss(struct engine *e, uint64_t page, bool *writable, uint64_t
 	return staged != NULL;
 }
 
-void engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
+bool engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 				const uint8_t *payload, size_t len)
 {
-	uint16_t coh_type = type == ENGINE_MSG_READ_BATCH    ? COH_MSG_READ_REQ
-			    : type == ENGINE_MSG_WRITE_BATCH ? COH_MSG_WRITE_REQ
-							     : COH_MSG_EVICT;
+	uint16_t coh_type = 0;
+	for (unsigned k = 0; k < BATCH_TYPES; k++)
+		if (batch_types[k].msg == type)
+			coh_type = batch_types[k].coh_type;
+	if (!coh_type)
+		return false;
 	if (len == 0 || len > BATCH_MAX_SIZE || len % COH_MSG_HEADER_SIZE) {
 		char why[128];
 		snprintf(why, sizeof(why), "coherence: node %u sent a batch of %s of %zu bytes",
 			 src, coh_msg_type_name(coh_type), len);
 		engine_fail(e, why);
-		return;
+		return true;
 	}
 	atomic_fetch_add(&e->bytes_in, len);
 	for (size_t at = 0; at < len; at += COH_MSG_HEADER_SIZE) {
 		atomic_fetch_add(&e->messages_in, 1);
 		if (!engine_deliver(e, src, coh_type, payload + at, COH_MSG_HEADER_SIZE))
-			return;
+			return true;
 	}
 	engine_cache_trim(e);
+	return true;
 }
 
 /* The cache, and which pages are this node's own (its range under RANGES homes). */

@@ -129,8 +129,9 @@ bool engine_cache_batch_send(uint32_t node, const struct coh_msg *msg);
 /* The protocol drops a page: true if a batch being collected on this thread will (its EVICT
  * leaves after the hole is punched). */
 bool engine_cache_batch_drop(uint64_t page);
-/* ENGINE_MSG_READ_BATCH, ENGINE_MSG_WRITE_BATCH or ENGINE_MSG_EVICT_BATCH from src. */
-void engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
+/* A message from src: if it is a batch (ENGINE_MSG_READ_BATCH, _WRITE_BATCH or _EVICT_BATCH),
+ * delivers its protocol messages and returns true; false for any other type. */
+bool engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 				const uint8_t *payload, size_t len);
 
 #endif
