@@ -509,6 +509,7 @@ void engine_get_stats(struct engine *e, struct engine_stats *out)
 				     .evictions_clean = atomic_load(&e->evictions_clean),
 				     .evictions_dirty = atomic_load(&e->evictions_dirty),
 				     .writebacks_acked = atomic_load(&e->writebacks_acked),
+				     .eviction_unmaps = atomic_load(&e->eviction_unmaps),
 				     .prefetch_issued = atomic_load(&e->prefetch_issued),
 				     .prefetch_used = atomic_load(&e->prefetch_used),
 				     .prefetch_unused = atomic_load(&e->prefetch_unused)};

@@ -50,6 +50,7 @@ struct engine {
 	pthread_mutex_t cache_lock;
 	uint64_t own_first, own_end;
 	atomic_uint_fast64_t lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
+	atomic_uint_fast64_t eviction_unmaps;
 	atomic_uint_fast64_t prefetch_issued, prefetch_used, prefetch_unused;
 	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
 	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the

@@ -20,7 +20,7 @@
 #include "coherence/region.h"
 
 #define NODES	  2
-#define MAX_PAGES 144
+#define MAX_PAGES 1040
 
 struct node {
 	unsigned self;
@@ -173,16 +173,24 @@ Test(engine, page_changed_follows_other_nodes_bytes_and_drops, .timeout = 30)
 	stop_nodes();
 }
 
-/* Memory mode: node 0 computes with OWN pages of its own and a cache of CACHE; node 1 lends LENT
- * (pages [OWN, OWN + LENT)). */
+/* Memory mode: node 0 computes with OWN pages of its own and a cache of `cache`; node 1 lends
+ * `lent` (pages [OWN, OWN + lent)). */
 enum { OWN = 16, LENT = 128, CACHE = 32 };
+
+static void start_memory_mode_sized(uint64_t lent, uint64_t cache)
+{
+	static uint64_t ranges[NODES];
+	ranges[0] = OWN;
+	ranges[1] = lent;
+	cr_assert_leq(OWN + lent, MAX_PAGES);
+	start_nodes(&(struct layout){.pages = OWN + lent,
+				     .homes = {.policy = COH_HOME_RANGES, .range_pages = ranges},
+				     .cache_pages = cache});
+}
 
 static void start_memory_mode(void)
 {
-	static const uint64_t ranges[NODES] = {OWN, LENT};
-	start_nodes(&(struct layout){.pages = OWN + LENT,
-				     .homes = {.policy = COH_HOME_RANGES, .range_pages = ranges},
-				     .cache_pages = CACHE});
+	start_memory_mode_sized(LENT, CACHE);
 }
 
 /* Reading the lent pages in order brings them in by read-ahead and gives them up in batches;
@@ -207,6 +215,40 @@ Test(engine, pages_given_up_are_gone_and_read_again_from_their_home, .timeout = 
 	cr_assert_geq(atomic_load(&nodes[0].changed[OWN]), 4, "in, out, in again, out again");
 	for (unsigned i = 0; i < NODES; i++)
 		cr_assert_eq(atomic_load(&nodes[i].bad_offsets), 0);
+	stop_nodes();
+}
+
+/* A sequential pass's victims are consecutive: they are given up in runs long enough for the host
+ * to unmap each with one flush (34 pages or more), not in a read-ahead's worth at a time, and the
+ * cache stays within a run of its budget. */
+Test(engine, a_sequential_pass_gives_pages_up_in_long_runs, .timeout = 30)
+{
+	enum { BIG_LENT = 1024, BIG_CACHE = 512 };
+	start_memory_mode_sized(BIG_LENT, BIG_CACHE);
+	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
+	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
+		lender[p * REGION_PAGE_SIZE + 3] = (uint8_t)(p * 7);
+	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
+		cr_assert_eq(compute[p * REGION_PAGE_SIZE + 3], (uint8_t)(p * 7), "page %u", p);
+	struct engine_stats st;
+	engine_get_stats(nodes[0].engine, &st);
+	cr_assert_geq(st.evictions_clean, BIG_LENT - BIG_CACHE);
+	cr_assert_leq(
+	    st.eviction_unmaps * 34, st.evictions_clean, "%llu pages given up in %llu unmappings",
+	    (unsigned long long)st.evictions_clean, (unsigned long long)st.eviction_unmaps);
+	cr_assert_leq(st.lent_resident, BIG_CACHE);
+	cr_assert_geq(st.lent_resident, BIG_CACHE - 64);
+	/* Writing the first half again: the clean copies left go first, then dirty ones, which end
+	 * a run (they are written back, not unmapped now) rather than extend it. */
+	for (unsigned p = OWN; p < OWN + BIG_LENT / 2; p++)
+		compute[p * REGION_PAGE_SIZE + 3] = (uint8_t)(p * 11);
+	engine_get_stats(nodes[0].engine, &st);
+	cr_assert_gt(st.evictions_dirty, 0);
+	cr_assert_geq(st.lent_resident + (st.evictions_dirty - st.writebacks_acked), BIG_CACHE - 64,
+		      "%llu resident, %llu dirty evictions", (unsigned long long)st.lent_resident,
+		      (unsigned long long)st.evictions_dirty);
+	for (unsigned p = OWN; p < OWN + BIG_LENT / 2; p++)
+		cr_assert_eq(lender[p * REGION_PAGE_SIZE + 3], (uint8_t)(p * 11), "page %u", p);
 	stop_nodes();
 }
 
