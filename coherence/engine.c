@@ -112,7 +112,7 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 		return;
 	if (!data && page_mapped(e, page)) {
 		struct region *r = engine_region(e);
-		rc = writable ? region_unprotect(r, page) : region_protect(r, page);
+		rc = writable ? region_unprotect(r, page) : region_protect(r, page, 1);
 	} else {
 		if (data && page_mapped(e, page))
 			region_drop(engine_region(e), page, 1);
@@ -132,7 +132,12 @@ static void engine_drop(void *ctx, uint64_t page)
 	struct engine *e = ctx;
 	page_set_mapped(e, page, false);
 	engine_cache_note(e, page, false);
-	int rc = engine_cache_batch_drop(page) ? 0 : region_drop(engine_region(e), page, 1);
+	int rc = 0;
+	if (!engine_cache_forget_leaving(e, page) && !engine_cache_batch_drop(page)) {
+		rc = region_drop(engine_region(e), page, 1);
+		if (page_lent(e, page))
+			atomic_fetch_add(&e->lent_unmaps, 1);
+	}
 	engine_page_changed(e, page);
 	if (rc < 0)
 		engine_fail(e, "coherence: dropping a page failed");
@@ -143,14 +148,15 @@ static void engine_downgrade(void *ctx, uint64_t page)
 	struct engine *e = ctx;
 	if (!page_mapped(e, page))
 		engine_cache_protect(e, page);
-	else if (region_protect(engine_region(e), page) < 0)
+	else if (!engine_cache_batch_protected(page) &&
+		 region_protect(engine_region(e), page, 1) < 0)
 		engine_fail(e, "coherence: write-protecting a page failed");
 }
 
 static void engine_read_local(void *ctx, uint64_t page, uint8_t *buf)
 {
 	struct engine *e = ctx;
-	if (!engine_cache_read_staged(e, page, buf) && region_read(engine_region(e), page, buf) < 0)
+	if (!engine_cache_read_kept(e, page, buf) && region_read(engine_region(e), page, buf) < 0)
 		memset(buf, 0, COH_PAGE_SIZE);
 }
 
@@ -423,6 +429,9 @@ void engine_destroy(struct engine *e)
 	free(e->mapped);
 	page_cache_destroy(e->cache);
 	prefetch_destroy(e->prefetch);
+	for (size_t i = 0; i < e->leaving_count; i++)
+		free(e->leaving[i].data);
+	free(e->leaving);
 	page_counts_destroy(e->read_pages);
 	page_counts_destroy(e->write_pages);
 	replicas_destroy(e->replicas);
@@ -509,7 +518,7 @@ void engine_get_stats(struct engine *e, struct engine_stats *out)
 				     .evictions_clean = atomic_load(&e->evictions_clean),
 				     .evictions_dirty = atomic_load(&e->evictions_dirty),
 				     .writebacks_acked = atomic_load(&e->writebacks_acked),
-				     .eviction_unmaps = atomic_load(&e->eviction_unmaps),
+				     .lent_unmaps = atomic_load(&e->lent_unmaps),
 				     .prefetch_issued = atomic_load(&e->prefetch_issued),
 				     .prefetch_used = atomic_load(&e->prefetch_used),
 				     .prefetch_unused = atomic_load(&e->prefetch_unused)};

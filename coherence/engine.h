@@ -84,10 +84,10 @@ struct engine_stats {
 	uint64_t bytes_in, bytes_out; /* coherence message payloads */
 	/* With a cache (cache_pages): pages homed elsewhere resident now, faults on such pages that
 	 * were not resident, evictions of clean copies and of dirty ones (each a write-back), and
-	 * write-backs the home acknowledged; the unmappings that gave up clean copies (one per
-	 * run of consecutive pages). */
+	 * write-backs the home acknowledged; the unmappings that gave up such pages (one per run
+	 * of consecutive pages given up together). */
 	uint64_t lent_resident, lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
-	uint64_t eviction_unmaps;
+	uint64_t lent_unmaps;
 	/* Pages fetched ahead of a sequential run of misses, those the guest then touched, and
 	 * those given up untouched. */
 	uint64_t prefetch_issued, prefetch_used, prefetch_unused;

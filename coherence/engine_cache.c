@@ -15,8 +15,12 @@
  * consecutive, and such a run goes on past the budget to EVICT_RUN pages: the host unmaps a short
  * run with one TLB invalidation per page and a long one with a single flush, which on this host
  * costs about what six invalidations do (docs/benchmarks.md). Scattered victims are not worth
- * it: each is a run of its own, and the miss that paid for a bigger batch would wait longer. */
+ * it: each is a run of its own, and the miss that paid for a bigger batch would wait longer.
+ * Dirty victims join the batch too: write-protected a run at a time, written back, their bytes
+ * kept aside (the protocol's MI_A copy, until WB_ACK) and punched with the rest, rather than
+ * protected and later dropped one page at a time. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "coherence/cluster.h"
@@ -36,7 +40,8 @@
 _Static_assert(PREFETCH_WINDOW <= BATCH_MAX_MSGS && EVICT_RUN <= EVICT_BATCH_MAX,
 	       "a read-ahead and a run of victims fit one batch");
 
-/* Messages of one type for one node, and (for an eviction) the pages to drop before they leave. */
+/* Messages of one type for one node, and (for an eviction) the pages to drop before they leave:
+ * clean copies the protocol gave up, and dirty ones still to be written back (`dirty`). */
 struct batch {
 	uint32_t node;
 	uint16_t coh_type;
@@ -44,6 +49,7 @@ struct batch {
 	uint8_t buf[BATCH_MAX_SIZE];
 	unsigned drops;
 	uint64_t drop[EVICT_BATCH_MAX];
+	bool dirty[EVICT_BATCH_MAX];
 };
 static _Thread_local struct batch *open_batch;
 
@@ -70,16 +76,119 @@ bool engine_cache_batch_send(uint32_t node, const struct coh_msg *msg)
 	return true;
 }
 
-bool engine_cache_batch_drop(uint64_t page)
+static bool batch_add_drop(struct batch *b, uint64_t page, bool dirty)
 {
-	struct batch *b = open_batch;
 	if (!b || b->coh_type != COH_MSG_EVICT || b->drops == EVICT_BATCH_MAX)
 		return false;
+	b->dirty[b->drops] = dirty;
 	b->drop[b->drops++] = page;
 	return true;
 }
 
-/* Punches the batch's pages (sorted, one hole per run), then sends its messages. */
+bool engine_cache_batch_drop(uint64_t page)
+{
+	return batch_add_drop(open_batch, page, false);
+}
+
+bool engine_cache_batch_protected(uint64_t page)
+{
+	const struct batch *b = open_batch;
+	for (unsigned i = 0; b && i < b->drops; i++)
+		if (b->drop[i] == page)
+			return b->dirty[i];
+	return false;
+}
+
+/* Calls fn for each run of consecutive pages among the batch's drops (sorted) that `pick` takes:
+ * its first page and length. Returns how many runs it called fn for. */
+static unsigned batch_runs(struct engine *e, const struct batch *b,
+			   bool (*pick)(const struct batch *, unsigned),
+			   int (*fn)(struct region *, uint64_t, uint64_t), const char *what)
+{
+	unsigned runs = 0;
+	for (unsigned i = 0, j; i < b->drops; i = j) {
+		for (j = i + 1;
+		     j < b->drops && b->drop[j] == b->drop[j - 1] + 1 && pick(b, j) == pick(b, i);
+		     j++)
+			;
+		if (!pick(b, i))
+			continue;
+		runs++;
+		if (fn(engine_region(e), b->drop[i], j - i) < 0)
+			engine_fail(e, what);
+	}
+	return runs;
+}
+
+static bool pick_all(const struct batch *b, unsigned i)
+{
+	(void)b;
+	(void)i;
+	return true;
+}
+
+static bool pick_dirty(const struct batch *b, unsigned i)
+{
+	return b->dirty[i];
+}
+
+/* A dirty copy's bytes stay here, unmapped, from its eviction until the protocol drops it (its
+ * write-back acknowledged, or the home took it meanwhile): the protocol reads them to answer a
+ * fetch, or to write them back again to a new home. They are what was written back: the page
+ * (write-protected since), or its staged copy if it was fetched ahead and never touched. */
+static void leaving_keep(struct engine *e, uint64_t page)
+{
+	uint8_t *data = malloc(REGION_PAGE_SIZE);
+	bool read = data && (engine_cache_read_kept(e, page, data) ||
+			     region_read(engine_region(e), page, data) == 0);
+	pthread_mutex_lock(&e->cache_lock);
+	if (data && e->leaving_count == e->leaving_cap) {
+		size_t cap = e->leaving_cap ? 2 * e->leaving_cap : 64;
+		struct engine_kept *grown = realloc(e->leaving, cap * sizeof(*grown));
+		if (grown) {
+			e->leaving = grown;
+			e->leaving_cap = cap;
+		}
+	}
+	bool kept = read && e->leaving_count < e->leaving_cap;
+	if (kept)
+		e->leaving[e->leaving_count++] = (struct engine_kept){page, data};
+	pthread_mutex_unlock(&e->cache_lock);
+	if (!kept) {
+		free(data);
+		engine_fail(e, "coherence: keeping a page being written back failed");
+	}
+}
+
+/* The batch's dirty pages: write-protected together (one run, one unmapping's worth), then
+ * written back through the protocol, their bytes kept aside to be dropped with the batch. The
+ * protocol's downgrade finds them protected already (engine_cache_batch_protected). */
+static void batch_write_back(struct engine *e, struct batch *b)
+{
+	char err[128];
+	unsigned kept = 0;
+	batch_runs(e, b, pick_dirty, region_protect, "coherence: write-protecting pages failed");
+	for (unsigned i = 0; i < b->drops; i++) {
+		uint64_t page = b->drop[i];
+		if (b->dirty[i]) {
+			open_batch = b;
+			int rc = coh_evict(e->coh, page, err, sizeof(err));
+			open_batch = NULL;
+			if (rc < 0) { /* not written back: not to be dropped either */
+				engine_fail(e, err);
+				continue;
+			}
+			leaving_keep(e, page);
+			page_set_mapped(e, page, false);
+		}
+		b->dirty[kept] = b->dirty[i];
+		b->drop[kept++] = page;
+	}
+	b->drops = kept;
+}
+
+/* Writes back the batch's dirty pages, punches all its pages (sorted, one hole per run), then
+ * sends its messages. */
 static void batch_flush(struct engine *e, struct batch *b)
 {
 	uint16_t type = 0;
@@ -89,16 +198,15 @@ static void batch_flush(struct engine *e, struct batch *b)
 	for (unsigned i = 1; i < b->drops; i++)
 		for (unsigned j = i; j > 0 && b->drop[j - 1] > b->drop[j]; j--) {
 			uint64_t t = b->drop[j];
+			bool d = b->dirty[j];
 			b->drop[j] = b->drop[j - 1];
+			b->dirty[j] = b->dirty[j - 1];
 			b->drop[j - 1] = t;
+			b->dirty[j - 1] = d;
 		}
-	for (unsigned i = 0, j; i < b->drops; i = j) {
-		for (j = i + 1; j < b->drops && b->drop[j] == b->drop[j - 1] + 1; j++)
-			;
-		if (region_drop(engine_region(e), b->drop[i], j - i) < 0)
-			engine_fail(e, "coherence: dropping a page failed");
-		atomic_fetch_add(&e->eviction_unmaps, 1);
-	}
+	batch_write_back(e, b);
+	atomic_fetch_add(&e->lent_unmaps, batch_runs(e, b, pick_all, region_drop,
+							 "coherence: dropping a page failed"));
 	if (b->len && engine_transport_send(e, b->node, type, b->buf, b->len) == 0) {
 		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
 		atomic_fetch_add(&e->bytes_out, b->len);
@@ -128,24 +236,33 @@ void engine_cache_note(struct engine *e, uint64_t page, bool resident)
 	pthread_mutex_unlock(&e->cache_lock);
 }
 
-/* Gives up one victim through the protocol: false if it cannot go now (the protocol is busy with
- * it, or a thread of this node has just been given it: its hold). */
-static bool evict_one(struct engine *e, uint64_t page, uint64_t now)
+/* Gives up one victim: a clean copy through the protocol now (its drop and EVICT join the batch),
+ * a dirty one into the batch, to be written back when the batch leaves. false if it cannot go now
+ * (the protocol is busy with it, or a thread of this node has just been given it: its hold). */
+static bool evict_one(struct engine *e, struct batch *b, uint64_t page, uint64_t now)
 {
 	char err[128];
 	if (hold_remaining_ns(&e->hold, page, now))
 		return false;
 	enum coh_page_state state = coh_page_state(e->coh, page);
-	if ((state != COH_S && state != COH_E) || coh_evict(e->coh, page, err, sizeof(err)) < 0)
-		return false;
-	if (state == COH_S) {
-		atomic_fetch_add(&e->evictions_clean, 1);
+	if (state == COH_E) {
+		if (!batch_add_drop(b, page, true))
+			return false;
+		/* Leaving from now on: not counted against the budget, nor chosen again. */
+		atomic_fetch_add(&e->evictions_dirty, 1);
+		pthread_mutex_lock(&e->cache_lock);
+		page_cache_leaving(e->cache, page);
+		pthread_mutex_unlock(&e->cache_lock);
 		return true;
 	}
-	atomic_fetch_add(&e->evictions_dirty, 1);
-	pthread_mutex_lock(&e->cache_lock);
-	page_cache_leaving(e->cache, page);
-	pthread_mutex_unlock(&e->cache_lock);
+	if (state != COH_S)
+		return false;
+	open_batch = b;
+	int rc = coh_evict(e->coh, page, err, sizeof(err));
+	open_batch = NULL;
+	if (rc < 0)
+		return false;
+	atomic_fetch_add(&e->evictions_clean, 1);
 	return true;
 }
 
@@ -190,13 +307,10 @@ void engine_cache_trim(struct engine *e)
 		if (b.drops == EVICT_BATCH_MAX || (home != b.node && (b.drops || b.len)))
 			batch_flush(e, &b);
 		b.node = home;
-		open_batch = &b;
-		unsigned drops = b.drops;
-		bool evicted = evict_one(e, page, now);
-		open_batch = NULL;
+		bool evicted = evict_one(e, &b, page, now);
 		if (!extending)
 			want -= evicted;
-		else if (b.drops == drops) /* not a clean copy given up: the run ends here */
+		else if (!evicted)
 			break;
 	}
 	batch_flush(e, &b);
@@ -216,17 +330,43 @@ bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data, bo
 	return staged;
 }
 
-bool engine_cache_read_staged(struct engine *e, uint64_t page, uint8_t *buf)
+static struct engine_kept *leaving_find(struct engine *e, uint64_t page)
+{
+	for (size_t i = 0; i < e->leaving_count; i++)
+		if (e->leaving[i].page == page)
+			return &e->leaving[i];
+	return NULL;
+}
+
+bool engine_cache_read_kept(struct engine *e, uint64_t page, uint8_t *buf)
 {
 	if (!page_lent(e, page))
 		return false;
 	bool writable;
 	pthread_mutex_lock(&e->cache_lock);
-	const uint8_t *staged = prefetch_staged(e->prefetch, page, &writable);
-	if (staged)
-		memcpy(buf, staged, REGION_PAGE_SIZE);
+	const uint8_t *kept = prefetch_staged(e->prefetch, page, &writable);
+	if (!kept) {
+		const struct engine_kept *leaving = leaving_find(e, page);
+		kept = leaving ? leaving->data : NULL;
+	}
+	if (kept)
+		memcpy(buf, kept, REGION_PAGE_SIZE);
 	pthread_mutex_unlock(&e->cache_lock);
-	return staged != NULL;
+	return kept != NULL;
+}
+
+bool engine_cache_forget_leaving(struct engine *e, uint64_t page)
+{
+	if (!page_lent(e, page))
+		return false;
+	pthread_mutex_lock(&e->cache_lock);
+	struct engine_kept *leaving = leaving_find(e, page);
+	if (leaving) {
+		free(leaving->data);
+		*leaving = e->leaving[--e->leaving_count];
+	}
+	pthread_mutex_unlock(&e->cache_lock);
+	return leaving != NULL;
 }
 
 void engine_cache_protect(struct engine *e, uint64_t page)

@@ -50,7 +50,13 @@ struct engine {
 	pthread_mutex_t cache_lock;
 	uint64_t own_first, own_end;
 	atomic_uint_fast64_t lent_misses, evictions_clean, evictions_dirty, writebacks_acked;
-	atomic_uint_fast64_t eviction_unmaps;
+	atomic_uint_fast64_t lent_unmaps;
+	/* Dirty copies being written back, unmapped (engine_cache.c), under cache_lock. */
+	struct engine_kept {
+		uint64_t page;
+		uint8_t *data;
+	} * leaving;
+	size_t leaving_count, leaving_cap;
 	atomic_uint_fast64_t prefetch_issued, prefetch_used, prefetch_unused;
 	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
 	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the
@@ -113,9 +119,13 @@ void engine_cache_trim(struct engine *e);
 /* A page fetched ahead arrived (a writable copy or not): true if it was kept aside rather than
  * to be mapped now. */
 bool engine_cache_stage(struct engine *e, uint64_t page, const uint8_t *data, bool writable);
-/* The bytes of a page kept aside, into buf: false if it is not. (The protocol reads a copy it
- * holds, staged or mapped, to answer a fetch or to write it back.) */
-bool engine_cache_read_staged(struct engine *e, uint64_t page, uint8_t *buf);
+/* The bytes of a page kept aside (staged, or a dirty copy being written back), into buf: false if
+ * it is not. (The protocol reads a copy it holds, kept aside or mapped, to answer a fetch or to
+ * write it back.) */
+bool engine_cache_read_kept(struct engine *e, uint64_t page, uint8_t *buf);
+/* The protocol drops a page: true if it was a dirty copy being written back, whose bytes are now
+ * gone (it was unmapped when its write-back started). */
+bool engine_cache_forget_leaving(struct engine *e, uint64_t page);
 /* The protocol downgraded a page: if it is kept aside, it is a read-only copy from now on. */
 void engine_cache_protect(struct engine *e, uint64_t page);
 /* A fault on a lent page that is not mapped: true if it was staged and is now mapped, writable
@@ -130,6 +140,9 @@ bool engine_cache_batch_send(uint32_t node, const struct coh_msg *msg);
 /* The protocol drops a page: true if a batch being collected on this thread will (its EVICT
  * leaves after the hole is punched). */
 bool engine_cache_batch_drop(uint64_t page);
+/* The protocol write-protects a page: true if a batch being collected on this thread did already
+ * (a dirty page it writes back). */
+bool engine_cache_batch_protected(uint64_t page);
 /* A message from src: if it is a batch (ENGINE_MSG_READ_BATCH, _WRITE_BATCH or _EVICT_BATCH),
  * delivers its protocol messages and returns true; false for any other type. */
 bool engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,

@@ -146,29 +146,34 @@ int region_install(struct region *r, uint64_t page, const void *data, bool writa
 	return errno == EEXIST ? region_wake(r, page) : -1;
 }
 
-static int region_write_protect(struct region *r, uint64_t page, bool protect)
+static bool region_run_valid(const struct region *r, uint64_t first, uint64_t count)
 {
-	if (!region_page_valid(r, page))
+	return count && region_page_valid(r, first) && count <= region_page_count(r) - first;
+}
+
+static int region_write_protect(struct region *r, uint64_t first, uint64_t count, bool protect)
+{
+	if (!region_run_valid(r, first, count))
 		return -1;
 	struct uffdio_writeprotect wp = {
-	    .range = {.start = region_addr(r, page), .len = REGION_PAGE_SIZE},
+	    .range = {.start = region_addr(r, first), .len = count * REGION_PAGE_SIZE},
 	    .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
 	return ioctl(r->uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
 int region_unprotect(struct region *r, uint64_t page)
 {
-	return region_write_protect(r, page, false);
+	return region_write_protect(r, page, 1, false);
 }
 
-int region_protect(struct region *r, uint64_t page)
+int region_protect(struct region *r, uint64_t first, uint64_t count)
 {
-	return region_write_protect(r, page, true);
+	return region_write_protect(r, first, count, true);
 }
 
 int region_drop(struct region *r, uint64_t first, uint64_t count)
 {
-	if (count == 0 || !region_page_valid(r, first) || count > region_page_count(r) - first)
+	if (!region_run_valid(r, first, count))
 		return -1;
 	return fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			 (off_t)(first * REGION_PAGE_SIZE), (off_t)(count * REGION_PAGE_SIZE));

@@ -33,8 +33,9 @@ unsigned region_serve(struct region *r);
 int region_install(struct region *r, uint64_t page, const void *data, bool writable);
 /* Makes a present read-only page writable; wakes its waiters. */
 int region_unprotect(struct region *r, uint64_t page);
-/* Makes a present page read-only: the next write faults. */
-int region_protect(struct region *r, uint64_t page);
+/* Makes the present pages of `count` pages from `first` read-only (one unmapping's worth of TLB
+ * work, as region_drop): the next write to any of them faults. */
+int region_protect(struct region *r, uint64_t first, uint64_t count);
 /* Drops the local copies of `count` pages from `first` (one hole, one unmapping): the next access
  * to any of them faults as missing. */
 int region_drop(struct region *r, uint64_t first, uint64_t count);

@@ -50,9 +50,10 @@ static const struct counter counters[] = {
      "Dirty lent pages evicted from the cache (each written back to its home)", NULL},
     {"writebacks_acked", COUNTER, CACHE, ENGINE(writebacks_acked),
      "Write-backs the lent page's home acknowledged", NULL},
-    {"eviction_unmaps", COUNTER, CACHE, ENGINE(eviction_unmaps),
-     "Unmappings that gave up clean lent pages, one per run of consecutive pages (on x86 Linux "
-     "a run of 34 pages or more costs one TLB flush, a shorter one an invalidation per page)",
+    {"lent_unmaps", COUNTER, CACHE, ENGINE(lent_unmaps),
+     "Unmappings that gave up lent pages, one per run of consecutive pages given up together (on "
+     "x86 Linux a run of 34 pages or more costs one TLB flush, a shorter one an invalidation per "
+     "page)",
      NULL},
     {"prefetch_issued", COUNTER, CACHE, ENGINE(prefetch_issued),
      "Pages fetched ahead of a sequential run of misses", NULL},

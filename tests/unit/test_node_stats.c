@@ -26,7 +26,7 @@ static struct node_stats sample(uint64_t cache_pages)
 					      .evictions_clean = 108,
 					      .evictions_dirty = 109,
 					      .writebacks_acked = 110,
-					      .eviction_unmaps = 113,
+					      .lent_unmaps = 113,
 					      .prefetch_issued = 111,
 					      .prefetch_used = 112,
 					      .prefetch_unused = 18446744073709551615ULL},
@@ -126,7 +126,7 @@ Test(node_stats, exposition_is_well_formed_with_a_cache)
 	cr_assert_eq(value_of(text, "vsmp_evictions_clean_total"), 108);
 	cr_assert_eq(value_of(text, "vsmp_evictions_dirty_total"), 109);
 	cr_assert_eq(value_of(text, "vsmp_writebacks_acked_total"), 110);
-	cr_assert_eq(value_of(text, "vsmp_eviction_unmaps_total"), 113);
+	cr_assert_eq(value_of(text, "vsmp_lent_unmaps_total"), 113);
 	cr_assert_eq(value_of(text, "vsmp_prefetch_issued_total"), 111);
 	cr_assert_eq(value_of(text, "vsmp_prefetch_used_total"), 112);
 	cr_assert(strstr(text, "\nvsmp_prefetch_unused_total{cluster=\"mem\",node=\"n0\"} "

@@ -163,12 +163,30 @@ Test(region, protect_turns_writes_into_faults)
 	struct fixture f;
 	fixture_init(&f);
 	f.mem[0] = 1;
-	cr_assert_eq(region_protect(f.log.r, 0), 0);
+	cr_assert_eq(region_protect(f.log.r, 0, 1), 0);
 	int before = atomic_load(&f.log.write_faults);
 	f.mem[1] = 2;
 	cr_assert_eq(atomic_load(&f.log.write_faults), before + 1);
 	cr_assert_eq(f.mem[0], 1);
 	cr_assert_eq(f.mem[1], 2);
+	fixture_fini(&f);
+}
+
+Test(region, protecting_a_run_turns_writes_to_each_of_its_pages_into_faults)
+{
+	struct fixture f;
+	fixture_init(&f);
+	for (unsigned p = 2; p < 7; p++)
+		f.mem[p * REGION_PAGE_SIZE] = (uint8_t)p;
+	cr_assert_eq(region_protect(f.log.r, 2, 4), 0);
+	int before = atomic_load(&f.log.write_faults);
+	f.mem[6 * REGION_PAGE_SIZE + 1] = 1;
+	cr_assert_eq(atomic_load(&f.log.write_faults), before, "page 6 is past the run");
+	for (unsigned p = 2; p < 6; p++)
+		f.mem[p * REGION_PAGE_SIZE + 1] = 1;
+	cr_assert_eq(atomic_load(&f.log.write_faults), before + 4);
+	for (unsigned p = 2; p < 7; p++)
+		cr_assert_eq(f.mem[p * REGION_PAGE_SIZE], p);
 	fixture_fini(&f);
 }
 
@@ -182,6 +200,7 @@ Test(region, out_of_range_pages_are_refused)
 	cr_assert_eq(region_drop(f.log.r, PAGES - 2, 3), -1); /* runs past the end */
 	cr_assert_eq(region_drop(f.log.r, 0, UINT64_MAX), -1);
 	cr_assert_eq(region_drop(f.log.r, 0, 0), -1);
+	cr_assert_eq(region_protect(f.log.r, PAGES - 1, 2), -1);
 	cr_assert_eq(region_read(f.log.r, UINT64_MAX, buf), -1);
 	fixture_fini(&f);
 }
