@@ -130,10 +130,14 @@ static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool w
 static void engine_drop(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
+	bool mapped = page_mapped(e, page);
 	page_set_mapped(e, page, false);
 	engine_cache_note(e, page, false);
+	/* A dirty copy written back was unmapped then, and only its kept bytes go now; unless a
+	 * thread touched it since, when it was staged (engine_cache_miss maps a staged copy). */
+	bool kept = engine_cache_forget_leaving(e, page);
 	int rc = 0;
-	if (!engine_cache_forget_leaving(e, page) && !engine_cache_batch_drop(page)) {
+	if ((!kept || mapped) && !engine_cache_batch_drop(page)) {
 		rc = region_drop(engine_region(e), page, 1);
 		if (page_lent(e, page))
 			atomic_fetch_add(&e->lent_unmaps, 1);
