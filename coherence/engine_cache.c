@@ -136,7 +136,7 @@ static bool pick_dirty(const struct batch *b, unsigned i)
  * write-back acknowledged, or the home took it meanwhile): the protocol reads them to answer a
  * fetch, or to write them back again to a new home. They are what was written back: the page
  * (write-protected since), or its staged copy if it was fetched ahead and never touched. */
-static void leaving_keep(struct engine *e, uint64_t page)
+static bool leaving_keep(struct engine *e, uint64_t page)
 {
 	uint8_t *data = malloc(REGION_PAGE_SIZE);
 	bool read = data && (engine_cache_read_kept(e, page, data) ||
@@ -158,11 +158,13 @@ static void leaving_keep(struct engine *e, uint64_t page)
 		free(data);
 		engine_fail(e, "coherence: keeping a page being written back failed");
 	}
+	return kept;
 }
 
-/* The batch's dirty pages: write-protected together (one run, one unmapping's worth), then
- * written back through the protocol, their bytes kept aside to be dropped with the batch. The
- * protocol's downgrade finds them protected already (engine_cache_batch_protected). */
+/* The batch's dirty pages: write-protected together (one run, one unmapping's worth), their bytes
+ * kept aside, then written back through the protocol (which reads the kept bytes) to be dropped
+ * with the batch. The protocol's downgrade finds them protected already
+ * (engine_cache_batch_protected). */
 static void batch_write_back(struct engine *e, struct batch *b)
 {
 	char err[128];
@@ -171,14 +173,16 @@ static void batch_write_back(struct engine *e, struct batch *b)
 	for (unsigned i = 0; i < b->drops; i++) {
 		uint64_t page = b->drop[i];
 		if (b->dirty[i]) {
+			if (!leaving_keep(e, page))
+				continue; /* not written back: not to be dropped either */
 			open_batch = b;
 			int rc = coh_evict(e->coh, page, err, sizeof(err));
 			open_batch = NULL;
-			if (rc < 0) { /* not written back: not to be dropped either */
+			if (rc < 0) {
+				engine_cache_forget_leaving(e, page);
 				engine_fail(e, err);
 				continue;
 			}
-			leaving_keep(e, page);
 			page_set_mapped(e, page, false);
 		}
 		b->dirty[kept] = b->dirty[i];
@@ -206,7 +210,7 @@ static void batch_flush(struct engine *e, struct batch *b)
 		}
 	batch_write_back(e, b);
 	atomic_fetch_add(&e->lent_unmaps, batch_runs(e, b, pick_all, region_drop,
-							 "coherence: dropping a page failed"));
+						     "coherence: dropping a page failed"));
 	if (b->len && engine_transport_send(e, b->node, type, b->buf, b->len) == 0) {
 		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
 		atomic_fetch_add(&e->bytes_out, b->len);
