@@ -59,31 +59,6 @@ static inline void io_access(void *ctx, enum cpu_io_space space, uint64_t addr, 
 
 static const struct cpu_io test_io = {io_access, NULL};
 
-/* Runs stmt; the vector it raised, 1000 for an exit (emu_exit), or -1. */
-#define CATCH(stmt)                                                                                \
-	({                                                                                         \
-		volatile int vector_ = -1;                                                         \
-		c->stop = false;                                                                   \
-		if (setjmp(c->fault_jmp) == 0) {                                                   \
-			stmt;                                                                      \
-		} else {                                                                           \
-			vector_ = c->stop ? 1000 : c->fault_vector;                                \
-		}                                                                                  \
-		vector_;                                                                           \
-	})
-
-static inline void put16(uint64_t addr, uint16_t v)
-{
-	memcpy(ram + addr, &v, 2);
-}
-
-static inline uint16_t get16(uint64_t addr)
-{
-	uint16_t v;
-	memcpy(&v, ram + addr, 2);
-	return v;
-}
-
 static inline void setup(void)
 {
 	memset(&accel, 0, sizeof(accel));

@@ -28,18 +28,6 @@
 static struct emu_accel accel;
 static struct emu_cpu *c;
 
-#define CATCH(stmt)                                                                                \
-	({                                                                                         \
-		volatile int vector_ = -1;                                                         \
-		c->stop = false;                                                                   \
-		if (setjmp(c->fault_jmp) == 0) {                                                   \
-			stmt;                                                                      \
-		} else {                                                                           \
-			vector_ = c->stop ? 1000 : c->fault_vector;                                \
-		}                                                                                  \
-		vector_;                                                                           \
-	})
-
 /* Long mode, CPL 0: linear 0x200000-0x3fffff through PT (4 KiB pages), 0x400000 one 2 MiB page. */
 static void setup(void)
 {
