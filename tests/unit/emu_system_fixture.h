@@ -61,17 +61,9 @@ static const struct cpu_io test_io = {io_access, NULL};
 
 static inline void setup(void)
 {
-	memset(&accel, 0, sizeof(accel));
 	memset(&io, 0, sizeof(io));
-	ram = aligned_alloc(4096, RAM_SIZE);
-	cr_assert_not_null(ram);
-	memset(ram, 0, RAM_SIZE);
-	accel.ram = ram;
-	accel.ram_size = RAM_SIZE;
-	accel.pages = RAM_SIZE >> 12;
+	guest_ram_create(&accel, RAM_SIZE);
 	accel.vcpu_count = 4;
-	accel.page_gen = calloc(accel.pages, sizeof(*accel.page_gen));
-	accel.code_page = calloc(accel.pages, sizeof(*accel.code_page));
 	c = calloc(1, sizeof(*c));
 	cr_assert_not_null(c);
 	c->cpu.index = 2;
@@ -86,9 +78,7 @@ static inline void setup(void)
 static inline void teardown(void)
 {
 	free(c);
-	free((void *)accel.page_gen);
-	free((void *)accel.code_page);
-	free(ram);
+	guest_ram_destroy(&accel);
 }
 
 /* ---- machine set-ups --------------------------------------------------------------------- */

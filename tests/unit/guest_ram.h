@@ -5,8 +5,12 @@
 #ifndef TESTS_UNIT_GUEST_RAM_H
 #define TESTS_UNIT_GUEST_RAM_H
 
+#include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "vmm/cpu/emu/emu.h"
 
 static uint8_t *ram;
 
@@ -20,6 +24,29 @@ static inline uint64_t get64(uint64_t addr)
 	uint64_t v;
 	memcpy(&v, ram + addr, 8);
 	return v;
+}
+
+/* `size` bytes of zeroed guest RAM at `ram`, and the interpreter's view of them in *accel, for
+ * the tests that build a vCPU by hand. */
+static inline void guest_ram_create(struct emu_accel *accel, size_t size)
+{
+	memset(accel, 0, sizeof(*accel));
+	ram = aligned_alloc(4096, size);
+	cr_assert_not_null(ram);
+	memset(ram, 0, size);
+	accel->ram = ram;
+	accel->ram_size = size;
+	accel->pages = size >> 12;
+	accel->page_gen = calloc(accel->pages, sizeof(*accel->page_gen));
+	accel->code_page = calloc(accel->pages, sizeof(*accel->code_page));
+	cr_assert(accel->page_gen && accel->code_page);
+}
+
+static inline void guest_ram_destroy(struct emu_accel *accel)
+{
+	free((void *)accel->page_gen);
+	free((void *)accel->code_page);
+	free(ram);
 }
 
 static inline void put16(uint64_t addr, uint16_t v)

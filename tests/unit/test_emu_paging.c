@@ -31,15 +31,7 @@ static struct emu_cpu *c;
 /* Long mode, CPL 0: linear 0x200000-0x3fffff through PT (4 KiB pages), 0x400000 one 2 MiB page. */
 static void setup(void)
 {
-	memset(&accel, 0, sizeof(accel));
-	ram = aligned_alloc(4096, RAM_SIZE);
-	cr_assert_not_null(ram);
-	memset(ram, 0, RAM_SIZE);
-	accel.ram = ram;
-	accel.ram_size = RAM_SIZE;
-	accel.pages = RAM_SIZE >> 12;
-	accel.page_gen = calloc(accel.pages, sizeof(*accel.page_gen));
-	accel.code_page = calloc(accel.pages, sizeof(*accel.code_page));
+	guest_ram_create(&accel, RAM_SIZE);
 	c = calloc(1, sizeof(*c));
 	cr_assert_not_null(c);
 	c->accel = &accel;
@@ -58,10 +50,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	free(accel.page_gen);
-	free(accel.code_page);
 	free(c);
-	free(ram);
+	guest_ram_destroy(&accel);
 }
 
 TestSuite(emu_paging, .init = setup, .fini = teardown);
