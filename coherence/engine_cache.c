@@ -48,8 +48,10 @@ struct batch {
 	size_t len;
 	uint8_t buf[BATCH_MAX_SIZE];
 	unsigned drops;
-	uint64_t drop[EVICT_BATCH_MAX];
-	bool dirty[EVICT_BATCH_MAX];
+	struct {
+		uint64_t page;
+		bool dirty;
+	} drop[EVICT_BATCH_MAX];
 };
 static _Thread_local struct batch *open_batch;
 
@@ -80,8 +82,8 @@ static bool batch_add_drop(struct batch *b, uint64_t page, bool dirty)
 {
 	if (!b || b->coh_type != COH_MSG_EVICT || b->drops == EVICT_BATCH_MAX)
 		return false;
-	b->dirty[b->drops] = dirty;
-	b->drop[b->drops++] = page;
+	b->drop[b->drops].page = page;
+	b->drop[b->drops++].dirty = dirty;
 	return true;
 }
 
@@ -94,42 +96,30 @@ bool engine_cache_batch_protected(uint64_t page)
 {
 	const struct batch *b = open_batch;
 	for (unsigned i = 0; b && i < b->drops; i++)
-		if (b->drop[i] == page)
-			return b->dirty[i];
+		if (b->drop[i].page == page)
+			return b->drop[i].dirty;
 	return false;
 }
 
-/* Calls fn for each run of consecutive pages among the batch's drops (sorted) that `pick` takes:
- * its first page and length. Returns how many runs it called fn for. */
-static unsigned batch_runs(struct engine *e, const struct batch *b,
-			   bool (*pick)(const struct batch *, unsigned),
+/* Calls fn for each run of consecutive pages among the batch's drops (sorted), or only among its
+ * dirty ones: its first page and length. Returns how many runs it called fn for. */
+static unsigned batch_runs(struct engine *e, const struct batch *b, bool dirty_only,
 			   int (*fn)(struct region *, uint64_t, uint64_t), const char *what)
 {
 	unsigned runs = 0;
 	for (unsigned i = 0, j; i < b->drops; i = j) {
-		for (j = i + 1;
-		     j < b->drops && b->drop[j] == b->drop[j - 1] + 1 && pick(b, j) == pick(b, i);
+		bool dirty = b->drop[i].dirty;
+		for (j = i + 1; j < b->drops && b->drop[j].page == b->drop[j - 1].page + 1 &&
+				(!dirty_only || b->drop[j].dirty == dirty);
 		     j++)
 			;
-		if (!pick(b, i))
+		if (dirty_only && !dirty)
 			continue;
 		runs++;
-		if (fn(engine_region(e), b->drop[i], j - i) < 0)
+		if (fn(engine_region(e), b->drop[i].page, j - i) < 0)
 			engine_fail(e, what);
 	}
 	return runs;
-}
-
-static bool pick_all(const struct batch *b, unsigned i)
-{
-	(void)b;
-	(void)i;
-	return true;
-}
-
-static bool pick_dirty(const struct batch *b, unsigned i)
-{
-	return b->dirty[i];
 }
 
 /* A dirty copy's bytes stay here, unmapped, from its eviction until the protocol drops it (its
@@ -169,10 +159,10 @@ static void batch_write_back(struct engine *e, struct batch *b)
 {
 	char err[128];
 	unsigned kept = 0;
-	batch_runs(e, b, pick_dirty, region_protect, "coherence: write-protecting pages failed");
+	batch_runs(e, b, true, region_protect, "coherence: write-protecting pages failed");
 	for (unsigned i = 0; i < b->drops; i++) {
-		uint64_t page = b->drop[i];
-		if (b->dirty[i]) {
+		uint64_t page = b->drop[i].page;
+		if (b->drop[i].dirty) {
 			if (!leaving_keep(e, page))
 				continue; /* not written back: not to be dropped either */
 			open_batch = b;
@@ -185,8 +175,7 @@ static void batch_write_back(struct engine *e, struct batch *b)
 			}
 			page_set_mapped(e, page, false);
 		}
-		b->dirty[kept] = b->dirty[i];
-		b->drop[kept++] = page;
+		b->drop[kept++] = b->drop[i];
 	}
 	b->drops = kept;
 }
@@ -200,17 +189,14 @@ static void batch_flush(struct engine *e, struct batch *b)
 		if (batch_types[k].coh_type == b->coh_type)
 			type = batch_types[k].msg;
 	for (unsigned i = 1; i < b->drops; i++)
-		for (unsigned j = i; j > 0 && b->drop[j - 1] > b->drop[j]; j--) {
-			uint64_t t = b->drop[j];
-			bool d = b->dirty[j];
+		for (unsigned j = i; j > 0 && b->drop[j - 1].page > b->drop[j].page; j--) {
+			typeof(b->drop[0]) t = b->drop[j];
 			b->drop[j] = b->drop[j - 1];
-			b->dirty[j] = b->dirty[j - 1];
 			b->drop[j - 1] = t;
-			b->dirty[j - 1] = d;
 		}
 	batch_write_back(e, b);
-	atomic_fetch_add(&e->lent_unmaps, batch_runs(e, b, pick_all, region_drop,
-						     "coherence: dropping a page failed"));
+	atomic_fetch_add(&e->lent_unmaps,
+			 batch_runs(e, b, false, region_drop, "coherence: dropping a page failed"));
 	if (b->len && engine_transport_send(e, b->node, type, b->buf, b->len) == 0) {
 		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
 		atomic_fetch_add(&e->bytes_out, b->len);
@@ -275,8 +261,8 @@ static bool evict_one(struct engine *e, struct batch *b, uint64_t page, uint64_t
 static bool run_to_extend(const struct batch *b, uint64_t run)
 {
 	return b->drops >= 2 && b->drops < run &&
-	       b->drop[b->drops - 1] - b->drop[0] == b->drops - 1 &&
-	       b->drop[b->drops - 1] > b->drop[b->drops - 2];
+	       b->drop[b->drops - 1].page - b->drop[0].page == b->drops - 1 &&
+	       b->drop[b->drops - 1].page > b->drop[b->drops - 2].page;
 }
 
 /* Evicts while over the budget, in batches of one home each; each resident page is tried at most
