@@ -8,9 +8,11 @@
  * and nothing can bring those back (docs/coherence.md; replicas = 2 is not used here: a mirror
  * keeps its copies in place of its own, which only a node that never touches the pages it
  * mirrors can do, and memtest's lending nodes run workloads too). SIGINT and SIGTERM end the node
- * at once with 130, for the same reason (a dedicated thread takes them). */
+ * at once with 130, for the same reason (a dedicated thread waits for them). */
 #include "vmm/cmd/cmd_memtest.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,13 +157,11 @@ static void *memtest_thread_main(void *arg)
 	return NULL;
 }
 
-/* Set by the signal thread the moment it takes SIGINT or SIGTERM. */
-static atomic_bool memtest_interrupt_taken;
 static atomic_flag memtest_interrupt_said = ATOMIC_FLAG_INIT;
 
-/* SIGINT or SIGTERM, also one taken or pending while a peer is lost (the peer was most likely
- * stopped by the same Ctrl-C, and was only quicker): the node ends interrupted. The thread that
- * comes second waits for the first one's exit. */
+/* SIGINT or SIGTERM, also one pending while a peer is lost (the peer was most likely stopped by
+ * the same Ctrl-C, and was only quicker): the node ends interrupted. The thread that comes
+ * second waits for the first one's exit. */
 static void memtest_interrupted(const struct memtest_run *run)
 {
 	if (atomic_flag_test_and_set(&memtest_interrupt_said))
@@ -170,40 +171,45 @@ static void memtest_interrupted(const struct memtest_run *run)
 	_exit(VMM_EXIT_INTERRUPTED);
 }
 
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+}
+
+/* Every thread blocks the stop signals and none ever takes one (the signal thread only polls
+ * for it), so one that arrived stays pending until the exit: a loss noticed at any moment after
+ * it is seen to be the interruption's. */
 static bool interrupted(void)
 {
 	sigset_t pending;
-	return atomic_load(&memtest_interrupt_taken) ||
-	       (sigpending(&pending) == 0 &&
-		(sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)));
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM));
 }
+
+static int memtest_signal_fd = -1; /* SIGINT and SIGTERM, for poll (which leaves them pending) */
 
 static void *memtest_signal_thread(void *arg)
 {
-	const struct memtest_run *run = arg;
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	int sig;
-	while (sigwait(&stop, &sig) != 0)
+	struct pollfd fd = {.fd = memtest_signal_fd, .events = POLLIN};
+	while (poll(&fd, 1, -1) < 0 && errno == EINTR)
 		;
-	atomic_store(&memtest_interrupt_taken, true);
-	memtest_interrupted(run);
+	memtest_interrupted(arg);
 	return NULL;
 }
 
 /* Blocks SIGINT and SIGTERM in this thread and every thread started after it (the cluster's,
- * the engine's, UCX's, the workloads'), and starts the one thread that takes them. */
+ * the engine's, UCX's, the workloads'), and starts the one thread that waits for them. */
 static int memtest_catch_signals(struct memtest_run *run)
 {
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
+	stop_signals(&stop);
 	pthread_t id;
-	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0 ||
-	    pthread_create(&id, NULL, memtest_signal_thread, run) != 0)
+	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0)
+		return -1;
+	memtest_signal_fd = signalfd(-1, &stop, SFD_CLOEXEC);
+	if (memtest_signal_fd < 0 || pthread_create(&id, NULL, memtest_signal_thread, run) != 0)
 		return -1;
 	pthread_detach(id);
 	return 0;
