@@ -236,6 +236,20 @@ static void signal_nodes(struct launch *l, int sig)
 			kill(l->pids[i], sig);
 }
 
+void node_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+}
+
+bool node_stop_signal_pending(void)
+{
+	sigset_t pending;
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM));
+}
+
 /* A node's end as a shell would give it: its exit status, or 128 + the signal that killed it. */
 static int exit_code(int ws)
 {

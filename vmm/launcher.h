@@ -3,6 +3,7 @@
 #ifndef VMM_LAUNCHER_H
 #define VMM_LAUNCHER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,5 +39,12 @@ struct node_command {
 };
 
 int node_command_run(const struct node_command *cmd);
+
+/* The signals that stop a node (SIGINT, SIGTERM), and whether one is pending. A node blocks them
+ * in every thread and only polls a signalfd for them, never taking one, so one that arrived
+ * stays pending until the exit: a peer lost at any moment after it was most likely stopped by
+ * the same Ctrl-C, and is not blamed. */
+void node_stop_signals(sigset_t *set);
+bool node_stop_signal_pending(void);
 
 #endif

@@ -35,6 +35,7 @@
 #include "firmware/multiboot.h"
 #include "vmm/accel.h"
 #include "vmm/config_mode.h"
+#include "vmm/launcher.h"
 #include "vmm/log.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_link.h"
@@ -445,6 +446,10 @@ static void machine_peer_lost(void *ctx, unsigned node, const char *why)
 	struct machine *m = ctx;
 	char left[256];
 	struct engine *engine = atomic_load(&m->engine_for_losses);
+	if (node_stop_signal_pending()) {
+		machine_stop(m, VMM_EXIT_INTERRUPTED, "interrupted by a signal");
+		return;
+	}
 	if (engine && !m->cfg->nodes[node].vcpus &&
 	    engine_node_lost(engine, node, left, sizeof(left))) {
 		log_error("node %s lost (%s): the guest goes on from the copies of its memory on "
@@ -663,9 +668,7 @@ static void machine_report_stats(struct machine *m, int timer_fd, bool print, co
 int machine_run(struct machine *m)
 {
 	sigset_t stop_signals;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
+	node_stop_signals(&stop_signals);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	int sig_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
 

@@ -171,23 +171,6 @@ static void memtest_interrupted(const struct memtest_run *run)
 	_exit(VMM_EXIT_INTERRUPTED);
 }
 
-static void stop_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-}
-
-/* Every thread blocks the stop signals and none ever takes one (the signal thread only polls
- * for it), so one that arrived stays pending until the exit: a loss noticed at any moment after
- * it is seen to be the interruption's. */
-static bool interrupted(void)
-{
-	sigset_t pending;
-	return sigpending(&pending) == 0 &&
-	       (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM));
-}
-
 static int memtest_signal_fd = -1; /* SIGINT and SIGTERM, for poll (which leaves them pending) */
 
 static void *memtest_signal_thread(void *arg)
@@ -204,7 +187,7 @@ static void *memtest_signal_thread(void *arg)
 static int memtest_catch_signals(struct memtest_run *run)
 {
 	sigset_t stop;
-	stop_signals(&stop);
+	node_stop_signals(&stop);
 	pthread_t id;
 	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0)
 		return -1;
@@ -218,7 +201,7 @@ static int memtest_catch_signals(struct memtest_run *run)
 static void memtest_peer_lost(void *ctx, unsigned node, const char *why)
 {
 	struct memtest_run *run = ctx;
-	if (interrupted())
+	if (node_stop_signal_pending())
 		memtest_interrupted(run);
 	const char *name = run->cfg->nodes[node].name;
 	if (atomic_load(&run->quiesced)) { /* it can take nothing away from this run any more */
