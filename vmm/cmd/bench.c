@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,7 +33,7 @@
 static const char bench_usage[] = "usage: vsmp-vmm bench exits [--iters N]\n"
 				  "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
 				  "       vsmp-vmm bench memory\n"
-				  "       vsmp-vmm bench guest [--nodes N]\n"
+				  "       vsmp-vmm bench guest [--nodes N] [--no-pin]\n"
 				  "       vsmp-vmm bench cpu [--iters N]\n";
 
 struct bench_guest_run {
@@ -167,40 +166,6 @@ int bench_cluster_config(const char *dir, const char *cluster_keys, const char *
 unsigned bench_first_port(void)
 {
 	return 20000 + (unsigned)getpid() % 12000;
-}
-
-/* The CPUs this process could use before it pinned itself, remembered at the first call: a node
- * forked after its parent pinned itself inherits the parent's one CPU, and would otherwise pin
- * itself to that CPU too (the replicas cluster of bench memory ran all three nodes on CPU 0). */
-static const cpu_set_t *allowed_cpus(void)
-{
-	static cpu_set_t allowed;
-	static bool known;
-	if (!known && sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
-	    CPU_COUNT(&allowed) > 0)
-		known = true;
-	return known ? &allowed : NULL;
-}
-
-unsigned bench_cpu_count(void)
-{
-	const cpu_set_t *allowed = allowed_cpus();
-	return allowed ? (unsigned)CPU_COUNT(allowed) : 1;
-}
-
-void bench_pin_to_cpu(unsigned k)
-{
-	const cpu_set_t *allowed = allowed_cpus();
-	if (!allowed)
-		return;
-	cpu_set_t mine;
-	unsigned want = k % (unsigned)CPU_COUNT(allowed), seen = 0;
-	CPU_ZERO(&mine);
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, allowed) && seen++ == want)
-			CPU_SET(cpu, &mine);
-	if (sched_setaffinity(0, sizeof(mine), &mine) < 0)
-		log_info("cannot pin to CPU %u: %s", want, strerror(errno));
 }
 
 static void bench_fatal(void *ctx, const char *why)

@@ -23,14 +23,6 @@ int bench_cluster_config(const char *dir, const char *cluster_keys, const char *
 			 struct cluster_config *cfg);
 /* The first port of a benchmark's nodes: one per process, so that runs at once do not collide. */
 unsigned bench_first_port(void);
-/* Pins every thread the calling thread creates from now on, and itself, to the k-th CPU this
- * process may use (modulo their number): local nodes stand for machines of their own. Without
- * it the scheduler moves a node's threads across the CPUs other nodes use, so that each hand-off
- * between two of them may wait for a sleeping CPU to wake (tens of us on this virtual host) or
- * not, and the results change from run to run. Logs if it cannot. */
-void bench_pin_to_cpu(unsigned k);
-/* How many CPUs this process may use (at least 1). */
-unsigned bench_cpu_count(void);
 /* Removes what bench_cluster_config put in dir, and dir. */
 void bench_remove_temp_dir(const char *dir);
 

@@ -25,6 +25,7 @@
 #include "vmm/cmd/bench_vcpu.h"
 #include "vmm/config.h"
 #include "vmm/guest_memory.h"
+#include "vmm/host_cpus.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/node_cluster.h"
@@ -308,7 +309,7 @@ static int bench_node_start(struct bench_node *b, const struct cluster_config *c
 			    size_t errlen)
 {
 	if (b->pinned)
-		bench_pin_to_cpu(b->self);
+		host_cpus_pin(b->self, 1);
 	struct coh_home_config striped = {.policy = COH_HOME_STRIPED, .stripe_pages = 1};
 	return bench_region_start(&b->region, cfg, b->self, (uint64_t)BENCH_PAGES * BENCH_PAGE,
 				  striped, 0, err, errlen);

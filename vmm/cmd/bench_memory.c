@@ -19,7 +19,7 @@
  * write pass: its time per page over its floor, against the first cluster's, is what a second
  * copy costs a write-heavy guest (each write-back waits for the mirror's ack before the page's
  * frame is freed); each against its own floor, as the two clusters do not run at once.
- * Node 0 runs on one CPU and the lenders on another (bench_pin_to_cpu): with 2 CPUs, 3 nodes
+ * Node 0 runs on one CPU and the lenders on another (host_cpus_share): with 2 CPUs, 3 nodes
  * oversubscribe the host, and this keeps the compute node's CPU its own. */
 #include "vmm/cmd/bench_memory.h"
 
@@ -41,6 +41,7 @@
 #include "vmm/config.h"
 #include "vmm/config_mode.h"
 #include "vmm/guest_memory.h"
+#include "vmm/host_cpus.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/node_cluster.h"
@@ -91,11 +92,12 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Node 0 on the first CPU, the lenders on the others. */
+/* Node 0 on the first CPU, the lenders on the others (host_cpus_share). */
 static void bench_mem_pin(unsigned self)
 {
-	unsigned cpus = bench_cpu_count();
-	bench_pin_to_cpu(self == 0 || cpus == 1 ? 0 : 1 + (self - 1) % (cpus - 1));
+	unsigned first, count;
+	if (host_cpus_share(self, 1 + BENCH_LENDERS, host_cpus_count(), &first, &count))
+		host_cpus_pin(first, count);
 }
 
 /* Joins and puts the memory under the engine, homed as guest RAM is in memory mode. */
