@@ -13,6 +13,9 @@
  * after which the namespaces are removed. Each node is killed by the kernel if the launcher dies
  * (PR_SET_PDEATHSIG), so none is left behind even then.
  *
+ * With pinning (the guest's launches, unless --no-pin), each node with vCPUs is started on its
+ * share of the launcher's CPUs (host_cpus_share), set between fork and exec.
+ *
  * When a node fails, the others notice (its connections close) and stop by themselves with
  * "node lost" (6), each saying so; a survivor may well be reaped before the failed node. So the
  * launcher blames no node for exiting 6: the failed node is the one killed by a signal it did
@@ -23,6 +26,7 @@
 #include "vmm/launcher.h"
 
 #include "vmm/config.h"
+#include "vmm/host_cpus.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
@@ -53,6 +57,7 @@ extern char **environ;
 struct launch {
 	const struct cluster_config *cfg;
 	bool netns;
+	bool pin; /* each node with vCPUs on its share of the CPUs (host_cpus.h) */
 	pid_t self;
 	unsigned namespaces; /* created so far: the bridge's, then nodes 0..namespaces-2 */
 	pid_t *pids;	     /* 0 once reaped */
@@ -210,11 +215,32 @@ static void exec_node(const struct launch *l, unsigned i, char **args, const sig
 	_exit(127);
 }
 
+/* Node i's CPUs, when it is pinned: the nodes with vCPUs share the host's CPUs among them; a
+ * lending node (memory mode) mostly waits, and is left to the scheduler. */
+static bool node_cpu_share(const struct launch *l, unsigned i, unsigned *first, unsigned *count)
+{
+	unsigned computing = 0, index = 0;
+	for (unsigned k = 0; k < l->cfg->node_count; k++) {
+		if (k == i)
+			index = computing;
+		computing += l->cfg->nodes[k].vcpus > 0;
+	}
+	return l->pin && l->cfg->nodes[i].vcpus > 0 &&
+	       host_cpus_share(index, computing, host_cpus_count(), first, count);
+}
+
 static int start_nodes(struct launch *l, int argc, char **argv, const sigset_t *old)
 {
 	for (unsigned i = 0; i < l->cfg->node_count; i++) {
+		unsigned first, count;
+		bool pinned = node_cpu_share(l, i, &first, &count);
+		if (pinned)
+			log_debug("node %s runs on %u CPU%s, from the launcher's CPU #%u on",
+				  l->cfg->nodes[i].name, count, count > 1 ? "s" : "", first);
 		char **args = node_argv(argc, argv, l->cfg->nodes[i].name);
 		pid_t pid = args ? fork() : -1;
+		if (pid == 0 && pinned)
+			host_cpus_pin(first, count);
 		if (pid == 0)
 			exec_node(l, i, args, old);
 		free(args);
@@ -440,9 +466,9 @@ static int launch_status(const struct launch *l)
 	return status;
 }
 
-int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **argv)
+int launcher_run(const struct cluster_config *cfg, bool netns, bool pin, int argc, char **argv)
 {
-	struct launch l = {.cfg = cfg, .netns = netns, .self = getpid(), .culprit = -1};
+	struct launch l = {.cfg = cfg, .netns = netns, .pin = pin, .self = getpid(), .culprit = -1};
 	sigset_t set, old;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -505,7 +531,7 @@ int node_command_run(const struct node_command *cmd)
 		log_error("%s: no node named '%s'", cmd->opts.config, cmd->opts.node);
 		status = VMM_EXIT_BAD_INPUT;
 	} else if (cmd->launch && !cmd->opts.node && cfg.node_count > 1) {
-		status = launcher_run(&cfg, cmd->opts.netns, cmd->argc, cmd->argv);
+		status = launcher_run(&cfg, cmd->opts.netns, cmd->pin, cmd->argc, cmd->argv);
 	} else if (launcher_apply_host_override(&cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		status = VMM_EXIT_BAD_INPUT;

@@ -18,8 +18,9 @@ struct cluster_config;
  * killed by a signal it did not send; the status of a node that exited non-zero for a reason of its
  * own (not 6); else the first non-zero status, else 0; 2 if the nodes could not be started. The
  * failed node is named on stderr, with how every node ended. Namespaces and veths it created are
- * removed before it returns. */
-int launcher_run(const struct cluster_config *cfg, bool netns, int argc, char **argv);
+ * removed before it returns. With pin, the nodes that have vCPUs run each on a share of the
+ * CPUs the launcher may use (host_cpus_share). */
+int launcher_run(const struct cluster_config *cfg, bool netns, bool pin, int argc, char **argv);
 
 /* In a node the launcher started with --netns: points every node's host at the address of its
  * namespace (the launcher passes them in VSMP_NODE_HOSTS). Does nothing when that is unset. */
@@ -32,6 +33,7 @@ int launcher_apply_host_override(struct cluster_config *cfg, char *err, size_t e
 struct node_command {
 	struct node_options opts; /* opts.node NULL: launch them all (or run the only one) */
 	bool launch;		  /* false: never launch; without a node, run_node gets node 0 */
+	bool pin;		  /* launched nodes on CPUs of their own (launcher_run) */
 	int argc;		  /* the whole command line, for the launcher to re-run per node */
 	char **argv;
 	int (*run_node)(const struct cluster_config *cfg, unsigned self, void *ctx);

@@ -16,13 +16,13 @@
 #include "vmm/prom_file.h"
 
 static const char usage_text[] =
-    "usage: vsmp-vmm --config FILE [--node NAME] [--netns] [--accel auto|kvm|emu]\n"
+    "usage: vsmp-vmm --config FILE [--node NAME] [--netns] [--no-pin] [--accel auto|kvm|emu]\n"
     "                [--check-config] [--stats N] [--stats-prometheus DIR] [--profile]\n"
     "                [--verbose]\n"
     "       vsmp-vmm bench exits [--iters N]\n"
     "       vsmp-vmm bench coherence [--local N] [--no-pin]\n"
     "       vsmp-vmm bench memory\n"
-    "       vsmp-vmm bench guest [--nodes N] [--accel auto|kvm|emu] [--scale F]\n"
+    "       vsmp-vmm bench guest [--nodes N] [--accel auto|kvm|emu] [--scale F] [--no-pin]\n"
     "       vsmp-vmm bench cpu [--iters N]\n"
     "       vsmp-vmm keygen FILE\n"
     "       vsmp-vmm cluster-check --config FILE [--node NAME] [--netns] [--seconds S] [--rtt N]\n"
@@ -35,6 +35,10 @@ static const char usage_text[] =
     "  -n, --node NAME     run only this node of the configuration (one per host); without\n"
     "                      it, every node is started as a process on this host\n"
     "      --netns         with several local nodes: each in its own network namespace\n"
+    "      --no-pin        with several local nodes: leave them to the scheduler. Without\n"
+    "                      it the nodes with vCPUs share the CPUs this process may use\n"
+    "                      (taskset narrows them): each its own when there are enough,\n"
+    "                      else node 0 one to itself and the others the rest, in turn\n"
     "      --accel KIND    what runs this node's vCPUs, in place of [guest] accel: kvm, emu\n"
     "                      (vsmp-vmm's own x86 interpreter) or auto (KVM if this host can\n"
     "                      create a VM, else emu)\n"
@@ -95,10 +99,11 @@ static const char usage_text[] =
 struct cli_options {
 	struct node_options node;
 	bool check_only;
+	bool no_pin;
 	struct machine_options machine;
 };
 
-enum { KEY_CHECK_CONFIG = 0x100, KEY_VERSION, KEY_STATS, KEY_PROMETHEUS, KEY_PROFILE };
+enum { KEY_CHECK_CONFIG = 0x100, KEY_VERSION, KEY_STATS, KEY_PROMETHEUS, KEY_PROFILE, KEY_NO_PIN };
 
 static int cli_take(void *ctx, int key, const char *arg)
 {
@@ -126,6 +131,9 @@ static int cli_take(void *ctx, int key, const char *arg)
 		return 0;
 	case KEY_PROFILE:
 		opt->machine.profile = true;
+		return 0;
+	case KEY_NO_PIN:
+		opt->no_pin = true;
 		return 0;
 	default:
 		return -1;
@@ -172,6 +180,7 @@ static int run_config(struct cli_options *opt, int argc, char **argv)
 {
 	struct node_command cmd = {.opts = opt->node,
 				   .launch = !opt->check_only,
+				   .pin = !opt->no_pin,
 				   .argc = argc,
 				   .argv = argv,
 				   .run_node = run_machine,
@@ -193,6 +202,7 @@ int main(int argc, char **argv)
 	    {"stats", required_argument, NULL, KEY_STATS},
 	    {"stats-prometheus", required_argument, NULL, KEY_PROMETHEUS},
 	    {"profile", no_argument, NULL, KEY_PROFILE},
+	    {"no-pin", no_argument, NULL, KEY_NO_PIN},
 	    {NULL, 0, NULL, 0}};
 	struct cli_options opt = {0};
 	const struct node_options_spec spec = {

@@ -24,7 +24,7 @@ for what in compute "stream triad" "contention \(lock xadd\)"; do
 	expect_line bench "^$what +[0-9.]+ .* [0-9.]+x"
 done
 expect_line bench "^TSC skew across nodes, +vCPU 1 - vCPU 0:"
-expect_line bench '^\{"nodes": 2, .*"compute_ratio": [0-9.]+, .*"stream_ratio": [0-9.]+, .*"tsc_nodes": \[\{"skew_cycles": -?[0-9]+'
+expect_line bench '^\{"nodes": 2, "pinned": true, .*"compute_ratio": [0-9.]+, .*"stream_ratio": [0-9.]+, .*"tsc_nodes": \[\{"skew_cycles": -?[0-9]+'
 [ -z "$(ls -A "$WORK/tmp")" ] || fail "bench guest left files behind: $(ls -A "$WORK/tmp")"
 run_vmm bad bench guest --nodes 5
 expect_status 2 bad

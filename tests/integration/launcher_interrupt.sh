@@ -5,7 +5,8 @@
 # a pseudo-terminal (script(1)) that runs it. Also SIGINT, and SIGTERM, to the launcher alone.
 # For memtest, cluster-check with --netns (its namespaces removed) and the guest run: the
 # launcher exits 130, each node ends with 130 (the launcher's "node exits" line says how each
-# ended), and no process (or namespace) is left.
+# ended), and no process (or namespace) is left. The guest run also checks where the launcher
+# put its nodes: pinned to CPUs of their own, or left to the scheduler with --no-pin.
 source "$(dirname "$0")/lib.sh"
 export UCX_NET_DEVICES=lo # loopback only (the netns run unsets it: there eth0 is ours)
 need_cpu
@@ -85,11 +86,52 @@ left=$(pgrep -f -- "--config $WORK/c.toml" || true)
 [ -z "$left" ] || show_and_fail "processes left behind: $left"
 echo "$case: every node ended with 130, nothing left"
 
-# The guest run, once every node has joined the cluster.
+# cpus_of PID: the CPUs a process may run on, one number per line ("0-2,5" expanded).
+cpus_of() {
+	local part
+	for part in $(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status" | tr ',' ' '); do
+		seq "${part%-*}" "${part#*-}"
+	done
+}
+
+# expect_node_cpus PINNED: each node's CPUs, as the launcher placed them (vmm/host_cpus.c) from
+# the CPUs this script may use: pinned, n0 has the first to itself and n1, n2 the second with 2
+# CPUs, a third each with 3 or more (the first nodes one more when 3 does not divide them);
+# with --no-pin, or 1 CPU, all of them.
+expect_node_cpus() {
+	local pinned=$1 allowed count node pid want got base extra first n
+	allowed=($(cpus_of $$))
+	count=${#allowed[@]}
+	base=$((count / 3)) extra=$((count % 3))
+	for node in 0 1 2; do
+		pid=$(pgrep -f -- "--config $WORK/c.toml.* --node n$node\$") || show_and_fail "no node n$node"
+		if [ "$pinned" = no ] || [ "$count" -lt 2 ]; then
+			want="${allowed[*]}"
+		elif [ "$count" -eq 2 ]; then
+			want=${allowed[$((node == 0 ? 0 : 1))]}
+		else
+			n=$((base + (node < extra ? 1 : 0)))
+			first=$((node * base + (node < extra ? node : extra)))
+			want="${allowed[*]:first:n}"
+		fi
+		got=$(cpus_of "$pid" | tr '\n' ' ')
+		[ "${got% }" = "$want" ] || show_and_fail "node n$node runs on CPUs '${got% }', expected '$want'"
+	done
+}
+
+# The guest run, once every node has joined the cluster: its nodes on CPUs of their own
+# (--no-pin: left to the scheduler).
 case="guest, Ctrl-C (SIGINT to the process group)"
 start "${ACCEL_ARGS[@]}" --config "$WORK/c.toml"
 until_true 120 "$launcher" count_at_least run.err '^cluster: authenticated' 6 ||
 	show_and_fail "the nodes did not join"
+expect_node_cpus yes
+interrupt_and_check group INT
+case="guest --no-pin, Ctrl-C (SIGINT to the process group)"
+start "${ACCEL_ARGS[@]}" --config "$WORK/c.toml" --no-pin
+until_true 120 "$launcher" count_at_least run.err '^cluster: authenticated' 6 ||
+	show_and_fail "the nodes did not join"
+expect_node_cpus no
 interrupt_and_check group INT
 
 # cluster-check in network namespaces: none is left either.

@@ -50,10 +50,11 @@
 extern char **environ;
 
 static const char bench_guest_usage[] =
-    "usage: vsmp-vmm bench guest [--nodes N] [--accel auto|kvm|emu] [--scale F]\n"
+    "usage: vsmp-vmm bench guest [--nodes N] [--accel auto|kvm|emu] [--scale F] [--no-pin]\n"
     "  --nodes N   2..4 (default 3)\n"
     "  --accel     the CPU backend the guests run on (default auto: KVM if /dev/kvm opens)\n"
-    "  --scale F   every kernel does F times its work, 0.001..1 (default 1)\n";
+    "  --scale F   every kernel does F times its work, 0.001..1 (default 1)\n"
+    "  --no-pin    the N nodes left to the host's scheduler, not each on CPUs of its own\n";
 
 enum bg_kernel { BG_COMPUTE, BG_STREAM, BG_CONTENTION, BG_TSC, BG_KERNELS };
 
@@ -84,6 +85,7 @@ struct bg_run {
 	unsigned nodes, port_base;
 	const char *accel; /* "kvm" or "emu" */
 	double scale;	   /* of every kernel's iterations */
+	bool no_pin;	   /* passed on to the guests' launcher */
 	double tsc_hz;
 	char output[BG_OUTPUT_MAX];
 	uint64_t now_line_host_tsc; /* host TSC when the "bench tsc now=" line was complete */
@@ -138,7 +140,8 @@ static int bg_write_config(const struct bg_run *r, enum bg_layout layout, enum b
 	return 0;
 }
 
-static pid_t bg_spawn(const char *config, const char *errpath, int out_fd, char *err, size_t errlen)
+static pid_t bg_spawn(const struct bg_run *r, const char *config, const char *errpath, int out_fd,
+		      char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
@@ -146,7 +149,8 @@ static pid_t bg_spawn(const char *config, const char *errpath, int out_fd, char 
 	posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errpath, O_WRONLY | O_CREAT | O_TRUNC,
 					 0600);
-	char *argv[] = {"vsmp-vmm", "--config", (char *)config, NULL};
+	char *argv[] = {"vsmp-vmm", "--config", (char *)config, r->no_pin ? "--no-pin" : NULL,
+			NULL};
 	pid_t pid;
 	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -226,7 +230,7 @@ static int bg_run_child(struct bg_run *r, const char *config, char *err, size_t 
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	pid_t pid = bg_spawn(config, errpath, pipefd[1], err, errlen);
+	pid_t pid = bg_spawn(r, config, errpath, pipefd[1], err, errlen);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
@@ -389,8 +393,10 @@ static void bg_report(const struct bg_run *r, const struct bg_result *one,
 {
 	unsigned n = r->nodes;
 	printf("vsmp-vmm bench guest: 1 node x %u vCPUs vs %u nodes x 1 vCPU (%s, guest TSC %.3f "
-	       "GHz)\n",
-	       n, n, r->accel, r->tsc_hz / 1e9);
+	       "GHz, the nodes %s)\n",
+	       n, n, r->accel, r->tsc_hz / 1e9,
+	       r->no_pin ? "not pinned"
+			 : "pinned to CPUs of their own as the launcher places them");
 	printf("%-24s %19s %19s %7s\n", "kernel", "1 node", "N nodes", "ratio");
 	bg_print_ratio("compute", "Mw/s", one->compute_mwords_s, spread->compute_mwords_s,
 		       "(goal >= 0.9x)");
@@ -410,18 +416,20 @@ static void bg_report(const struct bg_run *r, const struct bg_result *one,
 		printf("guest TSC behind host TSC (incl. ~ms of printing): %.1f ms on 1 node, %.1f "
 		       "ms on %u nodes\n",
 		       one->guest_behind_host_ms, spread->guest_behind_host_ms, n);
-	printf("{\"nodes\": %u, \"accel\": \"%s\", \"tsc_hz\": %.0f, \"compute_mwords_s\": [%.1f, "
+	printf("{\"nodes\": %u, \"pinned\": %s, \"accel\": \"%s\", \"tsc_hz\": %.0f, "
+	       "\"compute_mwords_s\": [%.1f, "
 	       "%.1f], "
 	       "\"compute_ratio\": %.3f, \"stream_mb_s\": [%.1f, %.1f], \"stream_ratio\": %.3f, "
 	       "\"stream_warmup_ms\": [%.1f, %.1f], \"contention_mops_s\": [%.3f, %.3f], "
 	       "\"contention_ratio\": %.3f, \"contention_handoffs\": [%" PRIu64 ", %" PRIu64 "], "
 	       "\"guest_behind_host_ms\": [%.1f, %.1f], \"tsc_one_node\": ",
-	       n, r->accel, r->tsc_hz, one->compute_mwords_s, spread->compute_mwords_s,
-	       spread->compute_mwords_s / one->compute_mwords_s, one->stream_mb_s,
-	       spread->stream_mb_s, spread->stream_mb_s / one->stream_mb_s, one->stream_warmup_ms,
-	       spread->stream_warmup_ms, one->contention_mops_s, spread->contention_mops_s,
-	       spread->contention_mops_s / one->contention_mops_s, one->handoffs, spread->handoffs,
-	       one->guest_behind_host_ms, spread->guest_behind_host_ms);
+	       n, r->no_pin ? "false" : "true", r->accel, r->tsc_hz, one->compute_mwords_s,
+	       spread->compute_mwords_s, spread->compute_mwords_s / one->compute_mwords_s,
+	       one->stream_mb_s, spread->stream_mb_s, spread->stream_mb_s / one->stream_mb_s,
+	       one->stream_warmup_ms, spread->stream_warmup_ms, one->contention_mops_s,
+	       spread->contention_mops_s, spread->contention_mops_s / one->contention_mops_s,
+	       one->handoffs, spread->handoffs, one->guest_behind_host_ms,
+	       spread->guest_behind_host_ms);
 	bg_json_skews(one, n);
 	printf(", \"tsc_nodes\": ");
 	bg_json_skews(spread, n);
@@ -460,6 +468,8 @@ static int bg_parse_args(int argc, char **argv, struct bg_run *r)
 			if (accel_kind_from_name(argv[++i], &kind) < 0)
 				return bg_bad_value("--accel", value);
 			r->accel = accel_kind_name(kind);
+		} else if (strcmp(argv[i], "--no-pin") == 0) {
+			r->no_pin = true;
 		} else if (strcmp(argv[i], "--scale") == 0 && value) {
 			r->scale = strtod(argv[++i], &end);
 			if (*end || !(r->scale >= 0.001 && r->scale <= 1))
