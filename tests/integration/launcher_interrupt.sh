@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 export UCX_NET_DEVICES=lo # loopback only (the netns run unsets it: there eth0 is ours)
 need_cpu
-cluster_config "$WORK/c.toml" 3 7540
+cluster_config "$WORK/c.toml" 3 7540 "tg.bench=compute tg.iters=1000000000" # the guest runs until stopped
 launcher=
 cleanup() {
 	[ -z "$launcher" ] || kill -KILL -- "-$launcher" 2>/dev/null || true
