@@ -43,9 +43,10 @@ struct node_command {
 int node_command_run(const struct node_command *cmd);
 
 /* The signals that stop a node (SIGINT, SIGTERM), and whether one is pending. A node blocks them
- * in every thread and only polls a signalfd for them, never taking one, so one that arrived
- * stays pending until the exit: a peer lost at any moment after it was most likely stopped by
- * the same Ctrl-C, and is not blamed. */
+ * in its threads and only polls a signalfd for them, never taking one, so one that arrived stays
+ * pending until the exit: a peer lost at any moment after it was most likely stopped by the same
+ * Ctrl-C, and is not blamed. (A library thread that did not block them dies of the signal
+ * instead, with the whole node, which the launcher counts as 130 too.) */
 void node_stop_signals(sigset_t *set);
 bool node_stop_signal_pending(void);
 
