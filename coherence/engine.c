@@ -12,7 +12,9 @@
  * messages and, as its chore, serves the region's faults (transport_chore). A fault then reaches
  * the network without waking another thread, and a reply installs the page on the thread that
  * polls; with a fault thread of its own, each remote fault paid one more wake-up, tens of
- * microseconds on this host (docs/benchmarks.md).
+ * microseconds on this host (docs/benchmarks.md). A thread that is about to touch a page may also
+ * serve its own miss (engine_access): it takes the progress thread's turn and runs the transport
+ * until the page is in, which spares the hand-offs of a fault through the userfaultfd.
  *
  * A request that may take a page away waits until the page has been here for ENGINE_HOLD_NS
  * (coherence/hold.h): the thread whose fault brought it must get to use it. The wait holds up
@@ -46,6 +48,10 @@
  * (bench coherence's ping-pong: 10,800 transfers/s; before the progress thread's short slice,
  * 6900 at 50 us and 8650 at 20 us). */
 #define ENGINE_HOLD_NS 50000ull
+
+/* How long a thread serving its own access (engine_access) waits for its request's completion
+ * before it asks again. */
+#define ACCESS_REFAULT_NS 1000000ull
 
 _Static_assert(ENGINE_MSG_WRITE_BATCH < ENGINE_MSG_EVICT_BATCH &&
 		   ENGINE_MSG_EVICT_BATCH < ENGINE_MSG_PING &&
@@ -102,6 +108,12 @@ void engine_page_changed(struct engine *e, uint64_t page)
 		e->params.page_changed(e->params.ctx, page * REGION_PAGE_SIZE);
 }
 
+static void engine_page_revoked(struct engine *e, uint64_t page)
+{
+	if (e->params.page_revoked)
+		e->params.page_revoked(e->params.ctx, page * REGION_PAGE_SIZE);
+}
+
 /* Only data from another node changes what the page holds: without data the bytes stay as they
  * are, or a missing page becomes zeros (reported when it was dropped, or never held anything). */
 static void engine_install(void *ctx, uint64_t page, const uint8_t *data, bool writable)
@@ -132,6 +144,7 @@ static void engine_drop(void *ctx, uint64_t page)
 	struct engine *e = ctx;
 	bool mapped = page_mapped(e, page);
 	page_set_mapped(e, page, false);
+	engine_page_revoked(e, page);
 	engine_cache_note(e, page, false);
 	/* A dirty copy written back was unmapped then, and only its kept bytes go now; unless a
 	 * thread touched it since, when it was staged (engine_cache_miss maps a staged copy). */
@@ -150,6 +163,7 @@ static void engine_drop(void *ctx, uint64_t page)
 static void engine_downgrade(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
+	engine_page_revoked(e, page);
 	if (!page_mapped(e, page))
 		engine_cache_protect(e, page);
 	else if (!engine_cache_batch_protected(page) &&
@@ -167,6 +181,8 @@ static void engine_read_local(void *ctx, uint64_t page, uint8_t *buf)
 static void engine_complete(void *ctx, uint64_t page)
 {
 	struct engine *e = ctx;
+	if (atomic_load(&e->access_page) == page)
+		atomic_store(&e->access_completed, true);
 	region_wake(engine_region(e), page);
 }
 
@@ -212,6 +228,83 @@ static void engine_fault(void *ctx, uint64_t page, bool write)
 }
 
 static const struct region_ops engine_region_ops = {.fault = engine_fault};
+
+/* A thread's access, served on that thread (engine_access). */
+struct access_wait {
+	struct engine *e;
+	uint64_t page;
+	bool write;
+	uint64_t faulted_ns;
+};
+
+/* 1: this node may write the page now, 0: only read it, -1: neither (it must fault). */
+static int page_access_now(struct engine *e, uint64_t page)
+{
+	if (!page_mapped(e, page))
+		return -1;
+	enum coh_page_state state = coh_page_state(e->coh, page);
+	if (state == COH_E)
+		return 1;
+	return state == COH_S || state == COH_SM_D || state == COH_MI_A ? 0 : -1;
+}
+
+static bool page_usable(struct engine *e, uint64_t page, bool write)
+{
+	return page_access_now(e, page) >= (int)write;
+}
+
+static void access_fault(struct access_wait *w)
+{
+	atomic_store(&w->e->access_completed, false);
+	w->faulted_ns = engine_now_ns();
+	engine_fault(w->e, w->page, w->write);
+}
+
+static void access_start(void *ctx)
+{
+	struct access_wait *w = ctx;
+	atomic_store(&w->e->access_page, w->page);
+	if (!page_usable(w->e, w->page, w->write))
+		access_fault(w);
+}
+
+/* A completed request does not promise the page (docs/coherence.md: a thread woken from a fault
+ * retries its access, which may fault again), so the wait faults again after each completion;
+ * and after ACCESS_REFAULT_NS without one, as a woken thread would after a stray wake-up. */
+static bool access_done(void *ctx)
+{
+	struct access_wait *w = ctx;
+	struct engine *e = w->e;
+	if (atomic_load(&e->failed) || atomic_load(&e->closing) ||
+	    page_usable(e, w->page, w->write)) {
+		atomic_store(&e->access_page, UINT64_MAX);
+		return true;
+	}
+	if (atomic_load(&e->access_completed) ||
+	    engine_now_ns() - w->faulted_ns > ACCESS_REFAULT_NS)
+		access_fault(w);
+	return false;
+}
+
+int engine_access(struct engine *e, uint64_t offset, bool write)
+{
+	uint64_t page = offset / REGION_PAGE_SIZE;
+	if (offset >= e->params.size)
+		return -1;
+	int now = page_access_now(e, page);
+	if (now >= (int)write)
+		return now;
+	/* engine_close waits for every accessor that may not have seen it closing (seq_cst both
+	 * ways) before it destroys the transport. */
+	atomic_fetch_add(&e->accessors, 1);
+	struct transport *t = atomic_load(&e->transport);
+	if (t && !atomic_load(&e->closing)) {
+		struct access_wait w = {.e = e, .page = page, .write = write};
+		transport_wait(t, access_start, access_done, &w);
+	}
+	atomic_fetch_sub(&e->accessors, 1);
+	return page_access_now(e, page);
+}
 
 /* The transport's progress thread serves the region's faults too (transport_chore). */
 static unsigned engine_serve_faults(void *ctx)
@@ -366,6 +459,8 @@ const struct page_counts *engine_fault_pages(struct engine *e, bool write)
 struct engine *engine_create(const struct engine_params *params, char *err, size_t errlen)
 {
 	struct engine *e = calloc(1, sizeof(*e));
+	if (e)
+		atomic_init(&e->access_page, UINT64_MAX);
 	uint64_t pages = params->size / REGION_PAGE_SIZE;
 	if (!e || !(e->mapped = calloc((pages + 63) / 64, sizeof(*e->mapped)))) {
 		snprintf(err, errlen, "out of memory");
@@ -417,6 +512,8 @@ void engine_close(struct engine *e)
 	pthread_rwlock_unlock(&e->send_lock);
 	if (closed)
 		return;
+	while (atomic_load(&e->accessors) > 0)
+		sched_yield(); /* each sees `closing` within one turn of the transport */
 	if (atomic_load(&e->transport))
 		transport_destroy(atomic_load(&e->transport));
 	region_destroy(engine_region(e));

@@ -45,6 +45,9 @@ struct engine_params {
 	 * copy was dropped (the next access faults). For users that keep something derived from
 	 * the bytes, such as decoded instructions. May be NULL. */
 	void (*page_changed)(void *ctx, uint64_t page_offset);
+	/* This node may no longer access the page as before: it was dropped or write-protected.
+	 * For users that remember what engine_access returned. May be NULL. */
+	void (*page_revoked)(void *ctx, uint64_t page_offset);
 	void *ctx;
 };
 
@@ -63,6 +66,16 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 void engine_close(struct engine *e);
 /* engine_close, then frees it. */
 void engine_destroy(struct engine *e);
+
+/* Any thread, before it accesses the region at byte `offset` through a new translation (the
+ * software vCPU's TLB fill): makes the page usable here for a read or a write, serving a miss on
+ * the calling thread, which runs the transport's turns until the page is in. That spares the two
+ * thread hand-offs of a fault (the faulting thread sleeps in the userfaultfd, the transport's
+ * thread serves it and wakes it). The page may be taken away again before the access, which then
+ * faults as usual. Returns 1 if the page may be written now, 0 if only read, -1 if it is not
+ * usable (the engine is closing or failed, or has no transport yet): the access faults as usual.
+ */
+int engine_access(struct engine *e, uint64_t offset, bool write);
 
 /* Round trip of a `len`-byte message to `node` and back through the engine's own transport,
  * averaged over `iters` (the network half of a remote fault's floor). Returns microseconds, or

@@ -37,6 +37,12 @@ struct engine {
 	struct region *_Atomic region;
 	_Atomic uint64_t *mapped; /* bit per page */
 	atomic_bool failed;
+	atomic_int accessors; /* threads in engine_access that may use the transport */
+	/* The page of the access being served on its own thread (one at a time: it holds the
+	 * transport's turn), UINT64_MAX if none, and whether a request for it completed since
+	 * that thread last asked. */
+	_Atomic uint64_t access_page;
+	atomic_bool access_completed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out, bytes_in, bytes_out;
 	/* --profile: faults per page, written only by the thread that serves the faults. */
 	struct page_counts *read_pages, *write_pages;

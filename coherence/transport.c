@@ -28,6 +28,10 @@
  * ucp_worker_progress has returned; lock order is then always send lock, then worker lock.
  *
  * The progress thread also runs its creator's chore on every turn (the engine's page faults).
+ * A turn (progress, delivery, the chore) runs under the turn lock: another thread that waits for
+ * a reply of its own may run turns itself (transport_wait; the chore only once it has waited for
+ * POLL_WINDOW_US) rather than sleep until the progress thread has it, which sleeps on the lock
+ * meanwhile.
  * When idle it sleeps on the worker's event fd (ucp_worker_arm + epoll) and the chore's fd. Waking
  * a sleeping thread costs tens of microseconds here (docs/benchmarks.md), more than a shared
  * memory round trip, so after any activity it keeps polling for POLL_WINDOW_US before sleeping
@@ -74,8 +78,8 @@ struct transport_peer {
 	ucp_ep_h ep;
 	pthread_mutex_t send_lock; /* next_seq and the order of submission */
 	uint64_t next_seq;
-	struct wire_replay replay; /* progress thread only */
-	unsigned drops;		   /* progress thread only */
+	struct wire_replay replay; /* under the turn lock */
+	unsigned drops;		   /* under the turn lock */
 	atomic_int in_flight;	   /* sends to it UCX has not completed yet */
 	uint8_t key[WIRE_KEY_SIZE];
 };
@@ -91,10 +95,14 @@ struct transport {
 	int epoll_fd, stop_fd;
 	struct transport_peer *peers;
 	atomic_int in_flight;	/* sends UCX has not completed yet, to any peer */
-	struct inbound *inbox;	/* progress thread only */
-	unsigned unknown_drops; /* progress thread only */
+	struct inbound *inbox;	/* under the turn lock */
+	unsigned unknown_drops; /* under the turn lock */
 	size_t inbox_count, inbox_cap;
 	atomic_bool stopping;
+	/* One turn (progress, delivery, the chore) at a time: the progress thread's, or that of a
+	 * thread waiting for its own reply (transport_wait). */
+	pthread_mutex_t turn_lock;
+	atomic_bool sleeping; /* the progress thread, on the worker's event fd */
 	pthread_t thread;
 	bool thread_started;
 };
@@ -281,7 +289,9 @@ static bool sleep_until_event(struct transport *t)
 		return false;
 	}
 	struct epoll_event ev;
+	atomic_store(&t->sleeping, true);
 	epoll_wait(t->epoll_fd, &ev, 1, MAX_SLEEP_MS);
+	atomic_store(&t->sleeping, false);
 	return true;
 }
 
@@ -316,6 +326,34 @@ void transport_sched_for_latency(void)
 	(void)prctl(PR_SET_TIMERSLACK, 1000ul, 0, 0, 0);
 }
 
+/* With the turn lock held. */
+static unsigned turn(struct transport *t, bool chore)
+{
+	unsigned events = ucp_worker_progress(t->worker);
+	deliver_inbox(t, false);
+	if (chore && t->chore.run)
+		events += t->chore.run(t->chore.ctx);
+	return events;
+}
+
+int transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(void *ctx),
+		   void *ctx)
+{
+	pthread_mutex_lock(&t->turn_lock);
+	uint64_t since = now_us();
+	if (start)
+		start(ctx);
+	/* The chore only once the wait is long: a short one would pay a system call per turn for
+	 * it, a long one must not hold up the node's other faults or the chore's background work. */
+	while (!done(ctx) && !atomic_load(&t->stopping))
+		if (turn(t, now_us() - since > POLL_WINDOW_US) == 0)
+			sched_yield();
+	pthread_mutex_unlock(&t->turn_lock);
+	if (atomic_load(&t->sleeping))
+		ucp_worker_signal(t->worker); /* what came after our last turn is its now */
+	return atomic_load(&t->stopping) ? -1 : 0;
+}
+
 static void *progress_thread(void *arg)
 {
 	struct transport *t = arg;
@@ -323,10 +361,9 @@ static void *progress_thread(void *arg)
 	bool can_sleep = true;
 	transport_sched_for_latency();
 	while (!atomic_load(&t->stopping)) {
-		unsigned events = ucp_worker_progress(t->worker);
-		deliver_inbox(t, false);
-		if (t->chore.run)
-			events += t->chore.run(t->chore.ctx);
+		pthread_mutex_lock(&t->turn_lock);
+		unsigned events = turn(t, true);
+		pthread_mutex_unlock(&t->turn_lock);
 		if (events || sends_pending(t)) {
 			last_activity = now_us();
 		} else if (!can_sleep || now_us() - last_activity < POLL_WINDOW_US) {
@@ -530,6 +567,7 @@ void transport_destroy(struct transport *t)
 		ucp_cleanup(t->context);
 	for (unsigned i = 0; i < t->n; i++)
 		pthread_mutex_destroy(&t->peers[i].send_lock);
+	pthread_mutex_destroy(&t->turn_lock);
 	if (t->epoll_fd >= 0)
 		close(t->epoll_fd);
 	if (t->stop_fd >= 0)

@@ -5,6 +5,7 @@
 #ifndef COHERENCE_TRANSPORT_H
 #define COHERENCE_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,12 @@ struct transport *transport_create(struct cluster *c, transport_recv_fn recv, vo
 int transport_send(struct transport *t, unsigned dst_node, uint16_t type, const void *payload,
 		   size_t len);
 void transport_destroy(struct transport *t);
+
+/* Runs the progress thread's turns on the calling thread until done(ctx): for a thread that would
+ * otherwise sleep until the progress thread has its reply (a fault it serves itself). start(ctx),
+ * if not NULL, runs first, as part of a turn. -1 if the transport is stopping. */
+int transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(void *ctx),
+		   void *ctx);
 
 /* Gives the calling thread the scheduling of the progress thread (a short slice, so its
  * wake-ups preempt a spinning vCPU; 1 us timer slack). For a thread that measures against the

@@ -2,9 +2,12 @@
  * The page_changed callback: a node hears about a page when another node's bytes are put in and
  * when its copy is dropped, and not when it only maps, protects or unprotects bytes it already
  * has. Memory mode's bounded cache: pages given up (in batches) are really gone, and what their
- * home writes afterwards is what the next read sees. */
+ * home writes afterwards is what the next read sees. engine_access: the page is mapped (the host's
+ * page table says so) before the thread touches it, for a read or a write as asked, and the
+ * engine says when the node loses the page again (page_revoked). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +33,7 @@ struct node {
 	int memfd;
 	uint8_t *mem;
 	atomic_uint changed[MAX_PAGES]; /* page_changed calls per page */
+	atomic_uint revoked[MAX_PAGES]; /* page_revoked calls per page */
 	atomic_uint bad_offsets;	/* calls with an offset that is not a page of the region */
 	atomic_bool failed;		/* the engine reported a fatal error */
 	char err[512];
@@ -70,6 +74,16 @@ static void on_page_changed(void *ctx, uint64_t page_offset)
 		atomic_fetch_add(&n->changed[page], 1);
 }
 
+static void on_page_revoked(void *ctx, uint64_t page_offset)
+{
+	struct node *n = ctx;
+	uint64_t page = page_offset / REGION_PAGE_SIZE;
+	if (page_offset % REGION_PAGE_SIZE || page >= layout.pages)
+		atomic_fetch_add(&n->bad_offsets, 1);
+	else
+		atomic_fetch_add(&n->revoked[page], 1);
+}
+
 static void on_fatal(void *ctx, const char *why)
 {
 	struct node *n = ctx;
@@ -93,6 +107,7 @@ static void *start_node(void *arg)
 				       .cache_pages = n->self == 0 ? layout.cache_pages : 0,
 				       .fatal = on_fatal,
 				       .page_changed = on_page_changed,
+				       .page_revoked = on_page_revoked,
 				       .ctx = n};
 	n->engine = engine_create(&params, n->err, sizeof(n->err));
 	return NULL;
@@ -287,5 +302,53 @@ Test(engine, a_run_of_writes_fetches_writable_copies_and_loses_no_write, .timeou
 		lender[p * REGION_PAGE_SIZE + 2] = (uint8_t)(p * 5);
 	for (unsigned p = OWN; p < OWN + LENT; p++)
 		cr_assert_eq(compute[p * REGION_PAGE_SIZE + 2], (uint8_t)(p * 5), "page %u", p);
+	stop_nodes();
+}
+
+/* Whether the host's page table maps `addr` in this process (bit 63 of its pagemap entry). */
+static bool host_maps(const volatile void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	uint64_t entry = 0;
+	off_t at = (off_t)((uintptr_t)addr / REGION_PAGE_SIZE * sizeof(entry));
+	cr_assert_eq(pread(fd, &entry, sizeof(entry), at), (ssize_t)sizeof(entry));
+	close(fd);
+	return entry >> 63;
+}
+
+/* engine_access brings each page in on the calling thread: mapped before the first touch (no
+ * fault through the userfaultfd needed), writable when asked for a write, with the home's bytes;
+ * what node 0 writes reaches node 1; a page node 1 then writes is revoked at node 0. */
+Test(engine, engine_access_maps_the_page_before_the_thread_touches_it, .timeout = 30)
+{
+	start_memory_mode();
+	struct engine *e = nodes[0].engine;
+	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
+	for (unsigned p = OWN; p < OWN + LENT; p++)
+		lender[p * REGION_PAGE_SIZE + 3] = (uint8_t)(p ^ 0x5a);
+	for (unsigned p = OWN; p < OWN + LENT; p += 3) {
+		uint64_t at = (uint64_t)p * REGION_PAGE_SIZE;
+		bool write = p % 2;
+		int can = engine_access(e, at, write);
+		cr_assert_geq(can, (int)write, "page %u: engine_access gave %d", p, can);
+		cr_assert(host_maps(compute + at), "page %u is mapped before it is touched", p);
+		cr_assert_eq(compute[at + 3], (uint8_t)(p ^ 0x5a), "page %u", p);
+		if (write)
+			compute[at + 3] = (uint8_t)(p ^ 0xa5);
+	}
+	for (unsigned p = OWN; p < OWN + LENT; p += 3)
+		cr_assert_eq(lender[p * REGION_PAGE_SIZE + 3],
+			     (uint8_t)(p % 2 ? p ^ 0xa5 : p ^ 0x5a), "page %u", p);
+	unsigned last = OWN + LENT - 1; /* still in node 0's cache, which node 1 now writes */
+	cr_assert_geq(engine_access(e, (uint64_t)last * REGION_PAGE_SIZE, false), 0);
+	unsigned before = atomic_load(&nodes[0].revoked[last]);
+	lender[last * REGION_PAGE_SIZE + 3] = 1;
+	cr_assert_gt(wait_count(&nodes[0].revoked[last], before + 1), before,
+		     "node 0 heard that its copy went");
+	cr_assert_eq(engine_access(e, (uint64_t)layout.pages * REGION_PAGE_SIZE, false), -1,
+		     "past the region");
+	for (unsigned i = 0; i < NODES; i++)
+		cr_assert_eq(atomic_load(&nodes[i].bad_offsets), 0);
 	stop_nodes();
 }

@@ -279,6 +279,11 @@ static uint64_t memtest_cache_pages(const struct cluster_config *cfg, unsigned n
 	return pages ? pages : 1;
 }
 
+static void memtest_fetch(void *ctx, uint64_t offset, bool write)
+{
+	engine_access(ctx, offset, write);
+}
+
 /* The joined node's run: the region under the engine, homed as [cluster] homes (or --homes)
  * says, and the workloads on it. The node's exit status. */
 static int memtest_on_region(const struct cluster_config *cfg, const struct memtest_options *opt,
@@ -307,6 +312,8 @@ static int memtest_on_region(const struct cluster_config *cfg, const struct memt
 		return MEMTEST_FAILED;
 	}
 	run->env.region = mem->host;
+	run->env.fetch = memtest_fetch;
+	run->env.fetch_ctx = e;
 	int status = memtest_threads(run, opt->threads);
 	if (engine_quiesce(e, 30000) < 0) {
 		log_error("the other nodes did not finish within 30 s");

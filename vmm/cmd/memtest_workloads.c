@@ -374,6 +374,15 @@ struct stress_state {
 	uint64_t increments, reads, writes, bad;
 };
 
+/* Both ways to reach a page race on the same pages: see memtest_env.fetch. */
+static void stress_fetch(const struct memtest_env *env, unsigned thread, unsigned page, size_t word,
+			 bool write)
+{
+	if (env->fetch && thread % 2)
+		env->fetch(env->fetch_ctx, (uint64_t)page * MEMTEST_PAGE + word * sizeof(uint64_t),
+			   write);
+}
+
 static void stress_op(const struct memtest_env *env, unsigned thread, struct stress_state *st,
 		      uint64_t *rng)
 {
@@ -388,10 +397,12 @@ static void stress_op(const struct memtest_env *env, unsigned thread, struct str
 			return;
 		uint64_t value = ((uint64_t)thread << SEQ_BITS) |
 				 ((st->written[word] & ((1ULL << SEQ_BITS) - 1)) + 1);
+		stress_fetch(env, thread, PAGE_WORDS, word, true);
 		__atomic_store_n(word_at(env, PAGE_WORDS, word), value, __ATOMIC_RELAXED);
 		st->written[word] = value;
 		st->writes++;
 	} else if (op < 9) {
+		stress_fetch(env, thread, PAGE_WORDS, word, false);
 		uint64_t v = __atomic_load_n(word_at(env, PAGE_WORDS, word), __ATOMIC_RELAXED);
 		bool owner_ok = v == 0 || (v >> SEQ_BITS) == word % total;
 		bool monotonic = v >= st->last_seen[word];
@@ -399,6 +410,7 @@ static void stress_op(const struct memtest_env *env, unsigned thread, struct str
 		st->last_seen[word] = v > st->last_seen[word] ? v : st->last_seen[word];
 		st->reads++;
 	} else {
+		stress_fetch(env, thread, PAGE_COUNTERS, r % STRESS_COUNTERS, true);
 		__atomic_add_fetch(word_at(env, PAGE_COUNTERS, r % STRESS_COUNTERS), 1,
 				   __ATOMIC_SEQ_CST);
 		st->increments++;

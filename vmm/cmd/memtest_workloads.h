@@ -15,6 +15,11 @@ struct memtest_env {
 	unsigned iters;
 	uint64_t seed;
 	uint64_t deadline_ns; /* every wait gives up (as a failure) past this */
+	/* The stress's odd-numbered threads call it before each access of the region at byte
+	 * `offset`, as the software vCPU does when it translates an address anew (engine_access);
+	 * the even ones reach pages through the host's fault alone. NULL: none does. */
+	void (*fetch)(void *ctx, uint64_t offset, bool write);
+	void *fetch_ctx;
 };
 
 enum memtest_result {
