@@ -102,6 +102,12 @@ void machine_stop(struct machine *m, int status, const char *fmt, ...)
 		vcpu_kick(&m->vcpus[i]);
 }
 
+bool machine_serves_own_misses(const struct machine *m)
+{
+	return m->cfg->node_count > 1 && m->cfg->mode == CLUSTER_MODE_MEMORY &&
+	       m->cfg->nodes[m->node].cache_bytes > 0;
+}
+
 bool machine_stopping(const struct machine *m)
 {
 	return atomic_load(&m->stopping);
@@ -475,6 +481,13 @@ static void machine_page_changed(void *ctx, uint64_t page_offset)
 	m->accel->ops->page_changed(m->accel, page_offset);
 }
 
+static void machine_page_revoked(void *ctx, uint64_t page_offset)
+{
+	struct machine *m = ctx;
+	if (m->accel->ops->page_revoked)
+		m->accel->ops->page_revoked(m->accel, page_offset);
+}
+
 static void machine_node_message(void *ctx, unsigned src, uint16_t type, const void *payload,
 				 size_t len)
 {
@@ -521,20 +534,22 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	uint32_t mirrors[cfg->node_count];
 	bool replicated = config_mirrors(cfg, mirrors);
 	int spare = config_spare_node(cfg);
-	struct engine_params params = {.host = m->mem.host,
-				       .memfd = m->mem.fd,
-				       .size = m->mem.size,
-				       .cluster = m->cluster,
-				       .homes = {.policy = coh_policy_of[cfg->homes],
-						 .range_pages = range_pages,
-						 .mirrors = replicated ? mirrors : NULL},
-				       .spare = spare >= 0 ? (uint32_t)spare : COH_NO_MIRROR,
-				       .cache_pages = cfg->nodes[m->node].cache_bytes / 4096,
-				       .profile_faults = m->opts.profile,
-				       .fatal = machine_engine_fatal,
-				       .user_message = machine_node_message,
-				       .page_changed = machine_page_changed,
-				       .ctx = m};
+	struct engine_params params = {
+	    .host = m->mem.host,
+	    .memfd = m->mem.fd,
+	    .size = m->mem.size,
+	    .cluster = m->cluster,
+	    .homes = {.policy = coh_policy_of[cfg->homes],
+		      .range_pages = range_pages,
+		      .mirrors = replicated ? mirrors : NULL},
+	    .spare = spare >= 0 ? (uint32_t)spare : COH_NO_MIRROR,
+	    .cache_pages = cfg->nodes[m->node].cache_bytes / 4096,
+	    .profile_faults = m->opts.profile,
+	    .fatal = machine_engine_fatal,
+	    .user_message = machine_node_message,
+	    .page_changed = machine_page_changed,
+	    .page_revoked = machine_serves_own_misses(m) ? machine_page_revoked : NULL,
+	    .ctx = m};
 	m->engine = engine_create(&params, err, errlen);
 	free(range_pages);
 	/* The file is created now, so that a directory that refuses it stops the node at once. */

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "coherence/engine.h"
 #include "devices/apic_bus.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
@@ -66,6 +67,12 @@ static const struct lapic_ops vcpu_lapic_ops = {
     .eoi_level = lapic_eoi_level,
 };
 
+static int vcpu_ram_fetch(void *ctx, uint64_t ram_offset, bool write)
+{
+	struct vcpu *v = ctx;
+	return engine_access(v->m->engine, ram_offset, write);
+}
+
 int vcpu_init(struct vcpu *v, struct machine *m, unsigned index, bool bsp, char *err, size_t errlen)
 {
 	*v = (struct vcpu){.m = m, .index = index, .bsp = bsp};
@@ -77,7 +84,9 @@ int vcpu_init(struct vcpu *v, struct machine *m, unsigned index, bool bsp, char 
 	pthread_cond_init(&v->wait_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	v->state = bsp ? VCPU_RUNNABLE : VCPU_WAIT_FOR_SIPI;
-	v->io = (struct cpu_io){.access = vcpu_io_access, .ctx = v};
+	v->io = (struct cpu_io){.access = vcpu_io_access,
+				.ram_fetch = machine_serves_own_misses(m) ? vcpu_ram_fetch : NULL,
+				.ctx = v};
 	v->cpu = m->accel->ops->cpu_create(m->accel, index, &v->io, err, errlen);
 	if (!v->cpu)
 		return -1;

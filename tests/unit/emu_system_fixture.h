@@ -57,7 +57,7 @@ static inline void io_access(void *ctx, enum cpu_io_space space, uint64_t addr, 
 		memset(data, 0xa5, len);
 }
 
-static const struct cpu_io test_io = {io_access, NULL};
+static const struct cpu_io test_io = {.access = io_access};
 
 static inline void setup(void)
 {

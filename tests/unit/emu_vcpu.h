@@ -22,7 +22,7 @@ static void no_io(void *ctx, enum cpu_io_space space, uint64_t addr, uint8_t *da
 	cr_assert_fail("unexpected I/O");
 }
 
-static const struct cpu_io test_io = {no_io, NULL};
+static const struct cpu_io test_io = {.access = no_io};
 
 static void emu_vcpu_create_with_io(const struct cpu_io *io)
 {

@@ -26,7 +26,7 @@ static void record_io(void *ctx, enum cpu_io_space space, uint64_t addr, uint8_t
 	written_value = data[0];
 }
 
-static const struct cpu_io record = {record_io, NULL};
+static const struct cpu_io record = {.access = record_io};
 
 static void create(void)
 {

@@ -56,10 +56,16 @@ struct cpu_exit {
 	char message[256];
 };
 
-/* The machine's device dispatch, called on the vCPU's thread. */
+/* The machine's services to a vCPU, called on the vCPU's thread: the device dispatch, and for a
+ * backend that translates guest addresses itself (the interpreter), ram_fetch before it uses a
+ * new translation of the RAM page at byte `ram_offset`: with several nodes it brings the page
+ * here for a read or a write on this thread (coherence/engine.h, engine_access) and returns 1 if
+ * the page may be written now, 0 if only read, -1 if neither (the access then faults in the host
+ * and waits as a KVM vCPU's would). NULL: RAM is always usable. */
 struct cpu_io {
 	void (*access)(void *ctx, enum cpu_io_space space, uint64_t addr, uint8_t *data,
 		       unsigned len, bool is_write);
+	int (*ram_fetch)(void *ctx, uint64_t ram_offset, bool write);
 	void *ctx;
 };
 
@@ -121,6 +127,10 @@ struct accel_ops {
 	/* The contents of the RAM page at `ram_offset` may have changed behind the vCPUs' backs
 	 * (another node, a device): forget anything derived from them. Any thread. */
 	void (*page_changed)(struct accel *a, uint64_t ram_offset);
+	/* The page at `ram_offset` may no longer be accessed as ram_fetch last said (the coherence
+	 * engine dropped or write-protected it): translations that rely on it go. Any thread. NULL:
+	 * the backend keeps none (KVM). */
+	void (*page_revoked)(struct accel *a, uint64_t ram_offset);
 };
 
 struct accel {

@@ -256,6 +256,8 @@ struct emu_insn {
 
 /* ---- the machine-wide part (one per VMM process) ------------------------------------------ */
 
+#define EMU_REVOKED 64
+
 struct emu_accel {
 	struct accel base;
 	uint8_t *ram;
@@ -269,6 +271,11 @@ struct emu_accel {
 	ZydisDecoder decoder[EMU_MODE_COUNT];
 	emu_handler_fn handlers[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 	_Atomic uint64_t clock_epoch_ns; /* CLOCK_REALTIME the guest's TSC counts from */
+	/* Pages the coherence engine took from this node or write-protected (accel page_revoked),
+	 * the last EMU_REVOKED of them by their count; each vCPU drops its translations of them at
+	 * its next block (emu_tlb_revoked). */
+	_Atomic uint64_t revoked_count;
+	_Atomic uint64_t revoked[EMU_REVOKED];
 };
 
 /* ---- one vCPU ----------------------------------------------------------------------------- */
@@ -339,6 +346,7 @@ struct emu_cpu {
 	bool stop;	/* an exit other than a fault ends the run loop */
 
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];
+	uint64_t revoked_seen; /* emu_accel.revoked_count when this vCPU last looked */
 	struct emu_decode_cache *dcache;
 	struct emu_insn scratch;	/* an instruction no block can hold (page-crossing) */
 	uint64_t instructions;		/* retired, for statistics */
@@ -559,6 +567,9 @@ void emu_port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint32_t valu
 void emu_update_mode(struct emu_cpu *c); /* after CS, CR0 or EFER change */
 bool emu_long_mode(const struct emu_cpu *c);
 void emu_tlb_flush(struct emu_cpu *c, bool keep_global);
+/* The RAM pages revoked since this vCPU last looked leave its TLB (all of it if it fell more
+ * than EMU_REVOKED behind). */
+void emu_tlb_revoked(struct emu_cpu *c);
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t linear);
 uint64_t emu_tsc(const struct emu_cpu *c);
 

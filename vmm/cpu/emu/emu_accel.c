@@ -200,6 +200,7 @@ static struct cpu *emu_cpu_create(struct accel *base, unsigned index, const stru
 	c->cpu = (struct cpu){.ops = &emu_cpu_ops, .index = index};
 	c->accel = a;
 	c->io = io;
+	c->revoked_seen = atomic_load(&a->revoked_count);
 	emu_msr_reset(c);
 	cpu_reset(c);
 	emu_update_mode(c);
@@ -278,6 +279,14 @@ static void emu_page_changed(struct accel *base, uint64_t ram_offset)
 	emu_code_page_written(a, layout_ram_offset_to_gpa(ram_offset) >> 12);
 }
 
+static void emu_page_revoked(struct accel *base, uint64_t ram_offset)
+{
+	struct emu_accel *a = (struct emu_accel *)base;
+	uint64_t slot = atomic_fetch_add(&a->revoked_count, 1) % EMU_REVOKED;
+	atomic_store_explicit(&a->revoked[slot], layout_ram_offset_to_gpa(ram_offset) >> 12,
+			      memory_order_relaxed);
+}
+
 const struct accel_ops emu_accel_ops = {
     .name = "emu",
     .create = emu_accel_create,
@@ -286,4 +295,5 @@ const struct accel_ops emu_accel_ops = {
     .set_clock_epoch = emu_set_clock_epoch,
     .clock_offset_ns = emu_clock_offset_ns,
     .page_changed = emu_page_changed,
+    .page_revoked = emu_page_revoked,
 };

@@ -36,6 +36,45 @@ void emu_tlb_flush(struct emu_cpu *c, bool keep_global)
 			c->tlb[i].vpn = UINT64_MAX;
 }
 
+static void tlb_drop_gpa_page(struct emu_cpu *c, uint64_t page)
+{
+	for (unsigned i = 0; i < EMU_TLB_SIZE; i++)
+		if (c->tlb[i].host && c->tlb[i].gpa >> 12 == page)
+			c->tlb[i].vpn = UINT64_MAX;
+}
+
+/* A slot is written after its number is taken, so a vCPU may read it a moment early and miss a
+ * page: harmless, since the engine also unmapped or write-protected the page in the host, where
+ * an access through the stale translation faults and waits as any host access would. */
+void emu_tlb_revoked(struct emu_cpu *c)
+{
+	struct emu_accel *a = c->accel;
+	uint64_t now = atomic_load_explicit(&a->revoked_count, memory_order_acquire);
+	if (now - c->revoked_seen > EMU_REVOKED) {
+		emu_tlb_flush(c, false);
+	} else {
+		for (uint64_t i = c->revoked_seen; i < now; i++)
+			tlb_drop_gpa_page(c, atomic_load_explicit(&a->revoked[i % EMU_REVOKED],
+								  memory_order_relaxed));
+	}
+	c->revoked_seen = now;
+}
+
+/* The machine's ram_fetch, for a RAM page this vCPU is about to use: brings it here and takes
+ * the write permission away if the page may not be written here yet, so that the first write
+ * comes back through emu_translate_miss and fetches it for writing. */
+static void tlb_fetch(struct emu_cpu *c, struct emu_tlb_entry *e, enum emu_access access)
+{
+	if (!e->host || !c->io || !c->io->ram_fetch)
+		return;
+	int can = c->io->ram_fetch(c->io->ctx, (uint64_t)(e->host - c->accel->ram),
+				   access == EMU_ACC_WRITE);
+	if (can < 1) {
+		e->perm[0] &= (uint8_t)~EMU_PERM_WRITE;
+		e->perm[1] &= (uint8_t)~EMU_PERM_WRITE;
+	}
+}
+
 /* INVLPG: the entry of that 4 KiB page, and every entry filled from the same large page. */
 void emu_tlb_flush_page(struct emu_cpu *c, uint64_t linear)
 {
@@ -199,5 +238,6 @@ const struct emu_tlb_entry *emu_translate_miss(struct emu_cpu *c, uint64_t linea
 		e->host = emu_ram_host(c->accel, w.gpa, 4096);
 		tlb_set_flags(c, e, w.flags);
 	}
+	tlb_fetch(c, e, access);
 	return e;
 }

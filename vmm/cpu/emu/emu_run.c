@@ -138,6 +138,10 @@ static bool boundary_quiet(struct emu_cpu *c)
 static inline __attribute__((always_inline)) void run_block(struct emu_cpu *c)
 {
 	uint64_t start = c->insn_rip = c->rip, retired_before = c->instructions;
+	if (__builtin_expect(atomic_load_explicit(&c->accel->revoked_count, memory_order_relaxed) !=
+				 c->revoked_seen,
+			     0))
+		emu_tlb_revoked(c);
 	uint64_t lin =
 	    c->mode == EMU_MODE_64 ? c->rip : (c->seg[EMU_CS].base + c->rip) & 0xffffffffull;
 	const struct emu_tlb_entry *e = emu_translate(c, lin, EMU_ACC_EXEC, c->cpl == 3);
