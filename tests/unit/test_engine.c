@@ -64,24 +64,26 @@ static uint16_t free_port(void)
 	return ntohs(sa.sin_port);
 }
 
-static void on_page_changed(void *ctx, uint64_t page_offset)
+/* One more call for the page at page_offset in `counts`, or a bad offset. */
+static void count_call(struct node *n, atomic_uint *counts, uint64_t page_offset)
 {
-	struct node *n = ctx;
 	uint64_t page = page_offset / REGION_PAGE_SIZE;
 	if (page_offset % REGION_PAGE_SIZE || page >= layout.pages)
 		atomic_fetch_add(&n->bad_offsets, 1);
 	else
-		atomic_fetch_add(&n->changed[page], 1);
+		atomic_fetch_add(&counts[page], 1);
+}
+
+static void on_page_changed(void *ctx, uint64_t page_offset)
+{
+	struct node *n = ctx;
+	count_call(n, n->changed, page_offset);
 }
 
 static void on_page_revoked(void *ctx, uint64_t page_offset)
 {
 	struct node *n = ctx;
-	uint64_t page = page_offset / REGION_PAGE_SIZE;
-	if (page_offset % REGION_PAGE_SIZE || page >= layout.pages)
-		atomic_fetch_add(&n->bad_offsets, 1);
-	else
-		atomic_fetch_add(&n->revoked[page], 1);
+	count_call(n, n->revoked, page_offset);
 }
 
 static void on_fatal(void *ctx, const char *why)
