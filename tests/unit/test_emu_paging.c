@@ -3,7 +3,9 @@
  * kind of page fault has the architectural error code and CR2 (not present, write to read-only
  * at CPL 3 and with CR0.WP, a user access to a supervisor page, an NX fetch); 2 MiB pages;
  * global entries survive a CR3-style flush and INVLPG drops a whole large page; 32-bit paging
- * with a 4 MiB page. A fault unwinds to the setjmp in CATCH() as it would to the run loop. */
+ * with a 4 MiB page. With a machine that fetches pages (memory mode): a fill fetches its page,
+ * write permission only once the machine says the page may be written, and a revoked page is
+ * fetched again. A fault unwinds to the setjmp in CATCH() as it would to the run loop. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +154,39 @@ Test(emu_paging, legacy_32bit_paging_with_4m_page)
 	cr_assert_eq(CATCH(cr_assert_eq(emu_read_sys(c, 0xc02345, 1), 0x99)), -1);
 	memcpy(&pde, ram + 0x5000 + 4 * 3, 4);
 	cr_assert(pde & A);
+}
+
+/* The machine's ram_fetch: counts what it is asked, every time for the page at 0x100000, and
+ * answers that the page may be written only when asked for a write. */
+static unsigned fetched_for_read, fetched_for_write;
+
+static int fetch_page(void *ctx, uint64_t ram_offset, bool write)
+{
+	(void)ctx;
+	cr_assert_eq(ram_offset, 0x100000);
+	if (write)
+		fetched_for_write++;
+	else
+		fetched_for_read++;
+	return write ? 1 : 0;
+}
+
+Test(emu_paging, fills_fetch_their_page_and_a_revoked_page_is_fetched_again)
+{
+	static const struct cpu_io io = {.ram_fetch = fetch_page};
+	c->io = &io;
+	/* Dirty already, so that the read's fill would allow writes but for the machine. */
+	put64(PT + 8 * 5, 0x100000 | P | W | U | A | D);
+	cr_assert_eq(CATCH(emu_read_sys(c, 0x205010, 1)), -1);
+	cr_assert_eq(CATCH(emu_read_sys(c, 0x205018, 8)), -1);
+	cr_assert_eq(fetched_for_read, 1, "one fetch for the fill, none for a hit");
+	cr_assert_eq(CATCH(emu_write_sys(c, 0x205010, 1, 0xa5)), -1);
+	cr_assert_eq(CATCH(emu_write_sys(c, 0x205020, 1, 0xa6)), -1);
+	cr_assert_eq(fetched_for_write, 1,
+		     "a write fetches once: the read-only fill kept no write");
+	cr_assert_eq(ram[0x100010], 0xa5);
+	emu_accel_ops.page_revoked(&accel.base, 0x100000);
+	emu_tlb_revoked(c);
+	cr_assert_eq(CATCH(emu_read_sys(c, 0x205010, 1)), -1);
+	cr_assert_eq(fetched_for_read, 2, "the revoked page's translation went");
 }
