@@ -343,8 +343,8 @@ int transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(v
 	uint64_t since = now_us();
 	if (start)
 		start(ctx);
-	/* The chore only once the wait is long: a short one would pay a system call per turn for
-	 * it, a long one must not hold up the node's other faults or the chore's background work. */
+	/* The chore only once the wait is long: a short one would pay a system call a turn for it,
+	 * a long one must not hold up the node's other faults or the replicas' background work. */
 	while (!done(ctx) && !atomic_load(&t->stopping))
 		if (turn(t, now_us() - since > POLL_WINDOW_US) == 0)
 			sched_yield();
