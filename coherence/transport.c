@@ -336,8 +336,8 @@ static unsigned turn(struct transport *t, bool chore)
 	return events;
 }
 
-int transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(void *ctx),
-		   void *ctx)
+void transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(void *ctx),
+		    void *ctx)
 {
 	pthread_mutex_lock(&t->turn_lock);
 	uint64_t since = now_us();
@@ -351,7 +351,6 @@ int transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(v
 	pthread_mutex_unlock(&t->turn_lock);
 	if (atomic_load(&t->sleeping))
 		ucp_worker_signal(t->worker); /* what came after our last turn is its now */
-	return atomic_load(&t->stopping) ? -1 : 0;
 }
 
 static void *progress_thread(void *arg)

@@ -45,9 +45,9 @@ void transport_destroy(struct transport *t);
 
 /* Runs the progress thread's turns on the calling thread until done(ctx): for a thread that would
  * otherwise sleep until the progress thread has its reply (a fault it serves itself). start(ctx),
- * if not NULL, runs first, as part of a turn. -1 if the transport is stopping. */
-int transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(void *ctx),
-		   void *ctx);
+ * if not NULL, runs first, as part of a turn. Returns early once the transport is stopping. */
+void transport_wait(struct transport *t, void (*start)(void *ctx), bool (*done)(void *ctx),
+		    void *ctx);
 
 /* Gives the calling thread the scheduling of the progress thread (a short slice, so its
  * wake-ups preempt a spinning vCPU; 1 us timer slack). For a thread that measures against the

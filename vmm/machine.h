@@ -118,8 +118,8 @@ void machine_stop(struct machine *m, int status, const char *fmt, ...)
 bool machine_stopping(const struct machine *m);
 /* Whether the software vCPUs of this node serve their misses on their own threads
  * (cpu_io.ram_fetch): on memory mode's compute node, whose misses are mostly lent pages that
- * come from a node that does nothing else. Not in system mode, where a 3-node Linux boot took
- * 10 % longer with it (docs/benchmarks.md, "Misses served on the vCPU's thread"). */
+ * come from a node that does nothing else. Not in system mode, where a 3-node Linux boot gained
+ * nothing from it and used more CPU (docs/benchmarks.md, "Misses served on the vCPU's thread"). */
 bool machine_serves_own_misses(const struct machine *m);
 uint64_t machine_now_ns(void);
 /* Several nodes: the guest's clock reads the nanoseconds since epoch_ns (CLOCK_REALTIME), on
