@@ -485,7 +485,7 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	if (!e->coh || engine_create_replicas(e, err, errlen) < 0)
 		goto fail;
 	struct region *r = region_create(params->host, params->memfd, params->size,
-					 &engine_region_ops, e, err, errlen);
+					 &engine_region_ops, e, &e->host_time, err, errlen);
 	if (!r)
 		goto fail;
 	atomic_store_explicit(&e->region, r, memory_order_release);
@@ -623,6 +623,10 @@ void engine_get_stats(struct engine *e, struct engine_stats *out)
 				     .prefetch_issued = atomic_load(&e->prefetch_issued),
 				     .prefetch_used = atomic_load(&e->prefetch_used),
 				     .prefetch_unused = atomic_load(&e->prefetch_unused)};
+	for (unsigned op = 0; op < REGION_HOST_OPS; op++) {
+		out->host_ops[op] = atomic_load(&e->host_time.ops[op]);
+		out->host_ns[op] = atomic_load(&e->host_time.ns[op]);
+	}
 	if (e->cache) {
 		pthread_mutex_lock(&e->cache_lock);
 		out->lent_resident = page_cache_resident_count(e->cache);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "coherence/homes.h"
+#include "coherence/region.h"
 
 struct cluster;
 struct engine;
@@ -107,6 +108,9 @@ struct engine_stats {
 	/* With replicas (replicated = 1): enum replicas_state (0 protected, 1 rebuilding, 2
 	 * degraded; replicas_state_name) and the pages this node copied to a new mirror. */
 	uint64_t replicated, replica_state, replica_pages_copied;
+	/* The host's page-table operations on guest RAM by kind (enum region_host_op: mapping a
+	 * page, unmapping pages, changing their protection), and the nanoseconds spent in them. */
+	uint64_t host_ops[REGION_HOST_OPS], host_ns[REGION_HOST_OPS];
 };
 void engine_get_stats(struct engine *e, struct engine_stats *out);
 /* With params.profile_faults, after engine_close (the counting thread has stopped): this node's

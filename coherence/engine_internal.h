@@ -44,6 +44,7 @@ struct engine {
 	_Atomic uint64_t access_page;
 	atomic_bool access_completed;
 	atomic_uint_fast64_t faults, write_faults, messages_in, messages_out, bytes_in, bytes_out;
+	struct region_host_time host_time; /* the region's, kept here to outlive it */
 	/* --profile: faults per page, written only by the thread that serves the faults. */
 	struct page_counts *read_pages, *write_pages;
 	struct hold hold;

@@ -11,7 +11,11 @@
  * thread do it, so one thread per node does all the coherence work and no wake-up lies between a
  * fault and its request) waits for region_fd to become readable and calls region_serve, which
  * hands each fault message to the engine. Several threads touching the same page produce several
- * messages; the engine coalesces them. Resolving a page wakes all of its waiters at once. */
+ * messages; the engine coalesces them. Resolving a page wakes all of its waiters at once.
+ *
+ * Each mapping, unmapping and protection change is timed into the creator's region_host_time:
+ * on some hosts these are most of what a miss costs (docs/benchmarks.md, "Where a random miss's
+ * time goes"), and two clock reads are small beside one of them. */
 #include "coherence/region.h"
 
 #include <errno.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REGION_FAULT_BATCH 64
@@ -33,11 +38,29 @@ struct region {
 	int uffd;
 	const struct region_ops *ops;
 	void *ctx;
+	struct region_host_time *host_time; /* or NULL */
 };
 
 static uint64_t region_addr(const struct region *r, uint64_t page)
 {
 	return (uint64_t)(uintptr_t)r->host + page * REGION_PAGE_SIZE;
+}
+
+static uint64_t region_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Counts one host operation that began at `start` (region_now_ns). */
+static void region_count(const struct region *r, enum region_host_op op, uint64_t start)
+{
+	if (!r->host_time)
+		return;
+	atomic_fetch_add_explicit(&r->host_time->ops[op], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->host_time->ns[op], region_now_ns() - start,
+				  memory_order_relaxed);
 }
 
 static void region_dispatch(struct region *r, const struct uffd_msg *msg)
@@ -99,7 +122,8 @@ static int region_open_uffd(struct region *r, char *err, size_t errlen)
 }
 
 struct region *region_create(uint8_t *host, int memfd, uint64_t size, const struct region_ops *ops,
-			     void *ctx, char *err, size_t errlen)
+			     void *ctx, struct region_host_time *host_time, char *err,
+			     size_t errlen)
 {
 	if (size == 0 || size % REGION_PAGE_SIZE || (uintptr_t)host % REGION_PAGE_SIZE) {
 		snprintf(err, errlen, "region: size and address must be page-aligned");
@@ -110,8 +134,13 @@ struct region *region_create(uint8_t *host, int memfd, uint64_t size, const stru
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	*r = (struct region){
-	    .host = host, .memfd = memfd, .size = size, .uffd = -1, .ops = ops, .ctx = ctx};
+	*r = (struct region){.host = host,
+			     .memfd = memfd,
+			     .size = size,
+			     .uffd = -1,
+			     .ops = ops,
+			     .ctx = ctx,
+			     .host_time = host_time};
 	if (region_open_uffd(r, err, errlen) < 0) {
 		region_destroy(r);
 		return NULL;
@@ -141,9 +170,13 @@ int region_install(struct region *r, uint64_t page, const void *data, bool writa
 				   .src = (uint64_t)(uintptr_t)data,
 				   .len = REGION_PAGE_SIZE,
 				   .mode = writable ? 0 : UFFDIO_COPY_MODE_WP};
-	if (ioctl(r->uffd, UFFDIO_COPY, &copy) == 0)
+	uint64_t start = region_now_ns();
+	int rc = ioctl(r->uffd, UFFDIO_COPY, &copy);
+	int copy_errno = errno;
+	region_count(r, REGION_HOST_MAP, start);
+	if (rc == 0)
 		return 0;
-	return errno == EEXIST ? region_wake(r, page) : -1;
+	return copy_errno == EEXIST ? region_wake(r, page) : -1;
 }
 
 static bool region_run_valid(const struct region *r, uint64_t first, uint64_t count)
@@ -158,7 +191,10 @@ static int region_write_protect(struct region *r, uint64_t first, uint64_t count
 	struct uffdio_writeprotect wp = {
 	    .range = {.start = region_addr(r, first), .len = count * REGION_PAGE_SIZE},
 	    .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
-	return ioctl(r->uffd, UFFDIO_WRITEPROTECT, &wp);
+	uint64_t start = region_now_ns();
+	int rc = ioctl(r->uffd, UFFDIO_WRITEPROTECT, &wp);
+	region_count(r, REGION_HOST_PROTECT, start);
+	return rc;
 }
 
 int region_unprotect(struct region *r, uint64_t page)
@@ -175,8 +211,11 @@ int region_drop(struct region *r, uint64_t first, uint64_t count)
 {
 	if (!region_run_valid(r, first, count))
 		return -1;
-	return fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 (off_t)(first * REGION_PAGE_SIZE), (off_t)(count * REGION_PAGE_SIZE));
+	uint64_t start = region_now_ns();
+	int rc = fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			   (off_t)(first * REGION_PAGE_SIZE), (off_t)(count * REGION_PAGE_SIZE));
+	region_count(r, REGION_HOST_UNMAP, start);
+	return rc;
 }
 
 int region_read(struct region *r, uint64_t page, void *buf)

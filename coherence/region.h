@@ -5,6 +5,7 @@
 #ifndef COHERENCE_REGION_H
 #define COHERENCE_REGION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,13 +14,23 @@
 
 struct region;
 
+/* What the host's page tables cost: operations and the nanoseconds spent in them, for mapping a
+ * page (region_install), unmapping pages (region_drop) and changing their protection. Owned by
+ * whoever creates the region, so that it outlives it; updated by every thread that calls them. */
+enum region_host_op { REGION_HOST_MAP, REGION_HOST_UNMAP, REGION_HOST_PROTECT, REGION_HOST_OPS };
+struct region_host_time {
+	atomic_uint_fast64_t ops[REGION_HOST_OPS], ns[REGION_HOST_OPS];
+};
+
 struct region_ops {
 	/* Runs in region_serve. The engine must later install or wake the page. */
 	void (*fault)(void *ctx, uint64_t page, bool write);
 };
 
+/* host_time: where the region counts its page-table operations (may be NULL). */
 struct region *region_create(uint8_t *host, int memfd, uint64_t size, const struct region_ops *ops,
-			     void *ctx, char *err, size_t errlen);
+			     void *ctx, struct region_host_time *host_time, char *err,
+			     size_t errlen);
 /* Threads still waiting in a fault are woken (their access retries). Nobody may be in
  * region_serve. */
 void region_destroy(struct region *r);

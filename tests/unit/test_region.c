@@ -45,6 +45,7 @@ struct fixture {
 	int memfd;
 	uint8_t *mem;
 	struct fault_log log;
+	struct region_host_time host_time;
 	int stop_fd;
 	pthread_t server;
 };
@@ -71,8 +72,8 @@ static void fixture_init(struct fixture *f)
 	cr_assert_neq(f->mem, MAP_FAILED);
 	char err[256];
 	f->log.fill = 0x5a;
-	f->log.r = region_create(f->mem, f->memfd, PAGES * REGION_PAGE_SIZE, &ops, &f->log, err,
-				 sizeof(err));
+	f->log.r = region_create(f->mem, f->memfd, PAGES * REGION_PAGE_SIZE, &ops, &f->log,
+				 &f->host_time, err, sizeof(err));
 	cr_assert_not_null(f->log.r, "%s", err);
 	f->stop_fd = eventfd(0, EFD_CLOEXEC);
 	cr_assert_geq(f->stop_fd, 0);
@@ -134,6 +135,26 @@ Test(region, drop_makes_next_access_fault_and_read_does_not)
 	f.log.fill = 0x33;
 	cr_assert_eq(f.mem[2 * REGION_PAGE_SIZE], 0x33);
 	cr_assert_eq(atomic_load(&f.log.faults), before + 1);
+	fixture_fini(&f);
+}
+
+/* Each mapping, unmapping and protection change is counted once, by kind, with its time. */
+Test(region, host_operations_are_counted_by_kind)
+{
+	struct fixture f;
+	fixture_init(&f);
+	cr_assert_eq(f.mem[1 * REGION_PAGE_SIZE], 0x5a); /* a read miss: mapped read-only */
+	f.mem[1 * REGION_PAGE_SIZE] = 1;		 /* made writable */
+	cr_assert_eq(region_protect(f.log.r, 0, 4), 0);
+	cr_assert_eq(region_drop(f.log.r, 0, 4), 0);
+	const struct region_host_time *h = &f.host_time;
+	cr_assert_eq(atomic_load(&h->ops[REGION_HOST_MAP]), 1);
+	cr_assert_eq(atomic_load(&h->ops[REGION_HOST_PROTECT]), 2);
+	cr_assert_eq(atomic_load(&h->ops[REGION_HOST_UNMAP]), 1);
+	for (unsigned op = 0; op < REGION_HOST_OPS; op++)
+		cr_assert_gt(atomic_load(&h->ns[op]), 0, "kind %u", op);
+	cr_assert_eq(region_drop(f.log.r, PAGES, 1), -1); /* refused: never reaches the host */
+	cr_assert_eq(atomic_load(&h->ops[REGION_HOST_UNMAP]), 1);
 	fixture_fini(&f);
 }
 

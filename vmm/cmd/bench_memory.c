@@ -75,9 +75,16 @@ struct pass_times {
 	double page_mean_us, floor_mean_us;
 };
 
+/* The random pass's misses also in the host's page tables (means): unmapping the victim each
+ * one pushes out, mapping a page, and the page's first access once mapped. */
+struct host_times {
+	double victim_unmap_us, map_us, first_access_us;
+};
+
 struct lent_times {
 	struct pass_times write, read, random; /* random: per access and per single round trip */
 	uint64_t random_misses;
+	struct host_times random_host;
 };
 
 struct bench_mem_results {
@@ -171,13 +178,18 @@ static void random_pages(uint64_t *pages)
 	memcpy(pages, all, sizeof(*pages) * BENCH_RANDOM);
 }
 
-static uint64_t time_random_access(const uint8_t *set, uint64_t page)
+/* The access's time; its first access's part (after engine_access) added to *first_ns if given. */
+static uint64_t time_random_access(const uint8_t *set, uint64_t page, uint64_t *first_ns)
 {
 	const volatile uint64_t *word = (const volatile uint64_t *)(set + page * BENCH_PAGE);
 	uint64_t t0 = now_ns();
 	fetch_page(set, page, false);
+	uint64_t t1 = now_ns();
 	(void)*word; /* a volatile read: performed */
-	return now_ns() - t0;
+	uint64_t t2 = now_ns();
+	if (first_ns)
+		*first_ns += t2 - t1;
+	return t2 - t0;
 }
 
 /* Node 0's passes over the lent set, each sampled in turns with its floor. */
@@ -188,6 +200,7 @@ struct lent_pass {
 	enum { PASS_WRITE, PASS_READ, PASS_RANDOM } kind;
 	uint64_t sum; /* of the read pass */
 	uint64_t random[BENCH_RANDOM];
+	uint64_t first_access_ns; /* the random accesses' (time_random_access), summed */
 };
 
 enum { SAMPLE_FLOOR, SAMPLE_PASS, SAMPLE_LOCAL_FAULT, SAMPLE_KINDS };
@@ -221,7 +234,7 @@ static int sample_floor(struct lent_pass *p, uint64_t *ns)
 static int sample_pass(struct lent_pass *p, unsigned round, uint64_t *ns)
 {
 	if (p->kind == PASS_RANDOM) {
-		*ns = time_random_access(p->set, p->random[round]);
+		*ns = time_random_access(p->set, p->random[round], &p->first_access_ns);
 		return 0;
 	}
 	uint64_t first = (uint64_t)round * BENCH_CHUNK_PAGES, timed = first + BENCH_LEAD_PAGES;
@@ -246,7 +259,8 @@ static int lent_sample(void *ctx, unsigned kind, unsigned round, uint64_t *ns)
 		return sample_floor(p, ns);
 	if (kind == SAMPLE_PASS)
 		return sample_pass(p, round, ns);
-	*ns = time_random_access(p->fresh, round); /* a first touch: homed here, held nowhere */
+	/* a first touch: homed here, held nowhere */
+	*ns = time_random_access(p->fresh, round, NULL);
 	return 0;
 }
 
@@ -264,6 +278,20 @@ static int run_lent_pass(struct lent_pass *p, int kind, struct pass_times *t)
 	t->floor_us = us[SAMPLE_FLOOR];
 	t->local_fault_us = us[SAMPLE_LOCAL_FAULT];
 	return 0;
+}
+
+/* The random pass's host times: each miss unmaps one victim, its own and each local first touch
+ * map a page (the same operation, so one mean serves both). */
+static void host_times(const struct engine_stats *before, const struct engine_stats *after,
+		       const struct lent_pass *p, struct lent_times *t)
+{
+	uint64_t unmap_ns = after->host_ns[REGION_HOST_UNMAP] - before->host_ns[REGION_HOST_UNMAP];
+	uint64_t maps = after->host_ops[REGION_HOST_MAP] - before->host_ops[REGION_HOST_MAP];
+	uint64_t map_ns = after->host_ns[REGION_HOST_MAP] - before->host_ns[REGION_HOST_MAP];
+	t->random_host = (struct host_times){
+	    .victim_unmap_us = t->random_misses ? unmap_ns / 1e3 / t->random_misses : 0,
+	    .map_us = maps ? map_ns / 1e3 / maps : 0,
+	    .first_access_us = p->first_access_ns / 1e3 / BENCH_RANDOM};
 }
 
 /* The lent write pass (all that runs with replicas), then the read and random passes; the read
@@ -291,6 +319,7 @@ static int measure_lent(struct engine *e, uint8_t *set, const uint8_t *fresh, bo
 	int rc = run_lent_pass(&p, PASS_RANDOM, &t->random);
 	engine_get_stats(e, &after);
 	t->random_misses = after.lent_misses - before.lent_misses;
+	host_times(&before, &after, &p, t);
 	return rc;
 }
 
@@ -308,7 +337,7 @@ static void measure_local(uint8_t *set, struct bench_mem_results *r)
 	r->local_read_s = (double)(t2 - t1) / 1e9;
 	random_pages(pages);
 	for (unsigned i = 0; i < BENCH_RANDOM; i++)
-		ns[i] = time_random_access(set, pages[i]);
+		ns[i] = time_random_access(set, pages[i], NULL);
 	r->local_random_us = bench_median_us(ns, BENCH_RANDOM);
 }
 
@@ -357,6 +386,7 @@ static double page_mib_s(double us)
 static void bench_mem_report(const struct bench_mem_results *r)
 {
 	const struct lent_times *l = &r->lent;
+	const struct host_times *h = &l->random_host;
 	double read = page_mib_s(l->read.page_us), read_floor = page_mib_s(l->read.floor_us);
 	double write = page_mib_s(l->write.page_us), write_floor = page_mib_s(l->write.floor_us);
 	double random_ratio = l->random.page_us / l->random.floor_us;
@@ -384,6 +414,9 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       (unsigned long long)l->random_misses, BENCH_RANDOM);
 	printf("    their means     %9.1f us     floor %9.1f us     ratio %.2fx\n",
 	       l->random.page_mean_us, l->random.floor_mean_us, random_mean_ratio);
+	printf("    host page tables  per miss %.1f us unmapping its victim (while the request is "
+	       "out), %.1f us mapping the page, %.1f us its first access (means)\n",
+	       h->victim_unmap_us, h->map_us, h->first_access_us);
 	printf("  a miss resolved locally %.1f us: a miss against the round trip + it: %.2fx\n",
 	       l->random.local_fault_us, with_local_ratio);
 	printf("  dirty eviction    %9.1f us extra per page written (%llu written back)\n",
@@ -403,13 +436,15 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       "\"local_fault_us\": %.2f, \"rand_miss_ratio_rtt_plus_local_fault\": %.3f, "
 	       "\"local_rand_access_us\": %.3f, \"dirty_eviction_us\": %.2f, "
 	       "\"prefetch_hit_rate\": %.3f, \"replicas2_seq_write_mib_s\": %.1f, "
-	       "\"replicas2_write_cost\": %.3f}\n",
+	       "\"replicas2_write_cost\": %.3f, \"victim_unmap_us\": %.2f, \"map_us\": %.2f, "
+	       "\"first_access_us\": %.2f}\n",
 	       BENCH_SET_MIB, BENCH_CACHE_MIB, r->load_avg, l->random.floor_us, read_floor, read,
 	       read / read_floor, write_floor, write, write / write_floor, mib_s(r->local_read_s),
 	       mib_s(r->local_write_s), l->random.page_us, random_ratio,
 	       (unsigned long long)l->random_misses, l->random.page_mean_us, random_mean_ratio,
 	       l->random.local_fault_us, with_local_ratio, r->local_random_us, dirty_us, hit_rate,
-	       page_mib_s(r->replicated_write.page_us), replicas_cost);
+	       page_mib_s(r->replicated_write.page_us), replicas_cost, h->victim_unmap_us,
+	       h->map_us, h->first_access_us);
 }
 
 static int bench_mem_config(const char *dir, unsigned replicas, struct cluster_config *cfg)
