@@ -14,8 +14,11 @@
  * not tell the home it holds no copy while it still maps one. A sequential pass makes its victims
  * consecutive, and such a run goes on past the budget to EVICT_RUN pages: the host unmaps a short
  * run with one TLB invalidation per page and a long one with a single flush, which on this host
- * costs about what six invalidations do (docs/benchmarks.md). Scattered victims are not worth
- * it: each is a run of its own, and the miss that paid for a bigger batch would wait longer.
+ * costs about what six invalidations do (docs/benchmarks.md). So does a single clean victim
+ * whose following pages are the clock's next victims (what a sequential pass left cold, which
+ * random misses then push out one by one, each paying an invalidation). Scattered victims are
+ * not worth it: each is a run of its own, and the miss that paid for a bigger batch would wait
+ * longer.
  * Dirty victims join the batch too: write-protected a run at a time, written back, their bytes
  * kept aside (the protocol's MI_A copy, until WB_ACK) and punched with the rest, rather than
  * protected and later dropped one page at a time. */
@@ -256,13 +259,13 @@ static bool evict_one(struct engine *e, struct batch *b, uint64_t page, uint64_t
 	return true;
 }
 
-/* The batch's pages so far are one run of at least two consecutive pages (a sequential pass's
- * victims) shorter than `run`. */
+/* The batch's pages so far are one ascending run of consecutive pages, shorter than `run`: two
+ * or more, or a single clean one (a dirty one alone would start a burst of write-backs, which
+ * made sequential writes slower). */
 static bool run_to_extend(const struct batch *b, uint64_t run)
 {
-	return b->drops >= 2 && b->drops < run &&
-	       b->drop[b->drops - 1].page - b->drop[0].page == b->drops - 1 &&
-	       b->drop[b->drops - 1].page > b->drop[b->drops - 2].page;
+	return b->drops >= (b->drop[0].dirty ? 2u : 1u) && b->drops < run &&
+	       b->drop[b->drops - 1].page - b->drop[0].page == b->drops - 1;
 }
 
 /* Evicts while over the budget, in batches of one home each; each resident page is tried at most
@@ -288,8 +291,16 @@ void engine_cache_trim(struct engine *e)
 		bool extending = want == 0;
 		if (extending && !run_to_extend(&b, run))
 			break;
+		/* One clean victim grows only along the clock's very next victims; a run of two or
+		 * more goes on with whatever the clock picks while it stays a run. */
 		pthread_mutex_lock(&e->cache_lock);
-		bool found = page_cache_victim(e->cache, &page);
+		bool found;
+		if (extending && b.drops == 1) {
+			page = b.drop[0].page + 1;
+			found = page_cache_victim_at(e->cache, page);
+		} else {
+			found = page_cache_victim(e->cache, &page);
+		}
 		pthread_mutex_unlock(&e->cache_lock);
 		if (!found)
 			break;

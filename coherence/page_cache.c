@@ -154,3 +154,12 @@ bool page_cache_victim(struct page_cache *c, uint64_t *victim)
 {
 	return c->page_count && (clock_turn(c, victim) || clock_turn(c, victim));
 }
+
+bool page_cache_victim_at(struct page_cache *c, uint64_t page)
+{
+	if (page >= c->page_count || c->hand != page || !bit(c->resident, page) ||
+	    bit(c->leaving, page) || bit(c->used, page))
+		return false;
+	c->hand = page + 1 == c->page_count ? 0 : page + 1;
+	return true;
+}

@@ -35,5 +35,9 @@ uint64_t page_cache_excess(const struct page_cache *c);
  * just after the victim, so a victim the caller cannot evict now (the protocol is busy with it)
  * is passed over by the next call. false when every resident page is leaving. */
 bool page_cache_victim(struct page_cache *c, uint64_t *page);
+/* Takes `page` as the victim if it is the one the clock would choose next without passing any
+ * other page: the hand is on it, and it is resident, not leaving and unused. Lets an eviction go
+ * on along a run of consecutive pages exactly as far as the policy itself would. */
+bool page_cache_victim_at(struct page_cache *c, uint64_t page);
 
 #endif

@@ -280,6 +280,34 @@ Test(engine, a_sequential_pass_gives_pages_up_in_long_runs, .timeout = 30)
 	stop_nodes();
 }
 
+/* What a sequential pass leaves behind is cold and consecutive: scattered misses after it push
+ * it out in runs (one unmapping for many pages), not one invalidation per miss. */
+Test(engine, scattered_misses_after_a_sequential_pass_give_pages_up_in_runs, .timeout = 30)
+{
+	enum { BIG_LENT = 1024, BIG_CACHE = 512, MISSES = 128 };
+	start_memory_mode_sized(BIG_LENT, BIG_CACHE);
+	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
+	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
+		lender[p * REGION_PAGE_SIZE + 5] = (uint8_t)(p * 3);
+	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
+		cr_assert_eq(compute[p * REGION_PAGE_SIZE + 5], (uint8_t)(p * 3), "page %u", p);
+	struct engine_stats before, st;
+	engine_get_stats(nodes[0].engine, &before);
+	for (unsigned i = 0; i < MISSES; i++) {
+		/* not resident, and not in order */
+		unsigned p = OWN + (i * 197) % (BIG_LENT - BIG_CACHE);
+		cr_assert_eq(compute[p * REGION_PAGE_SIZE + 5], (uint8_t)(p * 3), "page %u", p);
+	}
+	engine_get_stats(nodes[0].engine, &st);
+	uint64_t evicted = st.evictions_clean - before.evictions_clean;
+	uint64_t unmaps = st.lent_unmaps - before.lent_unmaps;
+	cr_assert_geq(evicted, MISSES - 64);
+	cr_assert_leq(unmaps * 16, evicted, "%llu pages given up in %llu unmappings",
+		      (unsigned long long)evicted, (unsigned long long)unmaps);
+	cr_assert_leq(st.lent_resident, BIG_CACHE);
+	stop_nodes();
+}
+
 /* The lent pages written in order: the pages after a run of write misses are fetched ahead as
  * writable copies, so each is written after one fault, not a fault and then an upgrade; every
  * write reaches the home (node 1 reads them all back, each given up or fetched from node 0), and

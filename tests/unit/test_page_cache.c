@@ -81,6 +81,27 @@ Test(page_cache, the_hand_moves_on_so_victims_rotate)
 	page_cache_destroy(c);
 }
 
+/* victim_at takes a page only where the clock would take it next: under the hand, resident, not
+ * leaving, not used since the hand passed; and moves the hand on past it. */
+Test(page_cache, victim_at_takes_only_the_clocks_very_next_victim)
+{
+	struct page_cache *c = cache(128, 1);
+	for (uint64_t p = 10; p < 16; p++)
+		page_cache_use(c, p);
+	cr_assert_eq(victim(c), 10); /* the first turn cleared the use bits of 10-15 */
+	cr_assert(page_cache_victim_at(c, 11));
+	cr_assert_not(page_cache_victim_at(c, 13), "the hand is on 12");
+	page_cache_use(c, 12);
+	cr_assert_not(page_cache_victim_at(c, 12), "used since the hand passed it");
+	cr_assert_eq(victim(c), 13, "refused, the hand stayed: the clock passes 12, takes 13");
+	page_cache_leaving(c, 14);
+	cr_assert_not(page_cache_victim_at(c, 14), "leaving");
+	page_cache_remove(c, 14);
+	cr_assert_not(page_cache_victim_at(c, 14), "not resident");
+	cr_assert_not(page_cache_victim_at(c, 128), "out of range");
+	page_cache_destroy(c);
+}
+
 /* A loop over a hot set while a stream of cold pages passes through the cache: once the hand
  * has gone round (at first every page is freshly used, and CLOCK is FIFO), the hot pages, used
  * again between evictions, are never the victims; FIFO would evict each of them once per 8. */
