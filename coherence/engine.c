@@ -53,7 +53,8 @@
  * before it asks again. */
 #define ACCESS_REFAULT_NS 1000000ull
 
-_Static_assert(ENGINE_MSG_WRITE_BATCH < ENGINE_MSG_EVICT_BATCH &&
+_Static_assert(ENGINE_MSG_ACK_BATCH < ENGINE_MSG_WRITE_BATCH &&
+		   ENGINE_MSG_WRITE_BATCH < ENGINE_MSG_EVICT_BATCH &&
 		   ENGINE_MSG_EVICT_BATCH < ENGINE_MSG_PING &&
 		   ENGINE_MSG_READ_BATCH < (int)REPLICAS_MSG_RECOVERED,
 	       "the engine's message types are its own (wire.h lists who has which)");
@@ -67,14 +68,23 @@ void engine_fail(struct engine *e, const char *why)
 		e->params.fatal(e->params.ctx, why);
 }
 
-int engine_transport_send(struct engine *e, unsigned node, uint16_t type, const void *payload,
-			  size_t len)
+int engine_transport_send_now(struct engine *e, unsigned node, uint16_t type, const void *payload,
+			      size_t len)
 {
 	pthread_rwlock_rdlock(&e->send_lock);
 	struct transport *t = atomic_load(&e->transport);
 	int rc = t && !atomic_load(&e->closing) ? transport_send(t, node, type, payload, len) : -1;
 	pthread_rwlock_unlock(&e->send_lock);
+	if (rc == 0)
+		atomic_fetch_add_explicit(&e->sends, 1, memory_order_relaxed);
 	return rc;
+}
+
+int engine_transport_send(struct engine *e, unsigned node, uint16_t type, const void *payload,
+			  size_t len)
+{
+	engine_cache_send_acks(e, node);
+	return engine_transport_send_now(e, node, type, payload, len);
 }
 
 static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
@@ -83,7 +93,7 @@ static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 	uint8_t buf[COH_MSG_MAX_SIZE];
 	size_t len;
 	char err[128];
-	if (engine_cache_batch_send(node, msg))
+	if (engine_cache_batch_send(node, msg) || engine_cache_ack(e, node, msg))
 		return;
 	if (coh_msg_encode(msg, buf, sizeof(buf), &len, err, sizeof(err)) < 0 ||
 	    engine_transport_send(e, node, msg->type, buf, len) < 0) {
@@ -310,6 +320,7 @@ int engine_access(struct engine *e, uint64_t offset, bool write)
 static unsigned engine_serve_faults(void *ctx)
 {
 	struct engine *e = ctx;
+	engine_cache_send_acks(e, UINT32_MAX); /* what this turn's deliveries acknowledged */
 	unsigned work = region_serve(engine_region(e));
 	return e->replicas ? work + replicas_step(e->replicas) : work;
 }
@@ -536,7 +547,9 @@ void engine_destroy(struct engine *e)
 	page_counts_destroy(e->read_pages);
 	page_counts_destroy(e->write_pages);
 	replicas_destroy(e->replicas);
+	free(e->acks);
 	pthread_mutex_destroy(&e->cache_lock);
+	pthread_mutex_destroy(&e->ack_lock);
 	pthread_mutex_destroy(&e->done_lock);
 	pthread_cond_destroy(&e->done_cond);
 	hold_destroy(&e->hold);
@@ -615,6 +628,7 @@ void engine_get_stats(struct engine *e, struct engine_stats *out)
 				     .messages_out = atomic_load(&e->messages_out),
 				     .bytes_in = atomic_load(&e->bytes_in),
 				     .bytes_out = atomic_load(&e->bytes_out),
+				     .sends = atomic_load(&e->sends),
 				     .lent_misses = atomic_load(&e->lent_misses),
 				     .evictions_clean = atomic_load(&e->evictions_clean),
 				     .evictions_dirty = atomic_load(&e->evictions_dirty),

@@ -96,6 +96,7 @@ bool engine_node_lost(struct engine *e, unsigned node, char *why, size_t whylen)
 struct engine_stats {
 	uint64_t faults, read_faults, write_faults, messages_in, messages_out;
 	uint64_t bytes_in, bytes_out; /* coherence message payloads */
+	uint64_t sends; /* messages handed to the transport: a batch is one, and pings count too */
 	/* With a cache (cache_pages): pages homed elsewhere resident now, faults on such pages that
 	 * were not resident, evictions of clean copies and of dirty ones (each a write-back), and
 	 * write-backs the home acknowledged; the unmappings that gave up such pages (one per run

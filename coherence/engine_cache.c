@@ -21,7 +21,12 @@
  * longer.
  * Dirty victims join the batch too: write-protected a run at a time, written back, their bytes
  * kept aside (the protocol's MI_A copy, until WB_ACK) and punched with the rest, rather than
- * protected and later dropped one page at a time. */
+ * protected and later dropped one page at a time.
+ *
+ * A mirror's REPLICA_ACKs (replicas = 2) are batched across deliveries rather than on one thread:
+ * each page written back costs the lenders a REPLICA_WRITE and its ack, and the lenders' CPU is
+ * what a replicated write pass waits for. The acks a turn's deliveries produce leave together
+ * when the turn ends (the chore), or before anything else this node sends to their node. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +70,7 @@ static const struct {
     {ENGINE_MSG_READ_BATCH, COH_MSG_READ_REQ},
     {ENGINE_MSG_WRITE_BATCH, COH_MSG_WRITE_REQ},
     {ENGINE_MSG_EVICT_BATCH, COH_MSG_EVICT},
+    {ENGINE_MSG_ACK_BATCH, COH_MSG_REPLICA_ACK},
 };
 #define BATCH_TYPES (sizeof(batch_types) / sizeof(batch_types[0]))
 
@@ -466,11 +472,61 @@ bool engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 	return true;
 }
 
+/* With ack_lock held. */
+static void acks_send_locked(struct engine *e)
+{
+	struct batch *b = e->acks;
+	if (!b->len)
+		return;
+	if (engine_transport_send_now(e, b->node, ENGINE_MSG_ACK_BATCH, b->buf, b->len) == 0) {
+		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
+		atomic_fetch_add(&e->bytes_out, b->len);
+	} else if (!atomic_load(&e->closing) && !cluster_peer_lost(e->params.cluster, b->node)) {
+		engine_fail(e, "coherence: cannot send a batch of REPLICA_ACKs");
+	}
+	b->len = 0;
+	atomic_store(&e->acks_pending, false);
+}
+
+bool engine_cache_ack(struct engine *e, uint32_t node, const struct coh_msg *msg)
+{
+	if (msg->type != COH_MSG_REPLICA_ACK)
+		return false;
+	pthread_mutex_lock(&e->ack_lock);
+	if (!e->acks)
+		e->acks = calloc(1, sizeof(*e->acks));
+	struct batch *b = e->acks;
+	size_t len = 0;
+	char err[128];
+	if (b && (b->node != node || b->len + COH_MSG_HEADER_SIZE > sizeof(b->buf)))
+		acks_send_locked(e);
+	bool taken = b && coh_msg_encode(msg, b->buf + b->len, sizeof(b->buf) - b->len, &len, err,
+					 sizeof(err)) == 0;
+	if (taken) {
+		b->node = node;
+		b->len += len;
+		atomic_store(&e->acks_pending, true);
+	}
+	pthread_mutex_unlock(&e->ack_lock);
+	return taken;
+}
+
+void engine_cache_send_acks(struct engine *e, uint32_t node)
+{
+	if (!atomic_load(&e->acks_pending))
+		return;
+	pthread_mutex_lock(&e->ack_lock);
+	if (e->acks && (node == UINT32_MAX || node == e->acks->node))
+		acks_send_locked(e);
+	pthread_mutex_unlock(&e->ack_lock);
+}
+
 /* The cache, and which pages are this node's own (its range under RANGES homes). */
 int engine_cache_create(struct engine *e, uint64_t pages, char *err, size_t errlen)
 {
 	const struct engine_params *params = &e->params;
 	pthread_mutex_init(&e->cache_lock, NULL);
+	pthread_mutex_init(&e->ack_lock, NULL);
 	if (!params->cache_pages)
 		return 0;
 	if (params->homes.policy != COH_HOME_RANGES) {

@@ -22,11 +22,14 @@
 #define ENGINE_MSG_DONE (WIRE_DIAG_FIRST + 10)
 /* Memory mode's batches: several header-only protocol messages for one node in one message, each
  * encoded as on its own; the receiver handles them in order, exactly as if they had come one by
- * one. The READ_REQs of a read-ahead, the WRITE_REQs of one ahead of a run of writes, and the
- * EVICTs of pages given up together. */
+ * one. The READ_REQs of a read-ahead, the WRITE_REQs of one ahead of a run of writes, the EVICTs
+ * of pages given up together, and a mirror's REPLICA_ACKs. */
+#define ENGINE_MSG_ACK_BATCH   (WIRE_DIAG_FIRST + 5)
 #define ENGINE_MSG_READ_BATCH  (WIRE_DIAG_FIRST + 11)
 #define ENGINE_MSG_WRITE_BATCH (WIRE_DIAG_FIRST + 6)
 #define ENGINE_MSG_EVICT_BATCH (WIRE_DIAG_FIRST + 7) /* +12.. are the replicas' */
+
+struct batch;
 
 struct engine {
 	struct engine_params params;
@@ -65,6 +68,12 @@ struct engine {
 	} * leaving;
 	size_t leaving_count, leaving_cap;
 	atomic_uint_fast64_t prefetch_issued, prefetch_used, prefetch_unused;
+	/* A mirror's REPLICA_ACKs not sent yet (engine_cache.c): the batch, under ack_lock, and
+	 * whether it holds any. */
+	pthread_mutex_t ack_lock;
+	struct batch *acks;
+	atomic_bool acks_pending;
+	atomic_uint_fast64_t sends; /* messages handed to the transport */
 	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
 	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the
 	 * transport's own thread and vCPU threads (engine_send) send. */
@@ -150,9 +159,19 @@ bool engine_cache_batch_drop(uint64_t page);
 /* The protocol write-protects a page: true if a batch being collected on this thread did already
  * (a dirty page it writes back). */
 bool engine_cache_batch_protected(uint64_t page);
-/* A message from src: if it is a batch (ENGINE_MSG_READ_BATCH, _WRITE_BATCH or _EVICT_BATCH),
- * delivers its protocol messages and returns true; false for any other type. */
+/* A message from src: if it is a batch (ENGINE_MSG_READ_BATCH, _WRITE_BATCH, _EVICT_BATCH or
+ * _ACK_BATCH), delivers its protocol messages and returns true; false for any other type. */
 bool engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 				const uint8_t *payload, size_t len);
+/* The protocol sends msg to node: true if it is a REPLICA_ACK, which joins the acks pending. They
+ * leave as one batch after the turn's deliveries (engine_cache_send_acks from the chore), or
+ * before anything else this node sends to theirs (engine_transport_send), which keeps the link's
+ * order. */
+bool engine_cache_ack(struct engine *e, uint32_t node, const struct coh_msg *msg);
+/* Sends the acks pending for `node` (UINT32_MAX: for any node). */
+void engine_cache_send_acks(struct engine *e, uint32_t node);
+/* engine_transport_send without sending pending acks first. */
+int engine_transport_send_now(struct engine *e, unsigned node, uint16_t type, const void *payload,
+			      size_t len);
 
 #endif

@@ -39,7 +39,7 @@ enum wire_type {
 	WIRE_PAYLOAD_FIRST = 0x100,
 	WIRE_PAYLOAD_LAST = 0x1ff,
 	/* ...and the engine's own messages beside the protocol. Taken: +0..3 cluster-check
-	 * (cmd_cluster.c), +6..11 the engine (engine_internal.h), +12..15 replicas (replicas.h). */
+	 * (cmd_cluster.c), +5..11 the engine (engine_internal.h), +12..15 replicas (replicas.h). */
 	WIRE_DIAG_FIRST = 0x200,
 	WIRE_DIAG_LAST = 0x20f,
 };

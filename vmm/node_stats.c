@@ -38,6 +38,8 @@ static const struct counter counters[] = {
     {"messages_out", COUNTER, ALWAYS, ENGINE(messages_out), "Coherence messages sent", NULL},
     {"bytes_in", COUNTER, ALWAYS, ENGINE(bytes_in), "Bytes of coherence messages received", NULL},
     {"bytes_out", COUNTER, ALWAYS, ENGINE(bytes_out), "Bytes of coherence messages sent", NULL},
+    {"transport_sends", COUNTER, ALWAYS, ENGINE(sends),
+     "Messages handed to the transport (a batch of coherence messages is one)", NULL},
     {"host_maps", COUNTER, ALWAYS, ENGINE(host_ops[REGION_HOST_MAP]),
      "Pages mapped into guest RAM's host mapping (a userfaultfd copy each)", NULL},
     {"host_map_ns", COUNTER, ALWAYS, ENGINE(host_ns[REGION_HOST_MAP]),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `vsmp-vmm bench memory`: every measurement is printed beside its floor, the JSON line the
 # acceptance checks read is the last line of the whole output (stderr included) with the keys they
-# read, the temporary key and configuration are gone afterwards, and bad arguments are refused.
+# read, the temporary key and configuration are gone afterwards, and bad arguments are refused;
+# the replicated pass ends with every write-back acknowledged (else the bench fails), and the
+# mirror's acks went in batches.
 # Speed is not asserted here (docs/benchmarks.md records it): only that each number is there.
 source "$(dirname "$0")/lib.sh"
 mkdir "$WORK/tmp"
@@ -21,6 +23,13 @@ for key in rtt_4k_us seq_read_mib_s seq_read_ratio seq_write_ratio rand_access_u
 	[[ $last =~ \"$key\":\ ([0-9.]+) ]] || fail "the last line has no \"$key\": $last"
 	[[ ${BASH_REMATCH[1]} =~ [1-9] ]] || fail "\"$key\" is zero: $last"
 done
+# The replicas cluster's mirror (b2) acknowledges n1's write-backs in batches: fewer messages
+# handed to its transport than coherence messages sent (one per page otherwise).
+mirror=$(grep -E '^vsmp-vmm\[b2\]: final: ' "$WORK/bench.out") || fail "no final counters from the mirror"
+[[ $mirror =~ \ messages_out=([0-9]+)\  ]] || fail "the mirror's counters have no messages_out: $mirror"
+acks=${BASH_REMATCH[1]}
+[[ $mirror =~ \ transport_sends=([0-9]+)\  ]] || fail "the mirror's counters have no transport_sends: $mirror"
+[ "${BASH_REMATCH[1]}" -lt "$acks" ] || fail "the mirror sent its $acks acks one by one: $mirror"
 [ -z "$(ls -A "$WORK/tmp")" ] || fail "bench memory left files behind: $(ls -A "$WORK/tmp")"
 run_vmm bogus bench memory --bogus
 expect_status 2 bogus

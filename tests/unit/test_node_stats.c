@@ -30,6 +30,7 @@ static struct node_stats sample(uint64_t cache_pages)
 					      .prefetch_issued = 111,
 					      .prefetch_used = 112,
 					      .prefetch_unused = 18446744073709551615ULL,
+					      .sends = 120,
 					      .host_ops = {114, 115, 116},
 					      .host_ns = {117, 118, 119}},
 				   .cache_pages = cache_pages};
@@ -148,6 +149,7 @@ Test(node_stats, no_cache_counters_without_a_cache)
 	cr_assert_eq(value_of(text, "vsmp_messages_out_total"), 103);
 	cr_assert_eq(value_of(text, "vsmp_bytes_in_total"), 104);
 	cr_assert_eq(value_of(text, "vsmp_bytes_out_total"), 105);
+	cr_assert_eq(value_of(text, "vsmp_transport_sends_total"), 120);
 	cr_assert_eq(value_of(text, "vsmp_host_maps_total"), 114);
 	cr_assert_eq(value_of(text, "vsmp_host_unmap_ns_total"), 118);
 	cr_assert_eq(value_of(text, "vsmp_host_protect_ns_total"), 119);

@@ -49,6 +49,7 @@
 #include "vmm/machine.h"
 #include "vmm/node_cluster.h"
 #include "vmm/node_options.h"
+#include "vmm/node_stats.h"
 
 #define BENCH_CACHE_MIB	  8
 #define BENCH_SET_MIB	  (4 * BENCH_CACHE_MIB)
@@ -57,6 +58,7 @@
 #define BENCH_RANDOM	  1000
 #define BENCH_LENDERS	  2
 #define BENCH_QUIET_MS	  600000 /* a lender waits this long at most for node 0 to finish */
+#define BENCH_ACK_WAIT_MS 30000	 /* for the replicated pass's last write-backs */
 #define BENCH_SET_PAGES	  ((uint64_t)BENCH_SET_MIB << 20 >> 12)
 #define BENCH_CACHE_PAGES ((uint64_t)BENCH_CACHE_MIB << 20 >> 12)
 #define BENCH_CHUNK_PAGES 128
@@ -341,6 +343,26 @@ static void measure_local(uint8_t *set, struct bench_mem_results *r)
 	r->local_random_us = bench_median_us(ns, BENCH_RANDOM);
 }
 
+/* Waits until node 0's every write-back is acknowledged, which with replicas the home does once
+ * the mirror has the page too: a REPLICA_ACK lost on the way would leave one open for ever. */
+static int await_write_backs(struct engine *e)
+{
+	struct engine_stats st;
+	for (unsigned ms = 0;; ms++) {
+		engine_get_stats(e, &st);
+		if (st.writebacks_acked >= st.evictions_dirty)
+			return 0;
+		if (ms == BENCH_ACK_WAIT_MS)
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	log_error("bench memory: %llu of node 0's %llu write-backs were acknowledged %u ms after "
+		  "the replicated pass",
+		  (unsigned long long)st.writebacks_acked, (unsigned long long)st.evictions_dirty,
+		  BENCH_ACK_WAIT_MS);
+	return -1;
+}
+
 /* With replicas, only the lent write pass (into r->replicated_write). */
 static int bench_mem_measure(struct bench_region *b, const struct cluster_config *cfg,
 			     struct bench_mem_results *r)
@@ -356,7 +378,7 @@ static int bench_mem_measure(struct bench_region *b, const struct cluster_config
 		if (measure_lent(b->engine, lent, NULL, true, &t) < 0)
 			return -1;
 		r->replicated_write = t.write;
-		return 0;
+		return await_write_backs(b->engine);
 	}
 	measure_local(local, r);
 	struct engine_stats before, after;
@@ -461,7 +483,8 @@ static int bench_mem_config(const char *dir, unsigned replicas, struct cluster_c
 	return bench_cluster_config(dir, cluster, nodes, cfg);
 }
 
-/* A lending node: serves its memory until node 0 is done. */
+/* A lending node: serves its memory until node 0 is done. With replicas, it prints its final
+ * counters as a node does with --stats: the mirror's show how its acks were batched. */
 static int bench_mem_lender(const struct cluster_config *cfg, unsigned self)
 {
 	struct bench_region b = {0};
@@ -472,6 +495,11 @@ static int bench_mem_lender(const struct cluster_config *cfg, unsigned self)
 		log_error("%s", err);
 	else
 		rc = engine_quiesce(b.engine, BENCH_QUIET_MS);
+	if (rc == 0 && cfg->replicas > 1) {
+		struct node_stats s;
+		node_stats_read(b.engine, 0, &s);
+		node_stats_print(&s, "final");
+	}
 	bench_region_stop(&b);
 	return rc < 0 ? VMM_EXIT_HOST_ERROR : 0;
 }
