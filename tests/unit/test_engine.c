@@ -240,6 +240,17 @@ Test(engine, pages_given_up_are_gone_and_read_again_from_their_home, .timeout = 
 	stop_nodes();
 }
 
+/* Node 1 writes byte `at` of each of the `lent` pages it lends as the page number times `mul`;
+ * node 0 reads them back in page order, a sequential pass through its cache. */
+static void lend_and_read_in_order(unsigned lent, unsigned at, unsigned mul)
+{
+	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
+	for (unsigned p = OWN; p < OWN + lent; p++)
+		lender[p * REGION_PAGE_SIZE + at] = (uint8_t)(p * mul);
+	for (unsigned p = OWN; p < OWN + lent; p++)
+		cr_assert_eq(compute[p * REGION_PAGE_SIZE + at], (uint8_t)(p * mul), "page %u", p);
+}
+
 /* A sequential pass's victims are consecutive: they are given up in runs long enough for the host
  * to unmap each with one flush (34 pages or more), not in a read-ahead's worth at a time, and the
  * cache stays within a run of its budget. */
@@ -248,10 +259,7 @@ Test(engine, a_sequential_pass_gives_pages_up_in_long_runs, .timeout = 30)
 	enum { BIG_LENT = 1024, BIG_CACHE = 512 };
 	start_memory_mode_sized(BIG_LENT, BIG_CACHE);
 	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
-	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
-		lender[p * REGION_PAGE_SIZE + 3] = (uint8_t)(p * 7);
-	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
-		cr_assert_eq(compute[p * REGION_PAGE_SIZE + 3], (uint8_t)(p * 7), "page %u", p);
+	lend_and_read_in_order(BIG_LENT, 3, 7);
 	struct engine_stats st;
 	engine_get_stats(nodes[0].engine, &st);
 	cr_assert_geq(st.evictions_clean, BIG_LENT - BIG_CACHE);
@@ -286,11 +294,8 @@ Test(engine, scattered_misses_after_a_sequential_pass_give_pages_up_in_runs, .ti
 {
 	enum { BIG_LENT = 1024, BIG_CACHE = 512, MISSES = 128 };
 	start_memory_mode_sized(BIG_LENT, BIG_CACHE);
-	volatile uint8_t *compute = nodes[0].mem, *lender = nodes[1].mem;
-	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
-		lender[p * REGION_PAGE_SIZE + 5] = (uint8_t)(p * 3);
-	for (unsigned p = OWN; p < OWN + BIG_LENT; p++)
-		cr_assert_eq(compute[p * REGION_PAGE_SIZE + 5], (uint8_t)(p * 3), "page %u", p);
+	volatile uint8_t *compute = nodes[0].mem;
+	lend_and_read_in_order(BIG_LENT, 5, 3);
 	struct engine_stats before, st;
 	engine_get_stats(nodes[0].engine, &before);
 	for (unsigned i = 0; i < MISSES; i++) {
