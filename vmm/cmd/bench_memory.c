@@ -300,8 +300,8 @@ static void host_times(const struct engine_stats *before, const struct engine_st
 	    .first_access_us = p->first_access_ns / 1e3 / BENCH_RANDOM};
 }
 
-/* The lent write pass (all that runs with replicas), then the read and random passes; the read
- * pass must see what the write pass wrote. */
+/* The lent write pass (all that a write-only cluster runs), then the read and random passes; the
+ * read pass must see what the write pass wrote. */
 static int measure_lent(struct engine *e, uint8_t *set, const uint8_t *fresh, bool write_only,
 			struct lent_times *t)
 {
@@ -426,7 +426,7 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	    l->random.page_us / (l->random.floor_us + l->random.local_fault_us);
 	double dirty_us = l->write.page_us - l->read.page_us;
 	double hit_rate = r->prefetch_issued ? (double)r->prefetch_used / r->prefetch_issued : 0;
-	/* Each write pass against its own floor: the two clusters ran one after the other. */
+	/* Each write pass against its own floor: the clusters ran one after the other. */
 	double replicas_cost = (r->replicated_write.page_us / r->replicated_write.floor_us) /
 			       (r->write_again.page_us / r->write_again.floor_us);
 	printf("vsmp-vmm bench memory: 3 local nodes (node 0 on one CPU, the lenders on another), "
