@@ -22,9 +22,9 @@
  * write pass, and a third with one copy runs it again: the second's time per page over its floor,
  * against the third's, is what a second copy costs a write-heavy guest (each write-back waits for
  * the mirror's ack before the page's frame is freed); each against its own floor, as the clusters
- * do not run at once. Not against the first cluster's: a cluster's write pass runs faster when
- * another cluster ran before it in this process (about 100 against 155-165 MiB/s here; the
- * cause was not found, docs/benchmarks.md), which would flatter the second copy.
+ * do not run at once. Against a pass run after it rather than the first cluster's, so that both
+ * follow another cluster in this process: a first cluster once wrote 40 % slower (glibc giving
+ * the heap back, main.c), which made the second copy look free (docs/benchmarks.md).
  * Node 0 runs on one CPU and the lenders on another (host_cpus_share): with 2 CPUs, 3 nodes
  * oversubscribe the host, and this keeps the compute node's CPU its own. */
 #include "vmm/cmd/bench_memory.h"
