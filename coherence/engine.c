@@ -53,6 +53,12 @@
  * before it asks again. */
 #define ACCESS_REFAULT_NS 1000000ull
 
+/* A dead peer's transport can refuse a send before the cluster has noticed the loss (over TCP the
+ * connection's reset comes first), and a loss the cluster reports is survivable with replicas.
+ * So a failed send stops the engine only if the cluster has not reported the node lost within
+ * this long: its peer timeout (3 s of silence) and a margin. */
+#define SEND_FAIL_GRACE_MS 5000ull
+
 _Static_assert(ENGINE_MSG_ACK_BATCH < ENGINE_MSG_WRITE_BATCH &&
 		   ENGINE_MSG_WRITE_BATCH < ENGINE_MSG_EVICT_BATCH &&
 		   ENGINE_MSG_EVICT_BATCH < ENGINE_MSG_PING &&
@@ -100,16 +106,54 @@ static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 		/* Shutting down: the faults waiting for it are released anyway. The peer lost: the
 		 * cluster reports that (peer_lost, which stops the owner), and a failure of ours
 		 * reported first would hide which node failed. */
-		if (atomic_load(&e->closing) || cluster_peer_lost(e->params.cluster, node))
-			return;
 		char why[256];
 		snprintf(why, sizeof(why), "coherence: cannot send %s for page %llu to node %u",
 			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, node);
-		engine_fail(e, why);
+		engine_send_failed(e, node, why);
 		return;
 	}
 	atomic_fetch_add(&e->messages_out, 1);
 	atomic_fetch_add(&e->bytes_out, len);
+}
+
+void engine_send_failed(struct engine *e, unsigned node, const char *why)
+{
+	if (atomic_load(&e->closing) || cluster_peer_lost(e->params.cluster, node))
+		return;
+	pthread_mutex_lock(&e->send_failed_lock);
+	struct engine_send_failure *f = &e->send_failures[node];
+	if (!f->at_ms) {
+		f->at_ms = engine_now_ns() / 1000000 + 1; /* never 0 */
+		snprintf(f->why, sizeof(f->why), "%s", why);
+		atomic_store(&e->any_send_failed, true);
+	}
+	pthread_mutex_unlock(&e->send_failed_lock);
+}
+
+/* On the progress thread's turns: a failed send is forgiven once the cluster reports its node
+ * lost, and stops the engine if it has not after SEND_FAIL_GRACE_MS. */
+static void check_failed_sends(struct engine *e)
+{
+	if (!atomic_load(&e->any_send_failed))
+		return;
+	char why[sizeof(e->send_failures[0].why)] = "";
+	bool pending = false;
+	pthread_mutex_lock(&e->send_failed_lock);
+	uint64_t now_ms = engine_now_ns() / 1000000;
+	for (unsigned node = 0; node < cluster_node_count(e->params.cluster); node++) {
+		struct engine_send_failure *f = &e->send_failures[node];
+		if (!f->at_ms)
+			continue;
+		if (cluster_peer_lost(e->params.cluster, node))
+			f->at_ms = 0;
+		else if (now_ms >= f->at_ms + SEND_FAIL_GRACE_MS && !why[0])
+			snprintf(why, sizeof(why), "%s", f->why);
+		pending |= f->at_ms != 0;
+	}
+	atomic_store(&e->any_send_failed, pending);
+	pthread_mutex_unlock(&e->send_failed_lock);
+	if (why[0])
+		engine_fail(e, why);
 }
 
 void engine_page_changed(struct engine *e, uint64_t page)
@@ -321,6 +365,7 @@ static unsigned engine_serve_faults(void *ctx)
 {
 	struct engine *e = ctx;
 	engine_cache_send_acks(e, UINT32_MAX); /* what this turn's deliveries acknowledged */
+	check_failed_sends(e);
 	unsigned work = region_serve(engine_region(e));
 	return e->replicas ? work + replicas_step(e->replicas) : work;
 }
@@ -473,11 +518,16 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 	if (e)
 		atomic_init(&e->access_page, UINT64_MAX);
 	uint64_t pages = params->size / REGION_PAGE_SIZE;
-	if (!e || !(e->mapped = calloc((pages + 63) / 64, sizeof(*e->mapped)))) {
+	if (!e || !(e->mapped = calloc((pages + 63) / 64, sizeof(*e->mapped))) ||
+	    !(e->send_failures =
+		  calloc(cluster_node_count(params->cluster), sizeof(*e->send_failures)))) {
 		snprintf(err, errlen, "out of memory");
+		if (e)
+			free(e->mapped);
 		free(e);
 		return NULL;
 	}
+	pthread_mutex_init(&e->send_failed_lock, NULL);
 	e->params = *params;
 	pthread_mutex_init(&e->done_lock, NULL);
 	pthread_cond_init(&e->done_cond, NULL);
@@ -539,6 +589,8 @@ void engine_destroy(struct engine *e)
 	if (e->coh)
 		coh_destroy(e->coh);
 	free(e->mapped);
+	free(e->send_failures);
+	pthread_mutex_destroy(&e->send_failed_lock);
 	page_cache_destroy(e->cache);
 	prefetch_destroy(e->prefetch);
 	for (size_t i = 0; i < e->leaving_count; i++)

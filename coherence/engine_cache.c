@@ -209,12 +209,11 @@ static void batch_flush(struct engine *e, struct batch *b)
 	if (b->len && engine_transport_send(e, b->node, type, b->buf, b->len) == 0) {
 		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
 		atomic_fetch_add(&e->bytes_out, b->len);
-	} else if (b->len && !atomic_load(&e->closing) &&
-		   !cluster_peer_lost(e->params.cluster, b->node)) {
+	} else if (b->len) {
 		char why[128];
 		snprintf(why, sizeof(why), "coherence: cannot send a batch of %s to node %u",
 			 coh_msg_type_name(b->coh_type), b->node);
-		engine_fail(e, why);
+		engine_send_failed(e, b->node, why);
 	}
 	b->len = 0;
 	b->drops = 0;
@@ -481,8 +480,8 @@ static void acks_send_locked(struct engine *e)
 	if (engine_transport_send_now(e, b->node, ENGINE_MSG_ACK_BATCH, b->buf, b->len) == 0) {
 		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
 		atomic_fetch_add(&e->bytes_out, b->len);
-	} else if (!atomic_load(&e->closing) && !cluster_peer_lost(e->params.cluster, b->node)) {
-		engine_fail(e, "coherence: cannot send a batch of REPLICA_ACKs");
+	} else {
+		engine_send_failed(e, b->node, "coherence: cannot send a batch of REPLICA_ACKs");
 	}
 	b->len = 0;
 	atomic_store(&e->acks_pending, false);

@@ -74,6 +74,14 @@ struct engine {
 	struct batch *acks;
 	atomic_bool acks_pending;
 	atomic_uint_fast64_t sends; /* messages handed to the transport */
+	/* Sends that failed to a node the cluster had not reported lost (engine_send_failed):
+	 * when the first failed, per node (0: none), and why; under send_failed_lock. */
+	pthread_mutex_t send_failed_lock;
+	struct engine_send_failure {
+		uint64_t at_ms;
+		char why[200];
+	} * send_failures;
+	atomic_bool any_send_failed;
 	/* Senders hold it for reading across transport_send; engine_destroy takes it for writing
 	 * to set `closing`, so no send is in flight once the transport is destroyed. Both the
 	 * transport's own thread and vCPU threads (engine_send) send. */
@@ -170,6 +178,9 @@ bool engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 bool engine_cache_ack(struct engine *e, uint32_t node, const struct coh_msg *msg);
 /* Sends the acks pending for `node` (UINT32_MAX: for any node). */
 void engine_cache_send_acks(struct engine *e, uint32_t node);
+/* A send to `node` failed (why: what could not be sent). Fatal unless the cluster reports the
+ * node lost within a grace period (see engine.c). */
+void engine_send_failed(struct engine *e, unsigned node, const char *why);
 /* engine_transport_send without sending pending acks first. */
 int engine_transport_send_now(struct engine *e, unsigned node, uint16_t type, const void *payload,
 			      size_t len);
