@@ -103,9 +103,10 @@ static void engine_send_coh(void *ctx, uint32_t node, const struct coh_msg *msg)
 		return;
 	if (coh_msg_encode(msg, buf, sizeof(buf), &len, err, sizeof(err)) < 0 ||
 	    engine_transport_send(e, node, msg->type, buf, len) < 0) {
-		/* Shutting down: the faults waiting for it are released anyway. The peer lost: the
-		 * cluster reports that (peer_lost, which stops the owner), and a failure of ours
-		 * reported first would hide which node failed. */
+		/* Forgiven when shutting down (the faults waiting for it are released anyway) or
+		 * once the cluster reports the peer lost (peer_lost, which stops the owner unless
+		 * replicas carry on): a failure of ours reported first would hide which node failed
+		 * (engine_send_failed). */
 		char why[256];
 		snprintf(why, sizeof(why), "coherence: cannot send %s for page %llu to node %u",
 			 coh_msg_type_name(msg->type), (unsigned long long)msg->page, node);
