@@ -189,14 +189,34 @@ static void batch_write_back(struct engine *e, struct batch *b)
 	b->drops = kept;
 }
 
-/* Writes back the batch's dirty pages, punches all its pages (sorted, one hole per run), then
- * sends its messages. */
-static void batch_flush(struct engine *e, struct batch *b)
+/* Sends the batch's messages as one and empties it; `now`: without sending this node's pending
+ * acks first (the acks' own batch, sent with their lock held). */
+static void batch_send(struct engine *e, struct batch *b, bool now)
 {
+	if (!b->len)
+		return;
 	uint16_t type = 0;
 	for (unsigned k = 0; k < BATCH_TYPES; k++)
 		if (batch_types[k].coh_type == b->coh_type)
 			type = batch_types[k].msg;
+	int rc = now ? engine_transport_send_now(e, b->node, type, b->buf, b->len)
+		     : engine_transport_send(e, b->node, type, b->buf, b->len);
+	if (rc == 0) {
+		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
+		atomic_fetch_add(&e->bytes_out, b->len);
+	} else {
+		char why[128];
+		snprintf(why, sizeof(why), "coherence: cannot send a batch of %s to node %u",
+			 coh_msg_type_name(b->coh_type), b->node);
+		engine_send_failed(e, b->node, why);
+	}
+	b->len = 0;
+}
+
+/* Writes back the batch's dirty pages, punches all its pages (sorted, one hole per run), then
+ * sends its messages. */
+static void batch_flush(struct engine *e, struct batch *b)
+{
 	for (unsigned i = 1; i < b->drops; i++)
 		for (unsigned j = i; j > 0 && b->drop[j - 1].page > b->drop[j].page; j--) {
 			typeof(b->drop[0]) t = b->drop[j];
@@ -206,16 +226,7 @@ static void batch_flush(struct engine *e, struct batch *b)
 	batch_write_back(e, b);
 	atomic_fetch_add(&e->lent_unmaps,
 			 batch_runs(e, b, false, region_drop, "coherence: dropping a page failed"));
-	if (b->len && engine_transport_send(e, b->node, type, b->buf, b->len) == 0) {
-		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
-		atomic_fetch_add(&e->bytes_out, b->len);
-	} else if (b->len) {
-		char why[128];
-		snprintf(why, sizeof(why), "coherence: cannot send a batch of %s to node %u",
-			 coh_msg_type_name(b->coh_type), b->node);
-		engine_send_failed(e, b->node, why);
-	}
-	b->len = 0;
+	batch_send(e, b, false);
 	b->drops = 0;
 }
 
@@ -474,16 +485,7 @@ bool engine_cache_receive_batch(struct engine *e, unsigned src, uint16_t type,
 /* With ack_lock held. */
 static void acks_send_locked(struct engine *e)
 {
-	struct batch *b = e->acks;
-	if (!b->len)
-		return;
-	if (engine_transport_send_now(e, b->node, ENGINE_MSG_ACK_BATCH, b->buf, b->len) == 0) {
-		atomic_fetch_add(&e->messages_out, b->len / COH_MSG_HEADER_SIZE);
-		atomic_fetch_add(&e->bytes_out, b->len);
-	} else {
-		engine_send_failed(e, b->node, "coherence: cannot send a batch of REPLICA_ACKs");
-	}
-	b->len = 0;
+	batch_send(e, e->acks, true);
 	atomic_store(&e->acks_pending, false);
 }
 
@@ -492,8 +494,8 @@ bool engine_cache_ack(struct engine *e, uint32_t node, const struct coh_msg *msg
 	if (msg->type != COH_MSG_REPLICA_ACK)
 		return false;
 	pthread_mutex_lock(&e->ack_lock);
-	if (!e->acks)
-		e->acks = calloc(1, sizeof(*e->acks));
+	if (!e->acks && (e->acks = calloc(1, sizeof(*e->acks))))
+		e->acks->coh_type = COH_MSG_REPLICA_ACK;
 	struct batch *b = e->acks;
 	size_t len = 0;
 	char err[128];
