@@ -76,8 +76,10 @@ struct diff_outcome {
 struct diff_undef {
 	uint64_t flags; /* RFLAGS bits */
 	uint16_t gprs;	/* GPRs whose value is undefined (bit n = register n) */
-	uint16_t fsw;	/* FSW bits (x87 condition codes) */
-	bool all;	/* the whole result is undefined: only the fault class is compared */
+	uint16_t
+	    gprs_high; /* GPRs whose upper 32 bits differ between CPU models: low 32 compared */
+	uint16_t fsw;  /* FSW bits (x87 condition codes) */
+	bool all;      /* the whole result is undefined: only the fault class is compared */
 };
 
 struct diff_case {

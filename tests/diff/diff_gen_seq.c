@@ -37,6 +37,12 @@ void gen_string(struct gen *g, const struct tmpl *t)
 	}
 	if (rep)
 		s->r.gpr[RCX] = a32 ? (diff_rand(r) & ~0xffffffffull) | count : count;
+	/* A REP with a 32-bit address size and ECX = 0 runs no element, and what it leaves in the
+	 * upper halves of RCX, RSI and RDI is not in the SDM and differs between CPUs: the hosts of
+	 * 2026-12-07 (Intel, FSRM) clear them as a 32-bit write would (Linux's KVM commit 428e3d08
+	 * says the same of Intel CPUs), the earlier hosts left them, as the interpreter does. */
+	if (rep && a32 && count == 0)
+		g->c->undef.gprs_high |= 1u << RCX | 1u << RSI | 1u << RDI;
 	s->r.gpr[RSI] = src | (a32 && diff_chance(r, 50) ? diff_rand(r) << 32 : 0);
 	s->r.gpr[RDI] = dst | (a32 && diff_chance(r, 50) ? diff_rand(r) << 32 : 0);
 	/* cmps/scas: equal runs, so repe goes on for a while. */

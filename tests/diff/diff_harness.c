@@ -56,11 +56,19 @@ static uint64_t flags_mask(const struct diff_case *c)
 	return (DIFF_FLAGS_ARITH | DIFF_FLAG_DF) & ~c->undef.flags;
 }
 
+/* The bits of GPR k that the SDM defines and every CPU model agrees on. */
+static uint64_t gpr_mask(const struct diff_case *c, unsigned k)
+{
+	if (c->undef.gprs & (1u << k))
+		return 0;
+	return (c->undef.gprs_high & (1u << k)) ? 0xffffffffull : ~0ull;
+}
+
 static void compare_regs(const struct diff_case *c, const struct diff_regs *n,
 			 const struct diff_regs *e, struct why *w)
 {
 	for (unsigned i = 0; i < 16; i++)
-		if (!(c->undef.gprs & (1u << i)) && n->gpr[i] != e->gpr[i])
+		if ((n->gpr[i] ^ e->gpr[i]) & gpr_mask(c, i))
 			why_add(w, "%s ", gpr_names[i]);
 	uint64_t fm = flags_mask(c);
 	if ((n->rflags ^ e->rflags) & fm)
@@ -177,7 +185,7 @@ static void print_states(FILE *f, const struct diff_case *c, const struct diff_o
 		bool d = both && nr->gpr[k] != er->gpr[k];
 		fprintf(f, "  %-5s%c %016" PRIx64 "   %016" PRIx64 "   %016" PRIx64 "%s\n",
 			gpr_names[k], d ? '*' : ' ', i->gpr[k], nr->gpr[k], er->gpr[k],
-			d && (c->undef.gprs & (1u << k)) ? "  (undefined)" : "");
+			d && !((nr->gpr[k] ^ er->gpr[k]) & gpr_mask(c, k)) ? "  (undefined)" : "");
 	}
 	uint64_t fm = flags_mask(c);
 	fprintf(f,
