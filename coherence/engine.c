@@ -552,8 +552,8 @@ struct engine *engine_create(const struct engine_params *params, char *err, size
 		goto fail;
 	atomic_store_explicit(&e->region, r, memory_order_release);
 	struct transport_chore faults = {.fd = region_fd(r), .run = engine_serve_faults, .ctx = e};
-	struct transport *t =
-	    transport_create(params->cluster, engine_receive, e, &faults, err, errlen);
+	struct transport *t = transport_create(params->cluster, params->loss_tolerant,
+					       engine_receive, e, &faults, err, errlen);
 	if (!t)
 		goto fail;
 	atomic_store(&e->transport, t);
@@ -647,6 +647,12 @@ int engine_quiesce(struct engine *e, unsigned timeout_ms)
 		if (n != self)
 			engine_transport_send(e, n, ENGINE_MSG_DONE, NULL, 0);
 	return engine_wait_peers_done(e, nodes - 1, timeout_ms) ? 0 : -1;
+}
+
+const char *engine_peer_path(struct engine *e, unsigned node)
+{
+	struct transport *t = atomic_load(&e->transport);
+	return t ? transport_peer_path(t, node) : "?";
 }
 
 /* The waiter polls (yielding, as the transport's own thread may need this CPU) rather than

@@ -30,6 +30,9 @@ struct engine_params {
 	uint32_t spare;
 	/* --profile: count this node's faults per page (engine_fault_pages). */
 	bool profile_faults;
+	/* The cluster goes on after a node dies (replicas): the transport then keeps out of shared
+	 * memory, which a node killed in mid-send can wedge for the others (transport_create). */
+	bool loss_tolerant;
 	/* The callbacks run on the transport's thread, which also serves the region's faults: they
 	 * must not block, and must not touch a page of the region that may be absent (it would
 	 * wait for the very thread it runs on).
@@ -77,6 +80,10 @@ void engine_destroy(struct engine *e);
  * usable (the engine is closing or failed, or has no transport yet): the access faults as usual.
  */
 int engine_access(struct engine *e, uint64_t offset, bool write);
+
+/* The transport that carries the engine's messages to `node` (transport_peer_path), "?" before
+ * there is one. */
+const char *engine_peer_path(struct engine *e, unsigned node);
 
 /* Round trip of a `len`-byte message to `node` and back through the engine's own transport,
  * averaged over `iters` (the network half of a remote fault's floor). Returns microseconds, or

@@ -21,6 +21,13 @@
  * the control connection's EOF); sends to a peer it reports gone are refused, and its endpoint is
  * force-closed at the end.
  *
+ * A transport for a cluster that must go on after a peer dies (loss_tolerant: memory mode with
+ * replicas) leaves UCX's shared-memory transports out, unless UCX_TLS chooses them. They give
+ * each process one receive FIFO that every sender on the host writes into, and the receiver takes
+ * its slots strictly in order; a sender killed between taking a slot and filling it leaves one
+ * that never completes, and the receiver then takes nothing more from anyone (docs/cluster.md).
+ * Between hosts nothing changes: no shared memory crosses them.
+ *
  * Received messages are not handled inside UCX's handler, which runs under the worker's lock: a
  * recv callback that replies would take our per-peer send lock there, while a sender holds that
  * lock and waits for the worker's, a deadlock. So the handler only keeps the message (UCX's
@@ -82,6 +89,7 @@ struct transport_peer {
 	unsigned drops;		   /* under the turn lock */
 	atomic_int in_flight;	   /* sends to it UCX has not completed yet */
 	uint8_t key[WIRE_KEY_SIZE];
+	char path[16]; /* the UCX transport of its active messages: "tcp", "sysv", ... */
 };
 
 struct transport {
@@ -381,12 +389,19 @@ static int fail_ucx(char *err, size_t errlen, const char *what, ucs_status_t sta
 	return -1;
 }
 
-static int create_worker(struct transport *t, char *err, size_t errlen)
+static int create_worker(struct transport *t, bool loss_tolerant, char *err, size_t errlen)
 {
 	ucp_config_t *config;
 	ucs_status_t status = ucp_config_read(NULL, NULL, &config);
 	if (status != UCS_OK)
 		return fail_ucx(err, errlen, "reading the UCX_* configuration", status);
+	if (loss_tolerant && !getenv("UCX_TLS")) {
+		status = ucp_config_modify(config, "TLS", "^sm");
+		if (status != UCS_OK) {
+			ucp_config_release(config);
+			return fail_ucx(err, errlen, "leaving shared memory out", status);
+		}
+	}
 	ucp_params_t params = {.field_mask = UCP_PARAM_FIELD_FEATURES,
 			       .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP};
 	status = ucp_init(&params, config, &t->context);
@@ -437,6 +452,45 @@ static int exchange_addresses(struct transport *t, char *err, size_t errlen)
 	return rc;
 }
 
+/* Whether `word` is one of the space-separated words of `s`. */
+static bool has_word(const char *s, const char *word)
+{
+	size_t len = strlen(word);
+	for (const char *at = strstr(s, word); at; at = strstr(at + 1, word))
+		if ((at == s || at[-1] == ' ') && (at[len] == ' ' || at[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* Names the UCX transport of a new endpoint's active-message lane, from UCX's description of the
+ * endpoint (ucp_ep_print_info; 1.13 has no query for it): the lane whose line ends in "am", such
+ * as "lane[0]:  2:sysv/memory.0 md[2] -> md[2]/sysv/sysdev[255] am am_bw#0". */
+static void describe_path(struct transport_peer *p)
+{
+	char *text = NULL, *save = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	if (!f)
+		return;
+	ucp_ep_print_info(p->ep, f);
+	if (fclose(f) != 0) {
+		free(text);
+		return;
+	}
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *lane = strstr(line, "lane["), *to = strstr(line, "->");
+		char *colon = lane ? strchr(lane, ':') : NULL;
+		char *tl = colon ? strchr(colon + 1, ':') : NULL;
+		if (!tl || !to || tl > to || !has_word(to, "am"))
+			continue;
+		int len = (int)strcspn(tl + 1, "/ ");
+		if (len > 0 && (size_t)len < sizeof(p->path))
+			snprintf(p->path, sizeof(p->path), "%.*s", len, tl + 1);
+		break;
+	}
+	free(text);
+}
+
 static int connect_peers(struct transport *t, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < t->n; i++) {
@@ -456,8 +510,14 @@ static int connect_peers(struct transport *t, char *err, size_t errlen)
 				 cluster_node_name(t->c, i), ucs_status_string(status));
 			return -1;
 		}
+		describe_path(p);
 	}
 	return 0;
+}
+
+const char *transport_peer_path(const struct transport *t, unsigned node)
+{
+	return node < t->n && t->peers[node].path[0] ? t->peers[node].path : "?";
 }
 
 /* The progress thread takes no signals: they stay with the application's threads. */
@@ -474,8 +534,9 @@ static int start_thread(struct transport *t)
 	return rc == 0 ? 0 : -1;
 }
 
-struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx,
-				   const struct transport_chore *chore, char *err, size_t errlen)
+struct transport *transport_create(struct cluster *c, bool loss_tolerant, transport_recv_fn recv,
+				   void *ctx, const struct transport_chore *chore, char *err,
+				   size_t errlen)
 {
 	struct transport *t = calloc(1, sizeof(*t));
 	if (t)
@@ -499,7 +560,7 @@ struct transport *transport_create(struct cluster *c, transport_recv_fn recv, vo
 		t->peers[i].next_seq = 1;
 		pthread_mutex_init(&t->peers[i].send_lock, NULL);
 	}
-	int rc = create_worker(t, err, errlen);
+	int rc = create_worker(t, loss_tolerant, err, errlen);
 	if (rc == 0 && t->n > 1)
 		rc = exchange_addresses(t, err, errlen);
 	if (rc == 0)

@@ -1,7 +1,8 @@
 /* The data path between nodes: UCX active messages, one endpoint per peer, every message sealed
  * with the wire header (MAC under the pair's transport session key, sequence number). Message
  * types are opaque here: WIRE_PAYLOAD_FIRST..LAST for the coherence protocol, WIRE_DIAG_FIRST..
- * LAST for diagnostics. UCX picks TCP or shared memory; UCX_TLS=tcp forces the network path. */
+ * LAST for diagnostics. UCX picks TCP or shared memory (not for a loss-tolerant cluster);
+ * UCX_TLS=tcp forces the network path. */
 #ifndef COHERENCE_TRANSPORT_H
 #define COHERENCE_TRANSPORT_H
 
@@ -33,9 +34,15 @@ struct transport_chore {
 
 /* Creates the UCX worker, exchanges worker addresses with every peer over the cluster's control
  * channel and connects to them. The cluster must stay joined until transport_destroy. chore may
- * be NULL. */
-struct transport *transport_create(struct cluster *c, transport_recv_fn recv, void *ctx,
-				   const struct transport_chore *chore, char *err, size_t errlen);
+ * be NULL. loss_tolerant: the cluster goes on after a peer dies, so UCX's shared memory, which a
+ * peer killed in the middle of a send can wedge for its receivers, is left out unless UCX_TLS
+ * says which transports to use. */
+struct transport *transport_create(struct cluster *c, bool loss_tolerant, transport_recv_fn recv,
+				   void *ctx, const struct transport_chore *chore, char *err,
+				   size_t errlen);
+/* The UCX transport that carries the messages to `node` ("tcp", "sysv", "posix", "rc_mlx5", ...),
+ * as UCX described the endpoint when it was made; "?" if it did not say. */
+const char *transport_peer_path(const struct transport *t, unsigned node);
 /* Any thread. The payload (up to WIRE_MAX_PAYLOAD bytes) is copied before this returns. Returns
  * -1 with errno EINVAL (bad node, type or length), ENOTCONN (peer lost or left), ENOMEM or EIO
  * (UCX refused the send). */

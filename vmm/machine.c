@@ -545,6 +545,7 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 	    .spare = spare >= 0 ? (uint32_t)spare : COH_NO_MIRROR,
 	    .cache_pages = cfg->nodes[m->node].cache_bytes / 4096,
 	    .profile_faults = m->opts.profile,
+	    .loss_tolerant = replicated,
 	    .fatal = machine_engine_fatal,
 	    .user_message = machine_node_message,
 	    .page_changed = machine_page_changed,
@@ -557,6 +558,10 @@ static int machine_join(struct machine *m, char *err, size_t errlen)
 		return -1;
 	atomic_store(&m->engine_for_losses, m->engine);
 	node_link_set_engine(m->link, m->engine);
+	for (unsigned i = 0; i < cfg->node_count && log_verbose(); i++)
+		if (i != m->node)
+			log_info("transport to %s: %s", cfg->nodes[i].name,
+				 engine_peer_path(m->engine, i));
 	if (m->node == MACHINE_IOAPIC_NODE) {
 		uint64_t epoch = clock_ns(CLOCK_REALTIME);
 		machine_set_clock_epoch(m, epoch);

@@ -559,6 +559,7 @@ static void on_message(void *ctx, struct transport *t, unsigned src, uint16_t ty
 
 struct transport_run {
 	struct cluster *c;
+	bool loss_tolerant;
 	struct inbox inbox;
 	struct transport *t;
 	char err[512];
@@ -567,17 +568,19 @@ struct transport_run {
 static void *create_transport(void *arg)
 {
 	struct transport_run *r = arg;
-	r->t = transport_create(r->c, on_message, &r->inbox, NULL, r->err, sizeof(r->err));
+	r->t = transport_create(r->c, r->loss_tolerant, on_message, &r->inbox, NULL, r->err,
+				sizeof(r->err));
 	return NULL;
 }
 
-Test(transport, messages_arrive_intact_and_bad_sends_are_refused)
+/* Joins two nodes and creates their transports, loss-tolerant or not. */
+static void create_transports(struct transport_run runs[2], bool loss_tolerant)
 {
 	setup_nodes(2, 5000);
 	join_all(2);
-	struct transport_run runs[2] = {{.c = nodes[0].c}, {.c = nodes[1].c}};
 	pthread_t threads[2];
 	for (int i = 0; i < 2; i++) {
+		runs[i] = (struct transport_run){.c = nodes[i].c, .loss_tolerant = loss_tolerant};
 		cr_assert_not_null(runs[i].c, "%s", nodes[i].err);
 		pthread_mutex_init(&runs[i].inbox.lock, NULL);
 		pthread_cond_init(&runs[i].inbox.changed, NULL);
@@ -587,11 +590,11 @@ Test(transport, messages_arrive_intact_and_bad_sends_are_refused)
 		pthread_join(threads[i], NULL);
 		cr_assert_not_null(runs[i].t, "%s", runs[i].err);
 	}
-	static uint8_t big[WIRE_MAX_PAYLOAD];
-	big[0] = 0x11;
-	big[sizeof(big) - 1] = 0x22;
-	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_PAYLOAD_FIRST + 1, big, sizeof(big)), 0);
-	struct inbox *in = &runs[1].inbox;
+}
+
+/* Waits (3 s at most) until the inbox holds a message. */
+static void await_message(struct inbox *in)
+{
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += 3;
@@ -599,6 +602,57 @@ Test(transport, messages_arrive_intact_and_bad_sends_are_refused)
 	while (in->count == 0 && pthread_cond_timedwait(&in->changed, &in->lock, &deadline) == 0)
 		;
 	pthread_mutex_unlock(&in->lock);
+}
+
+static bool shared_memory_path(const char *path)
+{
+	return !strcmp(path, "sysv") || !strcmp(path, "posix") || !strcmp(path, "xpmem");
+}
+
+/* Two processes on one host talk through shared memory, unless the cluster must survive a
+ * node's loss (a killed sender can wedge a shared-memory receiver): then through the network. */
+Test(transport, a_loss_tolerant_cluster_keeps_out_of_shared_memory)
+{
+	if (getenv("UCX_TLS")) {
+		printf("SKIP: UCX_TLS is set (%s), and it chooses the transports\n",
+		       getenv("UCX_TLS"));
+		return;
+	}
+	for (int tolerant = 0; tolerant < 2; tolerant++) {
+		struct transport_run runs[2];
+		create_transports(runs, tolerant);
+		for (int i = 0; i < 2; i++) {
+			const char *path = transport_peer_path(runs[i].t, 1 - (unsigned)i);
+			if (tolerant)
+				cr_assert(!shared_memory_path(path) && strcmp(path, "?"),
+					  "loss-tolerant, node %d reaches its peer over %s", i,
+					  path);
+			else
+				cr_assert(shared_memory_path(path),
+					  "node %d reaches its peer on this host over %s", i, path);
+		}
+		cr_assert_str_eq(transport_peer_path(runs[0].t, 0), "?", "no path to itself");
+		uint8_t byte = 7;
+		cr_assert_eq(transport_send(runs[0].t, 1, WIRE_PAYLOAD_FIRST, &byte, 1), 0);
+		await_message(&runs[1].inbox);
+		cr_assert_eq(runs[1].inbox.count, 1, "a message over %s",
+			     transport_peer_path(runs[0].t, 1));
+		for (int i = 0; i < 2; i++)
+			transport_destroy(runs[i].t);
+		leave_all(2);
+	}
+}
+
+Test(transport, messages_arrive_intact_and_bad_sends_are_refused)
+{
+	struct transport_run runs[2];
+	create_transports(runs, false);
+	static uint8_t big[WIRE_MAX_PAYLOAD];
+	big[0] = 0x11;
+	big[sizeof(big) - 1] = 0x22;
+	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_PAYLOAD_FIRST + 1, big, sizeof(big)), 0);
+	struct inbox *in = &runs[1].inbox;
+	await_message(in);
 	cr_assert_eq(in->count, 1);
 	cr_assert_eq(in->type, WIRE_PAYLOAD_FIRST + 1);
 	cr_assert_eq(in->len, sizeof(big));
@@ -612,7 +666,7 @@ Test(transport, messages_arrive_intact_and_bad_sends_are_refused)
 	cr_assert_eq(transport_send(runs[0].t, 1, WIRE_PAYLOAD_FIRST, big, sizeof(big) + 1), -1);
 	cr_assert_eq(errno, EINVAL);
 	char err[512] = "";
-	cr_assert_null(transport_create(nodes[0].c, on_message, in, NULL, err, sizeof(err)),
+	cr_assert_null(transport_create(nodes[0].c, false, on_message, in, NULL, err, sizeof(err)),
 		       "a second transport would reuse the session keys");
 	cr_assert(strstr(err, "already"), "%s", err);
 	for (int i = 0; i < 2; i++)

@@ -183,8 +183,8 @@ static void bench_peer_lost(void *ctx, unsigned node, const char *why)
 }
 
 int bench_region_start(struct bench_region *r, const struct cluster_config *cfg, unsigned self,
-		       uint64_t size, struct coh_home_config homes, uint64_t cache_pages, char *err,
-		       size_t errlen)
+		       uint64_t size, struct coh_home_config homes, uint64_t cache_pages,
+		       bool loss_tolerant, char *err, size_t errlen)
 {
 	static const struct cluster_ops ops = {.peer_lost = bench_peer_lost};
 	bool bad_input;
@@ -198,6 +198,7 @@ int bench_region_start(struct bench_region *r, const struct cluster_config *cfg,
 				       .homes = homes,
 				       .spare = COH_NO_MIRROR,
 				       .cache_pages = cache_pages,
+				       .loss_tolerant = loss_tolerant,
 				       .fatal = bench_fatal,
 				       .ctx = r};
 	r->engine = engine_create(&params, err, errlen);

@@ -3,6 +3,7 @@
 #ifndef VMM_CMD_BENCH_H
 #define VMM_CMD_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,11 +34,12 @@ struct bench_region {
 	struct engine *engine;
 };
 /* Joins cfg's cluster as node self and puts size bytes of new memory under an engine homed as
- * homes says, keeping at most cache_pages of lent pages resident (0: no bound). A lost peer or
- * an engine failure ends the process with VMM_EXIT_HOST_ERROR: a benchmark cannot go on. */
+ * homes says, keeping at most cache_pages of lent pages resident (0: no bound), with the transport
+ * of a loss-tolerant cluster or not (engine_params). A lost peer or an engine failure ends the
+ * process with VMM_EXIT_HOST_ERROR: a benchmark cannot go on. */
 int bench_region_start(struct bench_region *r, const struct cluster_config *cfg, unsigned self,
-		       uint64_t size, struct coh_home_config homes, uint64_t cache_pages, char *err,
-		       size_t errlen);
+		       uint64_t size, struct coh_home_config homes, uint64_t cache_pages,
+		       bool loss_tolerant, char *err, size_t errlen);
 void bench_region_stop(struct bench_region *r);
 
 #endif

@@ -312,7 +312,7 @@ static int bench_node_start(struct bench_node *b, const struct cluster_config *c
 		host_cpus_pin(b->self, 1);
 	struct coh_home_config striped = {.policy = COH_HOME_STRIPED, .stripe_pages = 1};
 	return bench_region_start(&b->region, cfg, b->self, (uint64_t)BENCH_PAGES * BENCH_PAGE,
-				  striped, 0, err, errlen);
+				  striped, 0, false, err, errlen);
 }
 
 static int bench_write_config(const char *dir, unsigned nodes, struct cluster_config *cfg)

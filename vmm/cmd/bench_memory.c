@@ -24,7 +24,9 @@
  * the mirror's ack before the page's frame is freed); each against its own floor, as the clusters
  * do not run at once. Against a pass run after it rather than the first cluster's, so that both
  * follow another cluster in this process: a first cluster once wrote 40 % slower (glibc giving
- * the heap back, main.c), which made the second copy look free (docs/benchmarks.md).
+ * the heap back, main.c), which made the second copy look free (docs/benchmarks.md). Both run on
+ * a loss-tolerant cluster's transport (without shared memory, engine_params), which replicas
+ * take, so that the comparison is of the second copy alone.
  * Node 0 runs on one CPU and the lenders on another (host_cpus_share): with 2 CPUs, 3 nodes
  * oversubscribe the host, and this keeps the compute node's CPU its own. */
 #include "vmm/cmd/bench_memory.h"
@@ -98,6 +100,7 @@ struct bench_mem_results {
 	uint64_t prefetch_issued, prefetch_used, dirty_evictions;
 	struct pass_times replicated_write; /* the lent write pass with replicas = 2 */
 	struct pass_times write_again;	    /* and with one copy, in a cluster after it */
+	char replicas_path[16];		    /* the transport of those two (transport_peer_path) */
 	double load_avg;		    /* the host's 1-minute load average at the end */
 };
 
@@ -118,7 +121,7 @@ static void bench_mem_pin(unsigned self)
 
 /* Joins and puts the memory under the engine, homed as guest RAM is in memory mode. */
 static int bench_mem_start(struct bench_region *b, const struct cluster_config *cfg, unsigned self,
-			   char *err, size_t errlen)
+			   bool loss_tolerant, char *err, size_t errlen)
 {
 	uint64_t range_pages[1 + BENCH_LENDERS];
 	uint32_t mirrors[1 + BENCH_LENDERS];
@@ -129,7 +132,8 @@ static int bench_mem_start(struct bench_region *b, const struct cluster_config *
 					.mirrors = config_mirrors(cfg, mirrors) ? mirrors : NULL};
 	bench_mem_pin(self);
 	return bench_region_start(b, cfg, self, cfg->total_memory, homes,
-				  cfg->nodes[self].cache_bytes / BENCH_PAGE, err, errlen);
+				  cfg->nodes[self].cache_bytes / BENCH_PAGE, loss_tolerant, err,
+				  errlen);
 }
 
 /* Node 0's engine and memory, for fetch_page (see the top of the file). */
@@ -455,10 +459,10 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	printf("  prefetch          %llu pages fetched ahead in the lent passes, %.0f%% used\n",
 	       (unsigned long long)r->prefetch_issued, hit_rate * 100);
 	printf("  replicas = 2      sequential write %.1f MiB/s (floor %.1f) against %.1f (floor "
-	       "%.1f) with one copy in the cluster after it: %.2fx the time\n",
+	       "%.1f) with one copy in the cluster after it, both over %s: %.2fx the time\n",
 	       page_mib_s(r->replicated_write.page_us), page_mib_s(r->replicated_write.floor_us),
 	       page_mib_s(r->write_again.page_us), page_mib_s(r->write_again.floor_us),
-	       replicas_cost);
+	       r->replicas_path, replicas_cost);
 	printf("{\"set_mib\": %d, \"cache_mib\": %d, \"load_avg\": %.2f, \"rtt_4k_us\": %.2f, "
 	       "\"floor_mib_s\": %.1f, \"seq_read_mib_s\": %.1f, \"seq_read_ratio\": %.3f, "
 	       "\"write_floor_mib_s\": %.1f, \"seq_write_mib_s\": %.1f, \"seq_write_ratio\": %.3f, "
@@ -469,6 +473,7 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       "\"local_rand_access_us\": %.3f, \"dirty_eviction_us\": %.2f, "
 	       "\"prefetch_hit_rate\": %.3f, \"replicas2_seq_write_mib_s\": %.1f, "
 	       "\"replicas2_write_cost\": %.3f, \"seq_write_again_mib_s\": %.1f, "
+	       "\"replicas_transport\": \"%s\", "
 	       "\"victim_unmap_us\": %.2f, \"map_us\": %.2f, \"first_access_us\": %.2f}\n",
 	       BENCH_SET_MIB, BENCH_CACHE_MIB, r->load_avg, l->random.floor_us, read_floor, read,
 	       read / read_floor, write_floor, write, write / write_floor, mib_s(r->local_read_s),
@@ -476,7 +481,7 @@ static void bench_mem_report(const struct bench_mem_results *r)
 	       (unsigned long long)l->random_misses, l->random.page_mean_us, random_mean_ratio,
 	       l->random.local_fault_us, with_local_ratio, r->local_random_us, dirty_us, hit_rate,
 	       page_mib_s(r->replicated_write.page_us), replicas_cost,
-	       page_mib_s(r->write_again.page_us), h->victim_unmap_us, h->map_us,
+	       page_mib_s(r->write_again.page_us), r->replicas_path, h->victim_unmap_us, h->map_us,
 	       h->first_access_us);
 }
 
@@ -497,12 +502,12 @@ static int bench_mem_config(const char *dir, unsigned replicas, struct cluster_c
 
 /* A lending node: serves its memory until node 0 is done. With replicas, it prints its final
  * counters as a node does with --stats: the mirror's show how its acks were batched. */
-static int bench_mem_lender(const struct cluster_config *cfg, unsigned self)
+static int bench_mem_lender(const struct cluster_config *cfg, unsigned self, bool loss_tolerant)
 {
 	struct bench_region b = {0};
 	char err[1024];
 	log_set_node(cfg->nodes[self].name);
-	int rc = bench_mem_start(&b, cfg, self, err, sizeof(err));
+	int rc = bench_mem_start(&b, cfg, self, loss_tolerant, err, sizeof(err));
 	if (rc < 0)
 		log_error("%s", err);
 	else
@@ -518,7 +523,8 @@ static int bench_mem_lender(const struct cluster_config *cfg, unsigned self)
 
 /* One cluster of 3 local nodes with `replicas` (its own key and configuration), measured into r
  * (bench_mem_measure). */
-static int bench_memory_cluster(unsigned replicas, bool write_only, struct bench_mem_results *r)
+static int bench_memory_cluster(unsigned replicas, bool write_only, bool loss_tolerant,
+				struct bench_mem_results *r)
 {
 	char dir[256];
 	if (bench_make_temp_dir("bench-memory", dir, sizeof(dir)) < 0)
@@ -532,14 +538,17 @@ static int bench_memory_cluster(unsigned replicas, bool write_only, struct bench
 	for (unsigned i = 1; i <= BENCH_LENDERS; i++) {
 		children[i] = fork();
 		if (children[i] == 0)
-			_exit(bench_mem_lender(&cfg, i));
+			_exit(bench_mem_lender(&cfg, i, loss_tolerant));
 	}
 	struct bench_region b = {0};
 	char err[1024];
-	if (bench_mem_start(&b, &cfg, 0, err, sizeof(err)) < 0)
+	if (bench_mem_start(&b, &cfg, 0, loss_tolerant, err, sizeof(err)) < 0)
 		log_error("%s", err);
 	else if (bench_mem_measure(&b, &cfg, write_only, r) == 0)
 		status = 0;
+	if (b.engine && loss_tolerant)
+		snprintf(r->replicas_path, sizeof(r->replicas_path), "%s",
+			 engine_peer_path(b.engine, 1));
 	if (b.engine && engine_quiesce(b.engine, 30000) < 0)
 		status = VMM_EXIT_HOST_ERROR;
 	for (unsigned i = 1; i <= BENCH_LENDERS; i++) {
@@ -558,11 +567,11 @@ out_dir:
 static int bench_memory(void)
 {
 	struct bench_mem_results r = {0};
-	int status = bench_memory_cluster(1, false, &r);
+	int status = bench_memory_cluster(1, false, false, &r);
 	if (status == 0)
-		status = bench_memory_cluster(2, true, &r);
+		status = bench_memory_cluster(2, true, true, &r);
 	if (status == 0)
-		status = bench_memory_cluster(1, true, &r);
+		status = bench_memory_cluster(1, true, true, &r);
 	if (status == 0 && getloadavg(&r.load_avg, 1) < 1)
 		r.load_avg = -1;
 	if (status == 0) /* last, after the nodes' leave messages: the JSON ends the output */

@@ -357,7 +357,7 @@ static int run_joined(struct check *ck, struct cluster *c, const struct check_op
 		log_error("pipe: %s", strerror(errno));
 		return CHECK_FAILED;
 	}
-	struct transport *t = transport_create(c, on_message, ck, NULL, err, sizeof(err));
+	struct transport *t = transport_create(c, false, on_message, ck, NULL, err, sizeof(err));
 	if (!t) {
 		log_error("%s", err);
 		status = CHECK_FAILED;
