@@ -463,8 +463,8 @@ static bool has_word(const char *s, const char *word)
 }
 
 /* Names the UCX transport of a new endpoint's active-message lane, from UCX's description of the
- * endpoint (ucp_ep_print_info; 1.13 has no query for it): the lane whose line ends in "am", such
- * as "lane[0]:  2:sysv/memory.0 md[2] -> md[2]/sysv/sysdev[255] am am_bw#0". */
+ * endpoint (ucp_ep_print_info; 1.13 has no query for it): the lane whose uses include "am", as
+ * in "lane[0]:  2:sysv/memory.0 md[2] -> md[2]/sysv/sysdev[255] am am_bw#0". */
 static void describe_path(struct transport_peer *p)
 {
 	char *text = NULL, *save = NULL;
