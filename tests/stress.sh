@@ -5,13 +5,14 @@
 # own network namespace (UCX over TCP). Odd seeds home pages where first touched, even seeds
 # stripe them. Then n1 of a launched 3-node memtest is SIGKILLed STRESS_KILL_ROUNDS times (50)
 # (tests/integration/launcher_node_lost.sh: the launcher must name n1, every survivor report it).
-# Prints each seed and its result, keeps the logs of a failed run, and exits non-zero if any
-# run failed.
+# Then n1 or n2 of configs/memory-3node.toml (replicas = 2) is SIGKILLed mid-run
+# STRESS_REPLICA_KILL_ROUNDS times (20): the guest must pass every time. Prints each seed and its
+# result, keeps the logs of a failed run, and exits non-zero if any run failed.
 #
 # usage: tests/stress.sh BUILD_DIR
 # Environment: STRESS_SEEDS (default "1 2 3"), STRESS_ITERS (200000), STRESS_THREADS (2),
 # STRESS_TESTS (stress,mp,sb,corr), STRESS_LIMIT (seconds per run, 1200),
-# STRESS_KILL_ROUNDS (50).
+# STRESS_KILL_ROUNDS (50), STRESS_REPLICA_KILL_ROUNDS (20).
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 source "$(dirname "$0")/integration/lib.sh" "$1" "$(dirname "$0")/.."
 
@@ -70,6 +71,46 @@ if LAUNCHER_KILL_ROUNDS=$kill_rounds bash "$kill_test" "$BUILD" "$SRC" >"$WORK/k
 else
 	echo "stress: n1 killed under the launcher FAIL:"
 	tail -n 30 "$WORK/kill.log" | sed 's/^/  /'
+	failed=$((failed + 1))
+	KEEP_WORK=1
+fi
+
+# replica_kill ROUND: configs/memory-3node.toml (replicas = 2) through the launcher, with n1 or n2
+# (by the round's parity) SIGKILLed once the guest has begun its memory pass (its barrier test
+# is done): the guest must pass and the launcher exit 0, as issue 10's acceptance asks, with the
+# cluster's default transport (a lending node killed in mid-send once wedged shared memory).
+replica_kill() {
+	local victim=n$((1 + $1 % 2)) launcher pid status=0
+	[ -f "$WORK/cluster.key" ] || "$VMM" keygen "$WORK/cluster.key" >/dev/null
+	sed -e "s#^key_file = .*#key_file = \"$WORK/cluster.key\"#" "$SRC/configs/memory-3node.toml" \
+		>"$WORK/replicas.toml"
+	"$VMM" --config "$WORK/replicas.toml" >"$WORK/replicas.out" 2>"$WORK/replicas.err" </dev/null &
+	launcher=$!
+	barrier_done() { grep -q '^TESTGUEST barrier ok' "$WORK/replicas.out"; }
+	until_true 120 "$launcher" barrier_done || true
+	pid=$(pgrep -P "$launcher" -f -- "--node $victim\$") && kill -KILL "$pid"
+	timeout 120 tail --pid="$launcher" -f /dev/null
+	wait "$launcher" || status=$?
+	if [ -n "$pid" ] && [ "$status" -eq 0 ] && grep -q '^TESTGUEST PASS' "$WORK/replicas.out" &&
+		grep -q "node $victim lost" "$WORK/replicas.err"; then
+		return 0
+	fi
+	echo "stress: replicas round $1 FAIL: $victim ${pid:+(pid $pid) }killed, status $status"
+	grep -v '^cluster: ' "$WORK/replicas.err" | tail -n 20 | sed 's/^/  err: /'
+	cp "$WORK/replicas.err" "$WORK/replicas-$1.err"
+	return 1
+}
+
+replica_rounds=${STRESS_REPLICA_KILL_ROUNDS:-20}
+replica_failed=0
+for ((round = 0; round < replica_rounds; round++)); do
+	replica_kill "$round" || replica_failed=$((replica_failed + 1))
+done
+if [ "$replica_failed" -eq 0 ]; then
+	echo "stress: a lender of memory-3node killed $replica_rounds times: the guest passed every time"
+	passed=$((passed + 1))
+else
+	echo "stress: a lender of memory-3node killed: $replica_failed of $replica_rounds rounds FAIL"
 	failed=$((failed + 1))
 	KEEP_WORK=1
 fi
