@@ -613,11 +613,9 @@ static bool shared_memory_path(const char *path)
  * node's loss (a killed sender can wedge a shared-memory receiver): then through the network. */
 Test(transport, a_loss_tolerant_cluster_keeps_out_of_shared_memory)
 {
-	if (getenv("UCX_TLS")) {
-		printf("SKIP: UCX_TLS is set (%s), and it chooses the transports\n",
-		       getenv("UCX_TLS"));
-		return;
-	}
+	if (getenv("UCX_TLS"))
+		cr_skip_test("UCX_TLS is set (%s), and it chooses the transports",
+			     getenv("UCX_TLS"));
 	for (int tolerant = 0; tolerant < 2; tolerant++) {
 		struct transport_run runs[2];
 		create_transports(runs, tolerant);
