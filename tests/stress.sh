@@ -75,6 +75,8 @@ else
 	KEEP_WORK=1
 fi
 
+barrier_done() { grep -q '^TESTGUEST barrier ok' "$WORK/replicas.out"; }
+
 # replica_kill ROUND: configs/memory-3node.toml (replicas = 2) through the launcher, with n1 or n2
 # (by the round's parity) SIGKILLed once the guest has begun its memory pass (its barrier test
 # is done): the guest must pass and the launcher exit 0, as issue 10's acceptance asks, with the
@@ -86,7 +88,6 @@ replica_kill() {
 		>"$WORK/replicas.toml"
 	"$VMM" --config "$WORK/replicas.toml" >"$WORK/replicas.out" 2>"$WORK/replicas.err" </dev/null &
 	launcher=$!
-	barrier_done() { grep -q '^TESTGUEST barrier ok' "$WORK/replicas.out"; }
 	until_true 120 "$launcher" barrier_done || true
 	pid=$(pgrep -P "$launcher" -f -- "--node $victim\$") && kill -KILL "$pid"
 	timeout 120 tail --pid="$launcher" -f /dev/null
